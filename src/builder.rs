@@ -1,0 +1,189 @@
+//! [`Builder`]: configuration of a [`BoundedExecutor`] and its validation.
+
+use std::num::NonZeroUsize;
+
+use crate::error::{BuildError, BuildErrorKind};
+use crate::executor::MAX_CAPACITY;
+use crate::BoundedExecutor;
+
+/// Configures a [`BoundedExecutor`]: worker count, in-flight bound, thread names and stack size.
+///
+/// The bound is `queue_ratio × max_workers` (ratio 2 by default: each worker has one task queued
+/// behind the one it runs, so no worker idles while a producer is being woken), or exactly
+/// [`capacity`](Self::capacity) when that is set.
+///
+/// # Examples
+///
+/// ```
+/// use bounded_executor::BoundedExecutor;
+///
+/// let exec = BoundedExecutor::builder()
+///     .max_workers(4)
+///     .capacity(100)
+///     .thread_name("io")
+///     .stack_size(256 * 1024)
+///     .build()?;
+/// assert_eq!((exec.max_workers(), exec.capacity()), (4, 100));
+/// # Ok::<(), bounded_executor::BuildError>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct Builder {
+    max_workers: Option<usize>,
+    queue_ratio: usize,
+    capacity: Option<usize>,
+    thread_name: String,
+    stack_size: Option<usize>,
+}
+
+/// A validated configuration.
+pub(crate) struct Config {
+    pub(crate) max_workers: usize,
+    pub(crate) capacity: usize,
+    pub(crate) thread_name: String,
+    pub(crate) stack_size: Option<usize>,
+}
+
+impl Default for Builder {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Builder {
+    /// The defaults: one worker per available core, queue ratio 2, threads named
+    /// `bounded-executor-<index>`, the platform's stack size.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let exec = bounded_executor::Builder::new().build().unwrap();
+    /// assert_eq!(exec.capacity(), 2 * exec.max_workers());
+    /// ```
+    pub fn new() -> Self {
+        Self {
+            max_workers: None,
+            queue_ratio: 2,
+            capacity: None,
+            thread_name: "bounded-executor".to_owned(),
+            stack_size: None,
+        }
+    }
+
+    /// The number of worker threads. Default: [`std::thread::available_parallelism`] (1 if it
+    /// cannot be told). 0 makes `build` fail.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let exec = bounded_executor::BoundedExecutor::builder().max_workers(3).build().unwrap();
+    /// assert_eq!(exec.max_workers(), 3);
+    /// ```
+    pub fn max_workers(mut self, max_workers: usize) -> Self {
+        self.max_workers = Some(max_workers);
+        self
+    }
+
+    /// Sets the bound to `queue_ratio × max_workers` tasks in flight. Default 2. 0 makes
+    /// `build` fail. Ignored if [`capacity`](Self::capacity) is set.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let exec = bounded_executor::BoundedExecutor::builder()
+    ///     .max_workers(2).queue_ratio(64).build().unwrap();
+    /// assert_eq!(exec.capacity(), 128);
+    /// ```
+    pub fn queue_ratio(mut self, queue_ratio: usize) -> Self {
+        self.queue_ratio = queue_ratio;
+        self
+    }
+
+    /// Sets the bound on tasks in flight directly, overriding `queue_ratio`. 0 makes `build`
+    /// fail. A capacity below `max_workers` leaves some workers idle.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let exec = bounded_executor::BoundedExecutor::builder()
+    ///     .max_workers(2).capacity(1).build().unwrap();
+    /// assert_eq!(exec.capacity(), 1);
+    /// ```
+    pub fn capacity(mut self, capacity: usize) -> Self {
+        self.capacity = Some(capacity);
+        self
+    }
+
+    /// The worker threads' name prefix: they are named `<prefix>-<index>`, index from 0.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let exec = bounded_executor::BoundedExecutor::builder()
+    ///     .max_workers(1).thread_name("crunch").build().unwrap();
+    /// let name = exec.submit(|| std::thread::current().name().map(str::to_owned)).unwrap();
+    /// assert_eq!(name.join().unwrap().as_deref(), Some("crunch-0"));
+    /// ```
+    pub fn thread_name(mut self, prefix: impl Into<String>) -> Self {
+        self.thread_name = prefix.into();
+        self
+    }
+
+    /// The worker threads' stack size in bytes (see [`std::thread::Builder::stack_size`]).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let exec = bounded_executor::BoundedExecutor::builder()
+    ///     .stack_size(8 << 20).build().unwrap();
+    /// # drop(exec);
+    /// ```
+    pub fn stack_size(mut self, bytes: usize) -> Self {
+        self.stack_size = Some(bytes);
+        self
+    }
+
+    /// Starts the executor.
+    ///
+    /// # Errors
+    ///
+    /// If `max_workers`, `queue_ratio` or `capacity` is 0, if `queue_ratio × max_workers`
+    /// overflows, or if a worker thread cannot be spawned. Never panics.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use bounded_executor::BoundedExecutor;
+    ///
+    /// assert!(BoundedExecutor::builder().queue_ratio(0).build().is_err());
+    /// assert!(BoundedExecutor::builder().capacity(0).build().is_err());
+    /// assert!(BoundedExecutor::builder().max_workers(2).build().is_ok());
+    /// ```
+    pub fn build(self) -> Result<BoundedExecutor, BuildError> {
+        let max_workers = self
+            .max_workers
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, NonZeroUsize::get));
+        if max_workers == 0 {
+            return Err(BuildError::new(BuildErrorKind::ZeroWorkers));
+        }
+        if self.queue_ratio == 0 {
+            return Err(BuildError::new(BuildErrorKind::ZeroQueueRatio));
+        }
+        let capacity = match self.capacity {
+            Some(0) => return Err(BuildError::new(BuildErrorKind::ZeroCapacity)),
+            Some(capacity) => capacity,
+            None => self
+                .queue_ratio
+                .checked_mul(max_workers)
+                .ok_or(BuildError::new(BuildErrorKind::CapacityOverflow))?,
+        };
+        if capacity > MAX_CAPACITY {
+            return Err(BuildError::new(BuildErrorKind::CapacityOverflow));
+        }
+        BoundedExecutor::start(Config {
+            max_workers,
+            capacity,
+            thread_name: self.thread_name,
+            stack_size: self.stack_size,
+        })
+    }
+}

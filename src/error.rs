@@ -1,0 +1,338 @@
+//! Every public error type. Errors from submission hand the closure back (`into_inner`), and
+//! none of them needs `F: Debug`.
+
+use std::any::Any;
+use std::fmt;
+
+/// Why [`BoundedExecutor::submit`](crate::BoundedExecutor::submit) refused a task. The closure
+/// comes back, untouched, through [`into_inner`](Self::into_inner).
+///
+/// # Examples
+///
+/// ```
+/// use bounded_executor::{BoundedExecutor, SubmitError};
+///
+/// let exec = BoundedExecutor::new(1);
+/// exec.shutdown();
+/// match exec.submit(|| 7) {
+///     Err(SubmitError::Shutdown(f)) => assert_eq!(f(), 7), // the closure came back
+///     _ => unreachable!(),
+/// }
+/// ```
+#[non_exhaustive]
+pub enum SubmitError<F> {
+    /// The executor was shut down: it accepts no new tasks.
+    Shutdown(F),
+    /// The executor was created in another process (this one is a `fork()` child of it): its
+    /// worker threads do not exist here. See the crate docs, `# Fork safety`.
+    Forked(F),
+}
+
+/// Why [`BoundedExecutor::try_submit`](crate::BoundedExecutor::try_submit) refused a task.
+///
+/// # Examples
+///
+/// ```
+/// use bounded_executor::{BoundedExecutor, TrySubmitError};
+/// use std::sync::mpsc;
+///
+/// let exec = BoundedExecutor::builder().max_workers(1).capacity(1).build().unwrap();
+/// let (release, gate) = mpsc::channel::<()>();
+/// let blocker = exec.submit(move || gate.recv().unwrap()).unwrap();
+/// let err = exec.try_submit(|| 1).unwrap_err();
+/// assert!(err.is_full());
+/// assert_eq!(err.into_inner()(), 1);
+/// release.send(()).unwrap();
+/// blocker.join().unwrap();
+/// ```
+#[non_exhaustive]
+pub enum TrySubmitError<F> {
+    /// `capacity()` tasks are in flight.
+    Full(F),
+    /// The executor was shut down.
+    Shutdown(F),
+    /// The executor was created in another process (see [`SubmitError::Forked`]).
+    Forked(F),
+}
+
+/// Why [`BoundedExecutor::submit_timeout`](crate::BoundedExecutor::submit_timeout) refused a task.
+///
+/// # Examples
+///
+/// ```
+/// use bounded_executor::{BoundedExecutor, SubmitTimeoutError};
+/// use std::{sync::mpsc, time::Duration};
+///
+/// let exec = BoundedExecutor::builder().max_workers(1).capacity(1).build().unwrap();
+/// let (release, gate) = mpsc::channel::<()>();
+/// let blocker = exec.submit(move || gate.recv().unwrap()).unwrap();
+/// let err = exec.submit_timeout(|| 1, Duration::from_millis(10)).unwrap_err();
+/// assert!(matches!(err, SubmitTimeoutError::Timeout(_)));
+/// release.send(()).unwrap();
+/// blocker.join().unwrap();
+/// ```
+#[non_exhaustive]
+pub enum SubmitTimeoutError<F> {
+    /// No slot freed up before the timeout.
+    Timeout(F),
+    /// The executor was shut down.
+    Shutdown(F),
+    /// The executor was created in another process (see [`SubmitError::Forked`]).
+    Forked(F),
+}
+
+pub(crate) const SHUTDOWN_MSG: &str = "the executor was shut down";
+pub(crate) const FORKED_MSG: &str =
+    "this executor was created in another process: build a new one \
+     in the child, or spawn processes instead of forking";
+
+macro_rules! submission_error {
+    ($name:ident { $($variant:ident => $msg:expr),* $(,)? }) => {
+        impl<F> $name<F> {
+            /// Returns the closure that was not submitted.
+            pub fn into_inner(self) -> F {
+                match self { $(Self::$variant(f) => f),* }
+            }
+
+            /// True if the executor was shut down.
+            pub fn is_shutdown(&self) -> bool {
+                matches!(self, Self::Shutdown(_))
+            }
+
+            /// True if the executor belongs to the parent of this forked process.
+            pub fn is_forked(&self) -> bool {
+                matches!(self, Self::Forked(_))
+            }
+        }
+
+        impl<F> fmt::Debug for $name<F> {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                match self { $(Self::$variant(_) => f.write_str(concat!(stringify!($variant), "(..)"))),* }
+            }
+        }
+
+        impl<F> fmt::Display for $name<F> {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                match self { $(Self::$variant(_) => f.write_str($msg)),* }
+            }
+        }
+
+        impl<F> std::error::Error for $name<F> {}
+    };
+}
+
+submission_error!(SubmitError { Shutdown => SHUTDOWN_MSG, Forked => FORKED_MSG });
+submission_error!(TrySubmitError {
+    Full => "the executor is full: capacity() tasks are in flight",
+    Shutdown => SHUTDOWN_MSG,
+    Forked => FORKED_MSG,
+});
+submission_error!(SubmitTimeoutError {
+    Timeout => "timed out waiting for a free slot in the executor",
+    Shutdown => SHUTDOWN_MSG,
+    Forked => FORKED_MSG,
+});
+
+impl<F> TrySubmitError<F> {
+    /// True if the executor was full.
+    pub fn is_full(&self) -> bool {
+        matches!(self, Self::Full(_))
+    }
+}
+
+impl<F> SubmitTimeoutError<F> {
+    /// True if no slot freed up in time.
+    pub fn is_timeout(&self) -> bool {
+        matches!(self, Self::Timeout(_))
+    }
+}
+
+impl<F> From<SubmitError<F>> for TrySubmitError<F> {
+    fn from(err: SubmitError<F>) -> Self {
+        match err {
+            SubmitError::Shutdown(f) => Self::Shutdown(f),
+            SubmitError::Forked(f) => Self::Forked(f),
+        }
+    }
+}
+
+impl<F> From<SubmitError<F>> for SubmitTimeoutError<F> {
+    fn from(err: SubmitError<F>) -> Self {
+        match err {
+            SubmitError::Shutdown(f) => Self::Shutdown(f),
+            SubmitError::Forked(f) => Self::Forked(f),
+        }
+    }
+}
+
+/// Why a task gave no value: it panicked, was cancelled, or belongs to the parent of this forked
+/// process. Returned by [`TaskHandle::join`](crate::TaskHandle::join).
+///
+/// # Examples
+///
+/// ```
+/// use bounded_executor::BoundedExecutor;
+///
+/// let exec = BoundedExecutor::new(1);
+/// let err = exec.submit(|| panic!("boom")).unwrap().join().unwrap_err();
+/// assert!(err.is_panic());
+/// assert_eq!(err.to_string(), "task panicked: boom");
+/// assert_eq!(*err.into_panic().downcast::<&str>().unwrap(), "boom");
+/// ```
+pub struct TaskError {
+    repr: Repr,
+}
+
+enum Repr {
+    Panic(SyncPanic),
+    Cancelled,
+    Forked,
+}
+
+/// A panic payload that is `Sync` because nothing can reach it through a shared reference.
+struct SyncPanic(Box<dyn Any + Send>);
+
+// SAFETY: through `&TaskError` the payload is only asked for its `TypeId` (which reads no data)
+// and, when it is a `&'static str` or a `String`, read as that type, and both are `Sync`. Every
+// other access takes the payload by value.
+unsafe impl Sync for SyncPanic {}
+
+impl TaskError {
+    pub(crate) fn panic(payload: Box<dyn Any + Send>) -> Self {
+        Self { repr: Repr::Panic(SyncPanic(payload)) }
+    }
+
+    pub(crate) fn cancelled() -> Self {
+        Self { repr: Repr::Cancelled }
+    }
+
+    pub(crate) fn forked() -> Self {
+        Self { repr: Repr::Forked }
+    }
+
+    /// True if the task panicked.
+    pub fn is_panic(&self) -> bool {
+        matches!(self.repr, Repr::Panic(_))
+    }
+
+    /// True if the task was cancelled (by [`TaskHandle::cancel`](crate::TaskHandle::cancel) or
+    /// [`BoundedExecutor::shutdown_now`](crate::BoundedExecutor::shutdown_now)) before it started.
+    pub fn is_cancelled(&self) -> bool {
+        matches!(self.repr, Repr::Cancelled)
+    }
+
+    /// True if the task's executor belongs to the parent of this forked process, so the task
+    /// will never finish here.
+    pub fn is_forked(&self) -> bool {
+        matches!(self.repr, Repr::Forked)
+    }
+
+    /// Returns the panic payload, to inspect it or to resume unwinding with
+    /// [`std::panic::resume_unwind`].
+    ///
+    /// # Panics
+    ///
+    /// If the task did not panic; see [`try_into_panic`](Self::try_into_panic).
+    pub fn into_panic(self) -> Box<dyn Any + Send> {
+        self.try_into_panic().unwrap_or_else(|err| {
+            panic!("`TaskError::into_panic` called on a non-panic error: {err}")
+        })
+    }
+
+    /// Returns the panic payload, or the error itself if the task did not panic.
+    pub fn try_into_panic(self) -> Result<Box<dyn Any + Send>, TaskError> {
+        match self.repr {
+            Repr::Panic(SyncPanic(payload)) => Ok(payload),
+            repr => Err(Self { repr }),
+        }
+    }
+}
+
+/// The message of a panic payload made by `panic!` with a string, if it has one.
+fn panic_message(payload: &(dyn Any + Send)) -> Option<&str> {
+    payload
+        .downcast_ref::<&'static str>()
+        .copied()
+        .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
+}
+
+impl fmt::Debug for TaskError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.repr {
+            Repr::Panic(p) => match panic_message(&*p.0) {
+                Some(msg) => write!(f, "TaskError::Panic({msg:?})"),
+                None => f.write_str("TaskError::Panic(..)"),
+            },
+            Repr::Cancelled => f.write_str("TaskError::Cancelled"),
+            Repr::Forked => f.write_str("TaskError::Forked"),
+        }
+    }
+}
+
+impl fmt::Display for TaskError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.repr {
+            Repr::Panic(p) => match panic_message(&*p.0) {
+                Some(msg) => write!(f, "task panicked: {msg}"),
+                None => f.write_str("task panicked"),
+            },
+            Repr::Cancelled => f.write_str("task was cancelled before it started"),
+            Repr::Forked => f.write_str(FORKED_MSG),
+        }
+    }
+}
+
+impl std::error::Error for TaskError {}
+
+/// Why [`Builder::build`](crate::Builder::build) failed.
+///
+/// # Examples
+///
+/// ```
+/// use bounded_executor::BoundedExecutor;
+///
+/// let err = BoundedExecutor::builder().max_workers(0).build().unwrap_err();
+/// assert_eq!(err.to_string(), "max_workers must be at least 1");
+/// ```
+#[derive(Debug)]
+pub struct BuildError {
+    kind: BuildErrorKind,
+}
+
+#[derive(Debug)]
+pub(crate) enum BuildErrorKind {
+    ZeroWorkers,
+    ZeroQueueRatio,
+    ZeroCapacity,
+    CapacityOverflow,
+    Spawn(std::io::Error),
+}
+
+impl BuildError {
+    pub(crate) fn new(kind: BuildErrorKind) -> Self {
+        Self { kind }
+    }
+}
+
+impl fmt::Display for BuildError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.kind {
+            BuildErrorKind::ZeroWorkers => f.write_str("max_workers must be at least 1"),
+            BuildErrorKind::ZeroQueueRatio => f.write_str("queue_ratio must be at least 1"),
+            BuildErrorKind::ZeroCapacity => f.write_str("capacity must be at least 1"),
+            BuildErrorKind::CapacityOverflow => {
+                f.write_str("queue_ratio * max_workers overflows the largest capacity")
+            }
+            BuildErrorKind::Spawn(err) => write!(f, "could not spawn a worker thread: {err}"),
+        }
+    }
+}
+
+impl std::error::Error for BuildError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match &self.kind {
+            BuildErrorKind::Spawn(err) => Some(err),
+            _ => None,
+        }
+    }
+}

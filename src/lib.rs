@@ -1,0 +1,109 @@
+//! A thread pool that never holds more than a fixed number of tasks in flight.
+//!
+//! [`BoundedExecutor::submit`] waits while `capacity()` tasks are queued or running, so a producer
+//! that offers a million tasks uses the memory of `capacity()` of them, not of a million. Python's
+//! `ThreadPoolExecutor` (about 2 GB for a million pending `submit`s), rayon's `spawn`, the
+//! `threadpool` crate and tokio's `spawn_blocking` all queue without bound; this crate is the
+//! bounded one.
+//!
+//! ```
+//! use bounded_executor::BoundedExecutor;
+//! use std::sync::atomic::{AtomicU64, Ordering};
+//! use std::sync::Arc;
+//!
+//! let exec = BoundedExecutor::new(2); // 2 workers, at most 2 × 2 = 4 tasks in flight
+//! let total = Arc::new(AtomicU64::new(0));
+//! for i in 0..10_000u64 {
+//!     let total = Arc::clone(&total);
+//!     // Waits whenever 4 tasks are in flight; the handle is dropped, the task still runs.
+//!     exec.submit(move || total.fetch_add(i, Ordering::Relaxed)).unwrap();
+//! }
+//! exec.shutdown(); // runs everything accepted, then joins the workers
+//! assert_eq!(total.load(Ordering::Relaxed), 49_995_000);
+//! assert!(exec.stats().peak_in_flight <= 4);
+//! ```
+//!
+//! # Backpressure
+//!
+//! The bound is `queue_ratio × max_workers` (see [`Builder`]); ratio 2, the default, keeps one
+//! task queued behind each running one, so workers do not idle while a waiting producer is being
+//! woken. Three ways to submit, in the family crossbeam made familiar:
+//!
+//! - [`submit`](BoundedExecutor::submit) waits for a free slot;
+//! - [`try_submit`](BoundedExecutor::try_submit) never waits and hands the closure back in
+//!   [`TrySubmitError::Full`];
+//! - [`submit_timeout`](BoundedExecutor::submit_timeout) waits at most a given time.
+//!
+//! Every refusal returns the closure untouched (`into_inner()`), so nothing is lost. The bound is
+//! exact under any number of producers: [`Stats::peak_in_flight`] never exceeds `capacity()`.
+//! Waiting producers are woken in bulk when the count falls to half the capacity; they are not
+//! served in FIFO order.
+//!
+//! # Results
+//!
+//! Each submit returns a [`TaskHandle`]: [`join`](TaskHandle::join) blocks for the value,
+//! [`wait_timeout`](TaskHandle::wait_timeout) and [`is_finished`](TaskHandle::is_finished) look
+//! without taking it, [`cancel`](TaskHandle::cancel) stops a task that has not started, and the
+//! handle is a [`Future`](std::future::Future) for async code on any runtime. Dropping a handle
+//! detaches its task, which still runs. The closure and its result slot share one allocation.
+//!
+//! # Panics
+//!
+//! A panicking task never takes a worker down: the panic is caught, counted in
+//! [`Stats::panicked`], and returned by `join` as a [`TaskError`] whose
+//! [`into_panic`](TaskError::into_panic) gives the payload (pass it to
+//! [`std::panic::resume_unwind`] to propagate). The crate's own functions panic only where their
+//! docs say so (`BoundedExecutor::new(0)`).
+//!
+//! # Shutdown
+//!
+//! [`shutdown`](BoundedExecutor::shutdown) stops accepting, runs every accepted task and joins
+//! the workers; `Drop` does the same. [`shutdown_now`](BoundedExecutor::shutdown_now) cancels the
+//! tasks that have not started instead, and
+//! [`shutdown_timeout`](BoundedExecutor::shutdown_timeout) waits at most a given time. Producers
+//! blocked in `submit` are released with [`SubmitError::Shutdown`].
+//!
+//! # Deadlocks
+//!
+//! A bounded pool can deadlock where an unbounded one would only grow: a task that submits to its
+//! own full executor would wait for a slot that only its own completion can free. The rules:
+//!
+//! - **Nested submit runs inline.** `submit` or `submit_timeout` called from a worker of the same
+//!   executor while it is full runs the task right there (caller-runs) and returns an
+//!   already-finished handle ([`Stats::inline`] counts these). When there is room, the task is
+//!   queued as usual. `try_submit` never runs anything inline: it returns `Full`.
+//! - **Joining from a worker helps.** `join`/`wait_timeout` on a handle of the same executor, from
+//!   one of its workers, runs the task right there if it has not started, and otherwise runs
+//!   other queued tasks while it waits, so recursive divide-and-conquer completes even with one
+//!   worker and capacity 1. Awaiting a handle inside a worker runs the task if it has not started.
+//! - **Shutdown from inside** a task of the same executor does not wait for itself: it stops
+//!   accepting and returns.
+//!
+//! What remains is what every pool shares: a task that waits for something only a later task
+//! can provide (a channel, a lock) while every worker is busy waiting the same way.
+//!
+//! # Fork safety
+//!
+//! After `fork()` a child has the executor's memory but none of its threads. Every call that
+//! would wait on a worker there returns an error at once instead of hanging: submits give
+//! [`SubmitError::Forked`] (and never touch the parent's queue), `join` gives a [`TaskError`] that
+//! [`is_forked`](TaskError::is_forked), `wait_timeout` and `shutdown_timeout` return false,
+//! `shutdown` and `Drop` return at once. The check costs one relaxed atomic load per submit.
+//! Build a new executor in the child, or better, spawn processes instead of forking a threaded one.
+
+mod builder;
+mod error;
+mod executor;
+mod fork;
+mod handle;
+mod queue;
+mod stats;
+mod sync;
+mod task;
+mod worker;
+
+pub use crate::builder::Builder;
+pub use crate::error::{BuildError, SubmitError, SubmitTimeoutError, TaskError, TrySubmitError};
+pub use crate::executor::BoundedExecutor;
+pub use crate::handle::TaskHandle;
+pub use crate::stats::Stats;
