@@ -209,6 +209,14 @@ impl<T> Future for TaskHandle<T> {
     }
 }
 
+impl<T> Drop for TaskHandle<T> {
+    /// Detaches the task: it still runs, and its result is dropped as soon as it exists (here,
+    /// if it already does), not when the last internal reference goes.
+    fn drop(&mut self) {
+        self.task.detach();
+    }
+}
+
 impl<T> fmt::Debug for TaskHandle<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("TaskHandle").field("finished", &self.is_finished()).finish()
