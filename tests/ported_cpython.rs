@@ -6,7 +6,7 @@
 //! `time.sleep` to hold tasks in place; these ports use gates and latches instead, so every wait is
 //! on a condition and is bounded by `TIMEOUT` (a wait that hits it is a failure, not a retry).
 //! Cases that need `map`, `as_completed` or `wait` live in `ported_cpython_later.rs.txt` until
-//! those APIs land; `/work/notes/cpython-port.md` maps every Python case to a test or a reason.
+//! those APIs land; the port notes (`cpython-port.md`) map every Python case to a test or a reason.
 //!
 //! Mapping: `Future.result()` is `TaskHandle::join`, `result(timeout)` is `wait_timeout` then
 //! `join`, `done()` is `is_finished`, `cancel()` is `cancel`, an exception in a task is a panic in
