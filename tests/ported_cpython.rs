@@ -14,6 +14,7 @@
 //! `shutdown_now`, and Python's default `worker_count = 5` is `BoundedExecutor::new(5)`.
 
 use std::any::Any;
+use std::cell::RefCell;
 use std::collections::HashSet;
 use std::future::Future;
 use std::pin::pin;
@@ -620,7 +621,7 @@ fn shutdown_after_cancel_does_not_hang() {
 }
 
 thread_local! {
-    static EXIT_NOTICE: std::cell::RefCell<Option<ExitNotice>> = const { std::cell::RefCell::new(None) };
+    static EXIT_NOTICE: RefCell<Option<ExitNotice>> = const { RefCell::new(None) };
 }
 
 /// Stored in a worker's thread-local storage; its destructor runs when that thread exits.
