@@ -586,8 +586,6 @@ fn shutdown_now_cancels_queued_tasks() {
 // (Python's timing: shutdown(cancel_futures=True) cancels the pending futures at once, so their
 // waiters wake even while the running tasks are still busy)
 #[test]
-#[ignore = "core cancels queued tasks only as workers pop them, so a queued handle stays \
-            unfinished while every worker is busy; Python cancels pending futures at once"]
 fn shutdown_now_settles_queued_handles_while_workers_are_busy() {
     let exec = BoundedExecutor::new(1);
     let (gate, running) = occupy_single_worker(&exec);

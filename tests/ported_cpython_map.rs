@@ -2,29 +2,16 @@
 //! `as_completed` or `wait`: `executor.py` (the map cases), `test_thread_pool.py`,
 //! `test_shutdown.py`, `test_as_completed.py` and `test_wait.py`.
 //!
-//! NOT COMPILED YET. It is kept as `tests/ported_cpython_later.rs.txt` until `map`,
-//! `map_unordered` and `TaskSet` land; then rename it to `.rs`. Each test names its Python origin
-//! as `file::Class::method`; the port notes (`cpython-port.md`) have the full mapping.
+//! Each test names its Python origin as `file::Class::method`; `docs/cpython-port.md` has the
+//! full mapping, including the cases that do not apply and why.
 //!
 //! Mapping: `executor.map` is `exec.map` (ordered, yields `Result<T, TaskError>`);
 //! `as_completed(fs)` is draining a `TaskSet` with `join_next`; `wait(fs, FIRST_COMPLETED)` is
 //! one `join_next`; `wait(fs, FIRST_EXCEPTION)` is `join_next` until an `Err`;
 //! `wait(fs, ALL_COMPLETED)` is draining; a `timeout` is `join_next_timeout`.
 //!
-//! ASSUMED SIGNATURES (written before the API exists; every use goes through the helpers below,
-//! so adapting to the real API means editing `new_set`, `add`, `next`, `next_within` and `len`):
-//!
-//! - `exec.map(inputs, f)`: `inputs: impl IntoIterator<Item = I>`, `f: Fn(I) -> T + Send + Sync
-//!   + 'static`; returns an iterator of `Result<T, TaskError>` in input order. Lazy: it pulls
-//!   inputs and submits as the consumer advances, keeping at most `capacity()` tasks ahead.
-//!   It borrows the executor. After its end it keeps returning `None` (fused).
-//! - `exec.map_unordered(inputs, f)`: the same, in completion order.
-//! - `TaskSet::new(&exec)`; `set.submit(f) -> Result<(), SubmitError<F>>` (waits for a slot like
-//!   `BoundedExecutor::submit`); `set.join_next() -> Option<Result<T, TaskError>>`, `None` when
-//!   the set is empty; `set.join_next_timeout(d) -> Option<Result<T, TaskError>>`, `None` on
-//!   timeout or when empty; `set.len()` counts tasks not yet returned by `join_next`.
-//! - Dropping a `TaskSet` cancels its tasks that have not started (as tokio's `JoinSet` aborts
-//!   on drop). Only `task_set_drop_cancels_unstarted_tasks` depends on this.
+//! Dropping a `TaskSet` cancels its tasks that have not started (as tokio's `JoinSet` aborts on
+//! drop); `task_set_drop_cancels_unstarted_tasks` checks it.
 
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -41,7 +28,7 @@ const TIMEOUT: Duration = Duration::from_secs(5);
 const WORKER_COUNT: usize = 5;
 
 // ---------------------------------------------------------------------------------------------
-// Adapters for the assumed TaskSet API
+// Adapters: the Python verbs in terms of TaskSet
 // ---------------------------------------------------------------------------------------------
 
 fn new_set<T: Send + 'static>(exec: &BoundedExecutor) -> TaskSet<T> {
