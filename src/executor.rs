@@ -2,7 +2,6 @@
 //! introspection, shutdown and `Drop`. The shared state and its protocols live in `shared.rs`.
 
 use std::fmt;
-use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use crate::builder::Config;
@@ -13,6 +12,7 @@ use crate::scope::{self, Scope};
 use crate::shared::{Refusal, Shared, Wait};
 use crate::stats::Stats;
 use crate::submit_future::SubmitFuture;
+use crate::sync::thread::{self, JoinHandle};
 use crate::sync::{Arc, Mutex};
 use crate::{worker, Builder};
 
@@ -85,13 +85,9 @@ impl BoundedExecutor {
             threads: Mutex::new(Vec::with_capacity(config.max_workers)),
         };
         for index in 0..config.max_workers {
-            let mut thread =
-                std::thread::Builder::new().name(format!("{}-{index}", config.thread_name));
-            if let Some(size) = config.stack_size {
-                thread = thread.stack_size(size);
-            }
+            let name = format!("{}-{index}", config.thread_name);
             let shared = Arc::clone(&exec.shared);
-            match thread.spawn(move || worker::main(shared, index)) {
+            match thread::spawn(name, config.stack_size, move || worker::main(shared, index)) {
                 Ok(handle) => exec.threads.lock().push(handle),
                 Err(err) => {
                     // The workers that never started must not be waited for.

@@ -107,6 +107,9 @@ mod task;
 mod task_set;
 mod worker;
 
+#[cfg(all(test, loom))]
+mod loom_tests;
+
 pub use crate::builder::Builder;
 pub use crate::error::{BuildError, SubmitError, SubmitTimeoutError, TaskError, TrySubmitError};
 pub use crate::executor::BoundedExecutor;
