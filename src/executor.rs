@@ -131,10 +131,7 @@ impl BoundedExecutor {
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
     {
-        self.submit_with(f, Wait::Forever).map_err(|(refusal, f)| match refusal {
-            Refusal::Forked => SubmitError::Forked(f),
-            _ => SubmitError::Shutdown(f),
-        })
+        Self::submit_to(&self.shared, f)
     }
 
     /// Submits `f` if a slot is free right now.
@@ -160,11 +157,7 @@ impl BoundedExecutor {
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
     {
-        self.submit_with(f, Wait::No).map_err(|(refusal, f)| match refusal {
-            Refusal::Full | Refusal::Timeout => TrySubmitError::Full(f),
-            Refusal::Shutdown => TrySubmitError::Shutdown(f),
-            Refusal::Forked => TrySubmitError::Forked(f),
-        })
+        Self::try_submit_to(&self.shared, f)
     }
 
     /// Submits `f`, waiting at most `timeout` for a free slot.
@@ -198,20 +191,11 @@ impl BoundedExecutor {
         T: Send + 'static,
     {
         let wait = Instant::now().checked_add(timeout).map_or(Wait::Forever, Wait::Until);
-        self.submit_with(f, wait).map_err(|(refusal, f)| match refusal {
+        Shared::submit(&self.shared, f, wait).map_err(|(refusal, f)| match refusal {
             Refusal::Full | Refusal::Timeout => SubmitTimeoutError::Timeout(f),
             Refusal::Shutdown => SubmitTimeoutError::Shutdown(f),
             Refusal::Forked => SubmitTimeoutError::Forked(f),
         })
-    }
-
-    #[inline]
-    fn submit_with<F, T>(&self, f: F, wait: Wait) -> Result<TaskHandle<T>, (Refusal, F)>
-    where
-        F: FnOnce() -> T + Send + 'static,
-        T: Send + 'static,
-    {
-        Shared::submit(&self.shared, f, wait)
     }
 
     /// The shared state, for the collection types built on top of the executor.
@@ -219,7 +203,8 @@ impl BoundedExecutor {
         &self.shared
     }
 
-    /// `submit` for the collection types: the same rules, on a shared state.
+    /// `submit` on a shared state: what `submit` and the collection types call.
+    #[inline]
     pub(crate) fn submit_to<F, T>(
         shared: &Arc<Shared>,
         f: F,
@@ -234,7 +219,8 @@ impl BoundedExecutor {
         })
     }
 
-    /// `try_submit` for the collection types.
+    /// `try_submit` on a shared state.
+    #[inline]
     pub(crate) fn try_submit_to<F, T>(
         shared: &Arc<Shared>,
         f: F,

@@ -4,7 +4,6 @@
 
 mod common;
 
-use std::alloc::{GlobalAlloc, Layout, System};
 use std::future::Future;
 use std::pin::pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -13,30 +12,10 @@ use std::task::{Context, Poll, Wake, Waker};
 
 use bounded_executor::BoundedExecutor;
 use common::{occupy_workers, DropCounter};
+use counting_alloc::{peak_growth, reset_peak, Counting};
 
-struct Counting;
-
-static LIVE: AtomicUsize = AtomicUsize::new(0);
-static PEAK: AtomicUsize = AtomicUsize::new(0);
-
-// SAFETY: forwards to the system allocator unchanged; only counts bytes on the side.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        // SAFETY: same contract as ours.
-        let ptr = unsafe { System.alloc(layout) };
-        if !ptr.is_null() {
-            let live = LIVE.fetch_add(layout.size(), Ordering::Relaxed) + layout.size();
-            PEAK.fetch_max(live, Ordering::Relaxed);
-        }
-        ptr
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
-        // SAFETY: same contract as ours.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-}
+#[path = "common/counting_alloc.rs"]
+mod counting_alloc;
 
 #[global_allocator]
 static ALLOCATOR: Counting = Counting;
@@ -56,8 +35,7 @@ impl Wake for CountingWaker {
 fn submit_100k_from_a_current_thread_runtime() -> (u64, usize, usize) {
     let exec = Arc::new(BoundedExecutor::builder().max_workers(2).capacity(4).build().unwrap());
     let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
-    let base = LIVE.load(Ordering::Relaxed);
-    PEAK.store(base, Ordering::Relaxed);
+    let base = reset_peak();
     let sum = runtime.block_on(async {
         let mut window = std::collections::VecDeque::new();
         let mut sum = 0u64;
@@ -72,7 +50,7 @@ fn submit_100k_from_a_current_thread_runtime() -> (u64, usize, usize) {
         }
         sum
     });
-    let growth = PEAK.load(Ordering::Relaxed).saturating_sub(base);
+    let growth = peak_growth(base);
     (sum, growth, exec.stats().peak_in_flight)
 }
 
