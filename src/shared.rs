@@ -51,6 +51,13 @@ const SPIN_STEPS: u32 = if cfg!(loom) { 0 } else { 7 };
 /// `yield_now` rounds before parking.
 const YIELD_STEPS: u32 = if cfg!(loom) { 0 } else { 3 };
 
+/// The most `spin_score` can reach: after that many failed spins in a row, at most, producers
+/// park at once.
+const SPIN_SCORE_MAX: u32 = 8;
+/// While spinning does not pay, one wait in this many still tries it, to notice when tasks get
+/// short again.
+const SPIN_PROBE_EVERY: u32 = 32;
+
 /// The largest capacity the slot word can count.
 pub(crate) const MAX_CAPACITY: usize = COUNT;
 
@@ -219,9 +226,33 @@ impl Shared {
     #[cold]
     fn acquire_slow(&self, deadline: Option<Instant>) -> Result<(), Refusal> {
         let started = Instant::now();
-        let result = 'wait: {
-            // A slot usually frees within a task's run time: spin a little before paying for a
-            // sleep and a wake-up (two system calls), then yield, then park.
+        let result = match self.spin_for_slot() {
+            Some(result) => result,
+            None => self.park_for_slot(deadline),
+        };
+        self.add_submit_wait(started.elapsed());
+        result
+    }
+
+    /// Spins, then yields, for a slot, if spinning has been paying off: `None` if it did not
+    /// find one (or was not worth trying).
+    ///
+    /// Short tasks free a slot within a few hundred nanoseconds, and a spin saves a sleep and a
+    /// wake-up (two system calls). Long tasks do not, and then a spinning producer only takes a
+    /// core from the workers (measured on 2 cores: 10 µs tasks at ratio 2 kept the workers 68%
+    /// busy with a fixed spin, 81% without). So `spin_score` rises with each spin that found a
+    /// slot and falls faster with each that did not; at zero the producer parks at once, and
+    /// tries spinning again every `SPIN_PROBE_EVERY` waits.
+    fn spin_for_slot(&self) -> Option<Result<(), Refusal>> {
+        let score = &self.producers.spin_score;
+        let current = score.load(Ordering::Relaxed);
+        if current == 0 {
+            let probe = self.producers.waits_without_spin.fetch_add(1, Ordering::Relaxed);
+            if probe % SPIN_PROBE_EVERY != 0 {
+                return None;
+            }
+        }
+        let found = 'spin: {
             for step in 0..SPIN_STEPS + YIELD_STEPS {
                 if step < SPIN_STEPS {
                     for _ in 0..1u32 << step {
@@ -233,14 +264,19 @@ impl Shared {
                 if self.may_admit() {
                     match self.try_acquire() {
                         Err(Refusal::Full) => {}
-                        other => break 'wait other,
+                        other => break 'spin Some(other),
                     }
                 }
             }
-            self.park_for_slot(deadline)
+            None
         };
-        self.add_submit_wait(started.elapsed());
-        result
+        // ORDERING: Relaxed; a heuristic, races only blur it.
+        let next = match found {
+            Some(_) => (current + 1).min(SPIN_SCORE_MAX),
+            None => current.saturating_sub(2),
+        };
+        score.store(next, Ordering::Relaxed);
+        found
     }
 
     fn park_for_slot(&self, deadline: Option<Instant>) -> Result<(), Refusal> {

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use crate::sync::{AtomicU64, AtomicUsize, Ordering};
+use crate::sync::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
 
 /// A snapshot of an executor's counters, from [`BoundedExecutor::stats`](crate::BoundedExecutor::stats).
 ///
@@ -65,6 +65,9 @@ pub(crate) struct ProducerCounters {
     pub(crate) rejected: AtomicU64,
     pub(crate) submit_wait_nanos: AtomicU64,
     pub(crate) peak_in_flight: AtomicUsize,
+    /// Whether waiting producers should spin before parking (see `Shared::spin_for_slot`).
+    pub(crate) spin_score: AtomicU32,
+    pub(crate) waits_without_spin: AtomicU32,
 }
 
 /// Written by one worker thread (and read by `stats`).
