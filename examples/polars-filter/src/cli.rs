@@ -35,7 +35,7 @@ pub(crate) struct Args {
           value_parser = clap::value_parser!(u32).range(1..=1024))]
     pub(crate) queue_ratio: u32,
 
-    /// Write each result to DIR/<code>.csv (header included) instead of printing it.
+    /// Write each result to `DIR/<code>.csv` (header included) instead of printing it.
     #[arg(long, value_name = "DIR")]
     pub(crate) out: Option<PathBuf>,
 

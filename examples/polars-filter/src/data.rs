@@ -70,11 +70,9 @@ pub(crate) fn read_frame(source: &Source) -> Result<DataFrame> {
 }
 
 fn open_file(path: &Path, what: &str) -> Result<File> {
-    let file = File::open(path)
-        .with_context(|| format!("cannot read {what} {}", path.display()))?;
-    let meta = file
-        .metadata()
-        .with_context(|| format!("cannot read {what} {}", path.display()))?;
+    let file =
+        File::open(path).with_context(|| format!("cannot read {what} {}", path.display()))?;
+    let meta = file.metadata().with_context(|| format!("cannot read {what} {}", path.display()))?;
     if meta.is_dir() {
         bail!("cannot read {what} {}: it is a directory", path.display());
     }
@@ -84,25 +82,14 @@ fn open_file(path: &Path, what: &str) -> Result<File> {
 /// A `code` column must exist, and no row may lack a field (a short row reads as nulls).
 fn validate(frame: &DataFrame, what: &str) -> Result<()> {
     if frame.column(CODE).is_err() {
-        let names: Vec<&str> = frame
-            .get_column_names()
-            .into_iter()
-            .map(|n| n.as_str())
-            .collect();
-        bail!(
-            "no `{CODE}` column in {what} (its header has: {})",
-            names.join(", ")
-        );
+        let names: Vec<&str> = frame.get_column_names().into_iter().map(|n| n.as_str()).collect();
+        bail!("no `{CODE}` column in {what} (its header has: {})", names.join(", "));
     }
     for column in frame.columns() {
         if column.null_count() == 0 {
             continue;
         }
-        let row = column
-            .is_null()
-            .iter()
-            .position(|null| null == Some(true))
-            .unwrap_or(0);
+        let row = column.is_null().iter().position(|null| null == Some(true)).unwrap_or(0);
         bail!(
             "malformed row in {what}: data row {} has no value for column `{}`",
             row + 1,
@@ -151,9 +138,7 @@ pub(crate) fn check_file_names(codes: &[String]) -> Result<()> {
     for code in codes {
         let bad = code == "."
             || code == ".."
-            || code
-                .chars()
-                .any(|c| c == '/' || c == '\\' || c == '\0' || c.is_control());
+            || code.chars().any(|c| c == '/' || c == '\\' || c == '\0' || c.is_control());
         if bad {
             bail!("code {code:?} cannot be used as a file name (<code>.csv)");
         }

@@ -97,7 +97,9 @@ fn run(args: Args) -> Result<()> {
         )
     } else {
         let report = match args.strategy {
-            Strategy::Executor => threads::executor(&build(workers, ratio)?, frame, &codes, &mut sink)?,
+            Strategy::Executor => {
+                threads::executor(&build(workers, ratio)?, frame, &codes, &mut sink)?
+            }
             Strategy::Naive => {
                 let exec = BoundedExecutor::builder()
                     .max_workers(workers)

@@ -115,9 +115,7 @@ pub(crate) fn run(
 
 /// Spawns one child and waits for it; its row count comes back on stdout, its error on stderr.
 fn run_child(mut command: Command) -> std::result::Result<u64, String> {
-    let output = command
-        .output()
-        .map_err(|e| format!("cannot spawn a child process: {e}"))?;
+    let output = command.output().map_err(|e| format!("cannot spawn a child process: {e}"))?;
     if !output.status.success() {
         let stderr = String::from_utf8_lossy(&output.stderr);
         let last = stderr.lines().rev().find(|l| !l.trim().is_empty());
@@ -154,10 +152,7 @@ impl Scratch {
     fn new() -> Result<Self> {
         let dir = std::env::temp_dir().join(format!("polars-filter-{}", std::process::id()));
         if dir.exists() {
-            bail!(
-                "scratch directory {} already exists (a crashed run?); remove it",
-                dir.display()
-            );
+            bail!("scratch directory {} already exists (a crashed run?); remove it", dir.display());
         }
         std::fs::create_dir_all(&dir)
             .with_context(|| format!("cannot create scratch directory {}", dir.display()))?;

@@ -47,15 +47,7 @@ impl Sink {
             }
             bar
         });
-        Sink {
-            out,
-            quiet,
-            bar,
-            codes: 0,
-            rows: 0,
-            empty: Vec::new(),
-            failed: Vec::new(),
-        }
+        Sink { out, quiet, bar, codes: 0, rows: 0, empty: Vec::new(), failed: Vec::new() }
     }
 
     /// The output directory, if results are written rather than printed.
@@ -71,7 +63,14 @@ impl Sink {
             Outcome::Frame(mut frame) => {
                 let rows = frame.height() as u64;
                 match &self.out {
-                    Some(dir) => crate::data::write_csv(&mut frame, &dir.join(format!("{code}.csv")))?,
+                    Some(dir) => {
+                        let path = dir.join(format!("{code}.csv"));
+                        if let Err(err) = crate::data::write_csv(&mut frame, &path) {
+                            // One unwritable file fails its code; the others still finish.
+                            self.fail(code, format!("{err:#}"));
+                            return Ok(());
+                        }
+                    }
                     None if self.quiet => {}
                     None => {
                         let text = format!("code {code}: {}\n{frame}\n\n", plural(rows, "row"));
@@ -135,11 +134,8 @@ impl Sink {
         );
         self.print(&line)?;
         if !self.failed.is_empty() {
-            let each: Vec<String> = self
-                .failed
-                .iter()
-                .map(|(code, why)| format!("{code}: {why}"))
-                .collect();
+            let each: Vec<String> =
+                self.failed.iter().map(|(code, why)| format!("{code}: {why}")).collect();
             bail!(
                 "{} of {} failed: {}",
                 self.failed.len(),

@@ -79,10 +79,7 @@ pub(crate) fn executor(
         outstanding -= 1;
         take(msg, sink)?;
     }
-    Ok(Report {
-        peak_frames: peak,
-        capacity: Some(capacity),
-    })
+    Ok(Report { peak_frames: peak, capacity: Some(capacity) })
 }
 
 /// Every code submitted at once to an executor whose capacity is the whole list (in effect an
@@ -113,10 +110,7 @@ pub(crate) fn naive(
             Err(err) => sink.fail(code, err.to_string()),
         }
     }
-    Ok(Report {
-        peak_frames: peak,
-        capacity: Some(exec.capacity()),
-    })
+    Ok(Report { peak_frames: peak, capacity: Some(exec.capacity()) })
 }
 
 /// Polars' own way: one stable `partition_by("code")` pass splits the frame into one frame per
@@ -141,10 +135,7 @@ pub(crate) fn partition_by(frame: DataFrame, codes: &[String], sink: &mut Sink) 
         let found = by_code.remove(code).unwrap_or_else(|| frame.clear());
         sink.deliver(code, Outcome::Frame(found))?;
     }
-    Ok(Report {
-        peak_frames: peak,
-        capacity: None,
-    })
+    Ok(Report { peak_frames: peak, capacity: None })
 }
 
 /// One code's filter; a Polars error or a panic becomes a message for that code alone.
