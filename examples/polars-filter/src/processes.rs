@@ -118,7 +118,11 @@ fn run_child(mut command: Command) -> std::result::Result<u64, String> {
     let output = command.output().map_err(|e| format!("cannot spawn a child process: {e}"))?;
     if !output.status.success() {
         let stderr = String::from_utf8_lossy(&output.stderr);
-        let last = stderr.lines().rev().find(|l| !l.trim().is_empty());
+        let last = stderr
+            .lines()
+            .rev()
+            .find(|l| !l.trim().is_empty())
+            .map(|l| l.strip_prefix("polars-filter: error: ").unwrap_or(l));
         return Err(format!(
             "child process failed ({}): {}",
             output.status,
