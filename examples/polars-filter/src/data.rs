@@ -1,0 +1,167 @@
+//! The inputs: the bundled data, reading and validating a CSV, the code list, and the one filter
+//! every strategy applies.
+
+use std::collections::HashSet;
+use std::fs::File;
+use std::io::Cursor;
+use std::path::{Path, PathBuf};
+
+use anyhow::{anyhow, bail, Context, Result};
+use polars::prelude::*;
+
+use crate::error::polars_msg;
+
+/// The classic example file, compiled into the binary so that a fresh clone runs with no setup.
+pub(crate) const BUNDLED_CSV: &str = include_str!("../data/people.csv");
+
+/// The default code list: `00002` is a typo that matches nothing and must give an empty result.
+pub(crate) const BUNDLED_CODES: [&str; 3] = ["0001", "00002", "0005"];
+
+/// The column every strategy selects on.
+pub(crate) const CODE: &str = "code";
+
+/// Where the rows come from.
+#[derive(Debug, Clone)]
+pub(crate) enum Source {
+    Bundled,
+    File(PathBuf),
+}
+
+impl Source {
+    pub(crate) fn describe(&self) -> String {
+        match self {
+            Source::Bundled => "the bundled data".to_owned(),
+            Source::File(path) => path.display().to_string(),
+        }
+    }
+}
+
+/// Every column is read as a string (so `0001` stays `0001`: inference would make it the integer
+/// 1), except `age`, which is Int64. Empty fields stay empty strings; fields missing from a short
+/// row come back null and are refused by [`validate`].
+fn read_options() -> CsvReadOptions {
+    let schema = Schema::from_iter([
+        Field::new(CODE.into(), DataType::String),
+        Field::new("name".into(), DataType::String),
+        Field::new("age".into(), DataType::Int64),
+    ]);
+    CsvReadOptions::default()
+        .with_has_header(true)
+        .with_infer_schema_length(Some(0))
+        .with_schema_overwrite(Some(Arc::new(schema)))
+        .map_parse_options(|parse| parse.with_missing_is_null(false))
+}
+
+/// Reads the whole CSV once and checks it, or says in one line why it cannot.
+pub(crate) fn read_frame(source: &Source) -> Result<DataFrame> {
+    let what = source.describe();
+    let frame = match source {
+        Source::Bundled => read_options()
+            .into_reader_with_file_handle(Cursor::new(BUNDLED_CSV.as_bytes()))
+            .finish(),
+        Source::File(path) => {
+            let file = open_file(path, "CSV")?;
+            read_options().into_reader_with_file_handle(file).finish()
+        }
+    }
+    .map_err(|e| anyhow!("cannot parse CSV {what}: {}", polars_msg(&e)))?;
+    validate(&frame, &what)?;
+    Ok(frame)
+}
+
+fn open_file(path: &Path, what: &str) -> Result<File> {
+    let file =
+        File::open(path).with_context(|| format!("cannot read {what} {}", path.display()))?;
+    let meta = file.metadata().with_context(|| format!("cannot read {what} {}", path.display()))?;
+    if meta.is_dir() {
+        bail!("cannot read {what} {}: it is a directory", path.display());
+    }
+    Ok(file)
+}
+
+/// A `code` column must exist, and no row may lack a field (a short row reads as nulls).
+fn validate(frame: &DataFrame, what: &str) -> Result<()> {
+    if frame.column(CODE).is_err() {
+        let names: Vec<&str> = frame.get_column_names().into_iter().map(|n| n.as_str()).collect();
+        bail!("no `{CODE}` column in {what} (its header has: {})", names.join(", "));
+    }
+    for column in frame.columns() {
+        if column.null_count() == 0 {
+            continue;
+        }
+        let row = column.is_null().iter().position(|null| null == Some(true)).unwrap_or(0);
+        bail!(
+            "malformed row in {what}: data row {} has no value for column `{}`",
+            row + 1,
+            column.name()
+        );
+    }
+    Ok(())
+}
+
+/// The rows whose code equals `code`, in input order, with every column in input order. An
+/// absent code gives an empty frame with the same columns.
+pub(crate) fn select(frame: &DataFrame, code: &str) -> PolarsResult<DataFrame> {
+    let mask = frame.column(CODE)?.str()?.equal(code);
+    frame.filter(&mask)
+}
+
+/// The code list from `--codes` or `--codes-file`: trimmed, blanks dropped, duplicates removed
+/// (first occurrence kept). An empty result is an error.
+pub(crate) fn parse_codes<'a>(
+    items: impl IntoIterator<Item = &'a str>,
+    what: &str,
+) -> Result<Vec<String>> {
+    let mut seen = HashSet::new();
+    let codes: Vec<String> = items
+        .into_iter()
+        .map(str::trim)
+        .filter(|code| !code.is_empty())
+        .filter(|code| seen.insert(code.to_string()))
+        .map(str::to_owned)
+        .collect();
+    if codes.is_empty() {
+        bail!("empty code list: {what} has no codes");
+    }
+    Ok(codes)
+}
+
+/// Reads `--codes-file`: one code a line.
+pub(crate) fn read_codes_file(path: &Path) -> Result<Vec<String>> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read codes file {}", path.display()))?;
+    parse_codes(text.lines(), &format!("codes file {}", path.display()))
+}
+
+/// A code becomes a file name in `--out` and in `--processes` mode: it must be one.
+pub(crate) fn check_file_names(codes: &[String]) -> Result<()> {
+    for code in codes {
+        let bad = code == "."
+            || code == ".."
+            || code.chars().any(|c| c == '/' || c == '\\' || c == '\0' || c.is_control());
+        if bad {
+            bail!("code {code:?} cannot be used as a file name (<code>.csv)");
+        }
+    }
+    Ok(())
+}
+
+/// Writes `frame` as CSV with a header, through a temporary name so that a failure never leaves
+/// a partial `<code>.csv` behind.
+pub(crate) fn write_csv(frame: &mut DataFrame, path: &Path) -> Result<()> {
+    let mut partial = path.as_os_str().to_owned();
+    partial.push(".part");
+    let partial = PathBuf::from(partial);
+    let result = (|| {
+        let file = File::create(&partial)?;
+        CsvWriter::new(file)
+            .include_header(true)
+            .finish(frame)
+            .map_err(|e| std::io::Error::other(polars_msg(&e)))?;
+        std::fs::rename(&partial, path)
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&partial);
+    }
+    result.with_context(|| format!("cannot write {}", path.display()))
+}

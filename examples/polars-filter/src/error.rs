@@ -1,0 +1,15 @@
+//! Errors as one line each: Polars' messages span paragraphs of hints, a user needs the first.
+
+use polars::prelude::PolarsError;
+
+/// The first paragraph of a Polars error, on one line.
+pub(crate) fn polars_msg(err: &PolarsError) -> String {
+    let text = err.to_string();
+    let first = text.split("\n\n").next().unwrap_or_default();
+    one_line(first)
+}
+
+/// `text` with its line breaks shown as `\n`, so that an error is always exactly one line.
+pub(crate) fn one_line(text: &str) -> String {
+    text.trim_end().replace('\r', "\\r").replace('\n', "\\n")
+}

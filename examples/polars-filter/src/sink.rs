@@ -1,0 +1,177 @@
+//! Where results go as they complete: printed, or written to `DIR/<code>.csv`; the tallies, the
+//! progress bar and the summary line.
+
+use std::fs;
+use std::io::{self, IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{bail, Context, Result};
+use indicatif::{ProgressBar, ProgressStyle};
+use polars::prelude::DataFrame;
+
+/// Below this many codes a run is too short for a progress bar to help.
+const PROGRESS_MIN_CODES: usize = 100;
+
+/// What one task produced for one code.
+#[derive(Debug)]
+pub(crate) enum Outcome {
+    /// The matching rows (threads), to print or write.
+    Frame(DataFrame),
+    /// A child process wrote this many rows to `<code>.csv` in the output directory.
+    Written(u64),
+}
+
+/// Consumes results one at a time, in whatever order they complete.
+#[derive(Debug)]
+pub(crate) struct Sink {
+    out: Option<PathBuf>,
+    quiet: bool,
+    bar: Option<ProgressBar>,
+    codes: usize,
+    rows: u64,
+    empty: Vec<String>,
+    failed: Vec<(String, String)>,
+}
+
+impl Sink {
+    /// `out`: the directory for `<code>.csv` files (already checked by [`prepare_out`]), or
+    /// `None` to print.
+    pub(crate) fn new(out: Option<PathBuf>, quiet: bool, total: usize) -> Self {
+        let bar = (total >= PROGRESS_MIN_CODES && io::stderr().is_terminal()).then(|| {
+            let bar = ProgressBar::new(total as u64);
+            if let Ok(style) =
+                ProgressStyle::with_template("{elapsed_precise} [{bar:40}] {pos}/{len} codes {msg}")
+            {
+                bar.set_style(style.progress_chars("=> "));
+            }
+            bar
+        });
+        Sink { out, quiet, bar, codes: 0, rows: 0, empty: Vec::new(), failed: Vec::new() }
+    }
+
+    /// The output directory, if results are written rather than printed.
+    pub(crate) fn out_dir(&self) -> Option<&Path> {
+        self.out.as_deref()
+    }
+
+    /// Takes one code's result: prints it or writes it. An error here (stdout closed, a file that
+    /// cannot be written) stops the run.
+    pub(crate) fn deliver(&mut self, code: &str, outcome: Outcome) -> Result<()> {
+        let rows = match outcome {
+            Outcome::Written(rows) => rows,
+            Outcome::Frame(mut frame) => {
+                let rows = frame.height() as u64;
+                match &self.out {
+                    Some(dir) => {
+                        let path = dir.join(format!("{code}.csv"));
+                        if let Err(err) = crate::data::write_csv(&mut frame, &path) {
+                            // One unwritable file fails its code; the others still finish.
+                            self.fail(code, format!("{err:#}"));
+                            return Ok(());
+                        }
+                    }
+                    None if self.quiet => {}
+                    None => {
+                        let text = format!("code {code}: {}\n{frame}\n\n", plural(rows, "row"));
+                        self.print(&text)?;
+                    }
+                }
+                rows
+            }
+        };
+        self.codes += 1;
+        self.rows += rows;
+        if rows == 0 {
+            self.empty.push(code.to_owned());
+        }
+        if let Some(bar) = &self.bar {
+            bar.inc(1);
+        }
+        Ok(())
+    }
+
+    /// Records a code whose task failed; the run goes on and fails at the end.
+    pub(crate) fn fail(&mut self, code: &str, why: String) {
+        self.codes += 1;
+        if let Some(bar) = &self.bar {
+            bar.set_message(format!("({} failed)", self.failed.len() + 1));
+            bar.inc(1);
+        }
+        self.failed.push((code.to_owned(), why));
+    }
+
+    fn print(&self, text: &str) -> Result<()> {
+        let write = || {
+            let mut out = io::stdout().lock();
+            out.write_all(text.as_bytes())?;
+            out.flush()
+        };
+        match &self.bar {
+            Some(bar) => bar.suspend(write),
+            None => write(),
+        }
+        .context("cannot write to standard output")
+    }
+
+    /// Prints the summary line, then fails if any code failed (naming each).
+    pub(crate) fn finish(self, how: &str, elapsed: Duration) -> Result<()> {
+        if let Some(bar) = &self.bar {
+            bar.finish_and_clear();
+        }
+        let empty = if self.empty.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", list(&self.empty, 5))
+        };
+        let line = format!(
+            "done: {}, {} selected, {} empty{empty}, {} failed; {how}; {:.3} s\n",
+            plural(self.codes as u64, "code"),
+            plural(self.rows, "row"),
+            self.empty.len(),
+            self.failed.len(),
+            elapsed.as_secs_f64(),
+        );
+        self.print(&line)?;
+        if !self.failed.is_empty() {
+            let each: Vec<String> =
+                self.failed.iter().map(|(code, why)| format!("{code}: {why}")).collect();
+            bail!(
+                "{} of {} failed: {}",
+                self.failed.len(),
+                plural(self.codes as u64, "code"),
+                list(&each, 10)
+            );
+        }
+        Ok(())
+    }
+}
+
+fn plural(n: u64, what: &str) -> String {
+    if n == 1 {
+        format!("1 {what}")
+    } else {
+        format!("{n} {what}s")
+    }
+}
+
+/// The first `max` items joined with `, `, and how many more.
+fn list(items: &[String], max: usize) -> String {
+    let mut text = items[..items.len().min(max)].join(", ");
+    if items.len() > max {
+        text.push_str(&format!(", and {} more", items.len() - max));
+    }
+    text
+}
+
+/// Creates `dir` if needed and proves it writable before any work starts, so that an unwritable
+/// `--out` fails at once instead of after the first result.
+pub(crate) fn prepare_out(dir: &Path) -> Result<()> {
+    fs::create_dir_all(dir)
+        .with_context(|| format!("cannot create output directory {}", dir.display()))?;
+    let probe = dir.join(format!(".polars-filter-probe-{}", std::process::id()));
+    fs::write(&probe, b"")
+        .with_context(|| format!("output directory {} is not writable", dir.display()))?;
+    let _ = fs::remove_file(&probe);
+    Ok(())
+}
