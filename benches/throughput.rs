@@ -8,6 +8,8 @@
 //! cargo bench --bench throughput -- noop         # only scenarios whose name contains "noop"
 //! BENCH_QUICK=1 cargo bench --bench throughput   # every size shrunk: seconds
 //! BENCH_RATIOS=2,8,32 cargo bench --bench throughput -- noop   # our queue ratios to compare
+//! BENCH_POOLS=ours-r2-drop,rayon,floor cargo bench --bench throughput   # only these pools
+//! BENCH_ROUNDS=9 cargo bench --bench throughput  # more rounds (default 5; quick 3)
 //! ```
 //!
 //! Writes every run to `target/bench-results/throughput.csv`.
@@ -68,6 +70,9 @@ fn main() {
         Pool::NaiveBounded,
         Pool::Floor,
     ]);
+    if let Ok(keys) = std::env::var("BENCH_POOLS") {
+        pools.retain(|p| keys.split(',').any(|k| k.trim() == p.key()));
+    }
 
     let iters_per_us = common::calibrate();
     println!(
