@@ -284,6 +284,10 @@ impl fmt::Display for TaskError {
 
 impl std::error::Error for TaskError {}
 
+// A panic payload is inert data: holding one across `catch_unwind` exposes no broken invariant.
+impl std::panic::UnwindSafe for TaskError {}
+impl std::panic::RefUnwindSafe for TaskError {}
+
 /// Why [`Builder::build`](crate::Builder::build) failed.
 ///
 /// # Examples

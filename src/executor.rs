@@ -31,6 +31,11 @@ const SHUTDOWN: usize = 1 << (usize::BITS - 1);
 const WAITING: usize = 1 << (usize::BITS - 2);
 const COUNT: usize = WAITING - 1;
 
+/// Spin rounds (of 1, 2, 4, ... `spin_loop` hints) a producer makes before yielding.
+const SPIN_STEPS: u32 = 7;
+/// `yield_now` rounds before parking.
+const YIELD_STEPS: u32 = 3;
+
 /// The largest capacity the slot word can count.
 pub(crate) const MAX_CAPACITY: usize = COUNT;
 
@@ -131,7 +136,33 @@ impl Shared {
     #[cold]
     fn acquire_slow(&self, deadline: Option<Instant>) -> Result<(), Refusal> {
         let started = Instant::now();
-        let result = loop {
+        let result = 'wait: {
+            // A slot usually frees within a task's run time: spin a little before paying for a
+            // sleep and a wake-up (two system calls), then yield, then park.
+            for step in 0..SPIN_STEPS + YIELD_STEPS {
+                if step < SPIN_STEPS {
+                    for _ in 0..1u32 << step {
+                        std::hint::spin_loop();
+                    }
+                } else {
+                    std::thread::yield_now();
+                }
+                if self.slots.load(Ordering::Relaxed) & COUNT < self.capacity {
+                    match self.try_acquire() {
+                        Err(Refusal::Full) => {}
+                        other => break 'wait other,
+                    }
+                }
+            }
+            self.park_for_slot(deadline)
+        };
+        let waited = u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX);
+        bump(&self.producers.submit_wait_nanos, waited);
+        result
+    }
+
+    fn park_for_slot(&self, deadline: Option<Instant>) -> Result<(), Refusal> {
+        loop {
             match self.try_acquire() {
                 Err(Refusal::Full) => {}
                 other => break other,
@@ -145,15 +176,12 @@ impl Shared {
                 current & SHUTDOWN == 0 && current & COUNT >= self.capacity
             };
             if sync::park(self.slots_key(), should_park, deadline) == Parked::TimedOut {
-                break match self.try_acquire() {
+                return match self.try_acquire() {
                     Err(Refusal::Full) => Err(Refusal::Timeout),
                     other => other,
                 };
             }
-        };
-        let waited = u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX);
-        bump(&self.producers.submit_wait_nanos, waited);
-        result
+        }
     }
 
     /// Gives a slot back.
@@ -192,7 +220,9 @@ impl Shared {
 
     /// Stops accepting tasks; idempotent.
     fn begin_shutdown(&self) {
-        let previous = self.slots.fetch_or(SHUTDOWN, Ordering::Relaxed);
+        // ORDERING: Release, so that a thread that sees SHUTDOWN with Acquire (`is_shutdown`)
+        // also sees the `cancelling` flag `shutdown_now` stored before it.
+        let previous = self.slots.fetch_or(SHUTDOWN, Ordering::Release);
         if previous & SHUTDOWN == 0 {
             if previous & COUNT == 0 {
                 self.stop_workers();
@@ -594,7 +624,8 @@ impl BoundedExecutor {
     /// assert!(exec.is_shutdown());
     /// ```
     pub fn is_shutdown(&self) -> bool {
-        self.shared.slots.load(Ordering::Relaxed) & SHUTDOWN != 0
+        // ORDERING: Acquire pairs with the Release in `begin_shutdown`.
+        self.shared.slots.load(Ordering::Acquire) & SHUTDOWN != 0
     }
 
     /// A snapshot of the counters; see [`Stats`].

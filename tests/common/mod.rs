@@ -1,0 +1,104 @@
+//! Helpers shared by the integration tests: a gate that holds tasks until opened, a drop counter,
+//! and a minimal `block_on`.
+#![allow(dead_code, unreachable_pub)]
+
+use std::future::Future;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{mpsc, Arc, Condvar, Mutex};
+use std::task::{Context, Poll, Wake, Waker};
+use std::thread::{self, Thread};
+
+use bounded_executor::{BoundedExecutor, TaskHandle};
+
+/// A one-shot latch: tasks `wait` on it until the test `open`s it.
+#[derive(Clone, Default)]
+pub struct Gate(Arc<(Mutex<bool>, Condvar)>);
+
+impl Gate {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn wait(&self) {
+        let (open, cv) = &*self.0;
+        let mut open = open.lock().unwrap();
+        while !*open {
+            open = cv.wait(open).unwrap();
+        }
+    }
+
+    pub fn open(&self) {
+        let (open, cv) = &*self.0;
+        *open.lock().unwrap() = true;
+        cv.notify_all();
+    }
+}
+
+/// Occupies every worker of `exec` with a task that waits on the returned gate, and returns once
+/// all of them are running.
+pub fn occupy_workers(exec: &BoundedExecutor) -> (Gate, Vec<TaskHandle<()>>) {
+    let gate = Gate::new();
+    let (started_tx, started) = mpsc::channel();
+    let handles = (0..exec.max_workers())
+        .map(|_| {
+            let gate = gate.clone();
+            let started_tx = started_tx.clone();
+            exec.submit(move || {
+                started_tx.send(()).unwrap();
+                gate.wait();
+            })
+            .unwrap()
+        })
+        .collect();
+    for _ in 0..exec.max_workers() {
+        started.recv().unwrap();
+    }
+    (gate, handles)
+}
+
+/// Counts drops of the values it makes: proves a closure or result is dropped exactly once.
+#[derive(Clone, Default)]
+pub struct DropCounter(Arc<AtomicUsize>);
+
+pub struct Counted(Arc<AtomicUsize>);
+
+impl Drop for Counted {
+    fn drop(&mut self) {
+        self.0.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+impl DropCounter {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn make(&self) -> Counted {
+        Counted(Arc::clone(&self.0))
+    }
+
+    pub fn dropped(&self) -> usize {
+        self.0.load(Ordering::SeqCst)
+    }
+}
+
+struct ThreadWaker(Thread);
+
+impl Wake for ThreadWaker {
+    fn wake(self: Arc<Self>) {
+        self.0.unpark();
+    }
+}
+
+/// Runs a future to completion on this thread, parking between polls (no busy loop).
+pub fn block_on<F: Future>(future: F) -> F::Output {
+    let mut future = std::pin::pin!(future);
+    let waker = Waker::from(Arc::new(ThreadWaker(thread::current())));
+    let mut cx = Context::from_waker(&waker);
+    loop {
+        if let Poll::Ready(value) = future.as_mut().poll(&mut cx) {
+            return value;
+        }
+        thread::park();
+    }
+}
