@@ -162,7 +162,7 @@ impl Latch {
 pub(crate) enum Pool {
     /// This crate, `queue_ratio(ratio)`: capacity = ratio × workers. With `window`, each producer
     /// keeps the newest `capacity` handles and joins the oldest when the window is full;
-    /// otherwise handles are dropped at once (detached).
+    /// otherwise handles are dropped at once (detached) and `shutdown` waits for the tasks.
     Ours { ratio: usize, window: bool },
     /// `rayon::ThreadPool::spawn`, completion counted by a [`Latch`].
     Rayon,
@@ -221,7 +221,6 @@ impl Pool {
                     .queue_ratio(ratio)
                     .build()
                     .expect("build executor");
-                let latch = Latch::new(if window { 0 } else { n });
                 let start = Instant::now();
                 thread::scope(|s| {
                     for p in 0..producers {
@@ -242,19 +241,16 @@ impl Pool {
                                 }
                             } else {
                                 for _ in 0..share(p) {
-                                    drop(exec.submit(move || {
-                                        work.run();
-                                        latch.count_down();
-                                    }));
+                                    drop(exec.submit(move || work.run()));
                                 }
                             }
                         });
                     }
                 });
-                latch.wait();
-                let elapsed = start.elapsed();
-                drop(exec);
-                elapsed
+                // Graceful shutdown returns once every accepted task has run: the completion
+                // signal a user who drops handles has, at no cost per task.
+                exec.shutdown();
+                start.elapsed()
             }
             Pool::Rayon => {
                 let pool = rayon::ThreadPoolBuilder::new()
