@@ -109,7 +109,7 @@ fn main() {
         |name: &str| filter.is_empty() || filter.iter().any(|f| name.contains(f.as_str()));
 
     let mut csv = String::from("scenario,pool,round,n,ns_per_task\n");
-    let mut util_csv = String::from("pool,round,n,busy,work\n");
+    let mut util_csv = String::from("pool,round,n,busy\n");
     let mut results: Vec<(Scenario, Vec<Row>)> = Vec::new();
     for sc in scenarios.into_iter().filter(|s| selected(&s.name)) {
         let rows = run_scenario(&sc, &pools, rounds, &mut csv);
@@ -122,7 +122,9 @@ fn main() {
             Pool::Ours { ratio: 2, window: false },
             Pool::Ours { ratio: 2, window: true },
             Pool::Ours { ratio: 64, window: false },
+            Pool::Ours { ratio: 512, window: false },
             Pool::Rayon,
+            Pool::NaiveBounded,
             Pool::Floor,
         ]
         .into_iter()
@@ -144,13 +146,11 @@ fn main() {
     }
 }
 
-/// Worker utilisation with ~10 µs tasks and one producer, in two figures:
-/// - busy: the time workers spent inside tasks (each task times itself) / (workers × wall), the
-///   issue's definition. A task preempted by the producer still counts as busy.
-/// - work: N × the task's length measured alone / (workers × wall): the useful share of the
-///   cores' time, which a preempting producer does lower.
+/// Worker utilisation with ~10 µs tasks and one producer: the time workers spent inside tasks
+/// (each task times itself) / (workers × wall). A task preempted by the producer still counts as
+/// busy, so the figure says how often a worker had no task, not how much CPU the producer took.
 ///
-/// Returns the median busy figure of ours at ratio 2 with handles dropped, if it ran.
+/// Returns the median figure of ours at ratio 2 with handles dropped, if it ran.
 fn utilisation(
     pools: &[Pool],
     n: usize,
@@ -158,50 +158,28 @@ fn utilisation(
     rounds: usize,
     csv: &mut String,
 ) -> Option<f64> {
-    let alone = (0..5)
-        .map(|_| {
-            let start = std::time::Instant::now();
-            for _ in 0..100 {
-                work.run();
-            }
-            start.elapsed().as_nanos() as f64 / 100.0
-        })
-        .fold(f64::MAX, f64::min);
-    let mut busy = vec![Vec::new(); pools.len()];
-    let mut useful = vec![Vec::new(); pools.len()];
+    let mut figures = vec![Vec::new(); pools.len()];
     for round in 0..rounds {
         for k in 0..pools.len() {
             let i = (k + round) % pools.len();
-            let busy_ns = common::leak(AtomicU64::new(0));
-            let wall = pools[i].run(n, 1, work.timed(busy_ns)).as_nanos() as f64;
-            let cores = WORKERS as f64 * wall;
-            busy[i].push(busy_ns.load(Ordering::Relaxed) as f64 / cores);
-            useful[i].push(n as f64 * alone / cores);
-            let (b, u) = (busy[i][round], useful[i][round]);
-            let _ = writeln!(csv, "{},{round},{n},{b:.4},{u:.4}", pools[i].key());
+            let busy = common::leak(AtomicU64::new(0));
+            let wall = pools[i].run(n, 1, work.timed(busy)).as_nanos() as f64;
+            let u = busy.load(Ordering::Relaxed) as f64 / (WORKERS as f64 * wall);
+            figures[i].push(u);
+            let _ = writeln!(csv, "{},{round},{n},{u:.4}", pools[i].key());
         }
     }
     println!(
-        "\n### Worker utilisation: ~10 µs tasks ({:.1} µs alone), 1 producer, N = {n}\n\n\
-         | pool | busy / ({WORKERS} × wall), median | min–max | work / ({WORKERS} × wall), median |\n\
-         |---|---:|---:|---:|",
-        alone / 1000.0
+        "\n### Worker utilisation: ~10 µs tasks, 1 producer, N = {n}\n\n\
+         | pool | busy / ({WORKERS} × wall), median | min–max |\n|---|---:|---:|"
     );
     let mut ours = None;
-    for (i, pool) in pools.iter().enumerate() {
-        let (lo, hi) = min_max(&busy[i]);
-        let b = median(&mut busy[i]);
-        let u = median(&mut useful[i]);
-        println!(
-            "| {} | {:.1}% | {:.1}–{:.1}% | {:.1}% |",
-            pool.name(),
-            b * 100.0,
-            lo * 100.0,
-            hi * 100.0,
-            u * 100.0
-        );
+    for (pool, f) in pools.iter().zip(&mut figures) {
+        let (lo, hi) = min_max(f);
+        let m = median(f);
+        println!("| {} | {:.1}% | {:.1}–{:.1}% |", pool.name(), m * 100.0, lo * 100.0, hi * 100.0);
         if *pool == (Pool::Ours { ratio: 2, window: false }) {
-            ours = Some(b);
+            ours = Some(m);
         }
     }
     ours
