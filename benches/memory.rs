@@ -237,29 +237,43 @@ fn csv(sizes: &[usize], cells: &[Vec<Cell>]) -> String {
 fn svg(sizes: &[usize], cells: &[Vec<Cell>]) -> String {
     use plotters::prelude::*;
 
+    // Decimal units on the axis, so that the log scale's powers of ten read as round numbers.
+    fn si(b: f64) -> String {
+        match b {
+            b if b >= 1e9 => format!("{:.0} GB", b / 1e9),
+            b if b >= 1e6 => format!("{:.0} MB", b / 1e6),
+            b if b >= 1e3 => format!("{:.0} kB", b / 1e3),
+            b => format!("{b:.0} B"),
+        }
+    }
+
     let mut out = String::new();
     {
-        let root = SVGBackend::with_string(&mut out, (800, 500)).into_drawing_area();
+        let root = SVGBackend::with_string(&mut out, (820, 520)).into_drawing_area();
         root.fill(&WHITE).unwrap();
         let heaps = cells.iter().flatten().map(|c| c.heap.max(1) as f64);
         let (lo, hi) = heaps.fold((f64::MAX, 1.0f64), |(lo, hi), h| (lo.min(h), hi.max(h)));
         let (nlo, nhi) = (sizes[0] as f64, *sizes.last().unwrap() as f64);
         let mut chart = ChartBuilder::on(&root)
-            .caption("Peak heap while one producer outruns 2 workers", ("sans-serif", 20))
+            .caption(
+                format!("Peak heap: 1 producer, {} workers, ~2 µs tasks", common::WORKERS),
+                ("sans-serif", 20),
+            )
             .margin(15)
-            .x_label_area_size(40)
-            .y_label_area_size(80)
+            .x_label_area_size(45)
+            .y_label_area_size(70)
             .build_cartesian_2d(
                 (nlo / 1.5..nhi * 1.5).log_scale(),
-                (lo / 2.0..hi * 2.0).log_scale(),
+                (lo / 3.0..hi * 3.0).log_scale(),
             )
             .unwrap();
         chart
             .configure_mesh()
+            .light_line_style(WHITE)
             .x_desc("tasks submitted (N)")
             .y_desc("peak heap")
             .x_label_formatter(&|n| format!("{n:.0e}"))
-            .y_label_formatter(&|b| bytes(*b as usize))
+            .y_label_formatter(&|b| si(*b))
             .draw()
             .unwrap();
         for (i, pool) in POOLS.iter().enumerate() {
@@ -283,7 +297,7 @@ fn svg(sizes: &[usize], cells: &[Vec<Cell>]) -> String {
         chart
             .configure_series_labels()
             .position(SeriesLabelPosition::UpperLeft)
-            .background_style(WHITE.mix(0.8))
+            .background_style(WHITE.mix(0.85))
             .border_style(BLACK)
             .draw()
             .unwrap();
