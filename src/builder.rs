@@ -3,7 +3,7 @@
 use std::num::NonZeroUsize;
 
 use crate::error::{BuildError, BuildErrorKind};
-use crate::executor::MAX_CAPACITY;
+use crate::shared::MAX_CAPACITY;
 use crate::BoundedExecutor;
 
 /// Configures a [`BoundedExecutor`]: worker count, in-flight bound, thread names and stack size.

@@ -165,8 +165,8 @@ impl<F> From<SubmitError<F>> for SubmitTimeoutError<F> {
     }
 }
 
-/// Why a task gave no value: it panicked, was cancelled, or belongs to the parent of this forked
-/// process. Returned by [`TaskHandle::join`](crate::TaskHandle::join).
+/// Why a task gave no value: it panicked, was cancelled, could not be submitted after shutdown,
+/// or belongs to the parent of this forked process. Returned by [`TaskHandle::join`](crate::TaskHandle::join).
 ///
 /// # Examples
 ///
@@ -186,6 +186,7 @@ pub struct TaskError {
 enum Repr {
     Panic(SyncPanic),
     Cancelled,
+    Shutdown,
     Forked,
 }
 
@@ -210,6 +211,10 @@ impl TaskError {
         Self { repr: Repr::Forked }
     }
 
+    pub(crate) fn shutdown() -> Self {
+        Self { repr: Repr::Shutdown }
+    }
+
     /// True if the task panicked.
     pub fn is_panic(&self) -> bool {
         matches!(self.repr, Repr::Panic(_))
@@ -219,6 +224,12 @@ impl TaskError {
     /// [`BoundedExecutor::shutdown_now`](crate::BoundedExecutor::shutdown_now)) before it started.
     pub fn is_cancelled(&self) -> bool {
         matches!(self.repr, Repr::Cancelled)
+    }
+
+    /// True if the task was never submitted because the executor had shut down: the error
+    /// `map`, `map_unordered` and `Scope::submit` give for items they could not submit.
+    pub fn is_shutdown(&self) -> bool {
+        matches!(self.repr, Repr::Shutdown)
     }
 
     /// True if the task's executor belongs to the parent of this forked process, so the task
@@ -264,6 +275,7 @@ impl fmt::Debug for TaskError {
                 None => f.write_str("TaskError::Panic(..)"),
             },
             Repr::Cancelled => f.write_str("TaskError::Cancelled"),
+            Repr::Shutdown => f.write_str("TaskError::Shutdown"),
             Repr::Forked => f.write_str("TaskError::Forked"),
         }
     }
@@ -277,6 +289,7 @@ impl fmt::Display for TaskError {
                 None => f.write_str("task panicked"),
             },
             Repr::Cancelled => f.write_str("task was cancelled before it started"),
+            Repr::Shutdown => f.write_str("task was not submitted: the executor was shut down"),
             Repr::Forked => f.write_str(FORKED_MSG),
         }
     }

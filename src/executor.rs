@@ -1,305 +1,20 @@
-//! [`BoundedExecutor`]: the slot count that bounds tasks in flight, the submit family, shutdown
-//! and `Drop`.
-//!
-//! # The slot word
-//!
-//! One atomic word holds the number of tasks in flight (low bits), `WAITING` (a producer sleeps
-//! for a slot) and `SHUTDOWN`. A submit takes a slot with a CAS that refuses when the count is
-//! `capacity` or `SHUTDOWN` is set, so the bound is exact under any number of producers; only then
-//! is the task pushed. A task gives its slot back when it has run or was cancelled. Producers
-//! sleep on the word's address; a worker that gives a slot back wakes them only when the count
-//! falls to the low-water mark (half the capacity), so busy workers do not pay a wake-up per task
-//! and still have queued work when the producer refills. Whoever takes the count to zero after
-//! `SHUTDOWN` (or `shutdown` itself, if it finds it at zero) tells the workers to stop: every
-//! accepted task has run by then.
+//! [`BoundedExecutor`]: the public face of an executor: construction, the submit family,
+//! introspection, shutdown and `Drop`. The shared state and its protocols live in `shared.rs`.
 
 use std::fmt;
-use std::panic::{self, AssertUnwindSafe};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use crate::builder::Config;
 use crate::error::{BuildError, BuildErrorKind, SubmitError, SubmitTimeoutError, TrySubmitError};
 use crate::handle::TaskHandle;
-use crate::queue::{Message, Queue};
-use crate::stats::{bump, Padded, ProducerCounters, Stats, WorkerCounters};
-use crate::sync::{self, Arc, AtomicBool, AtomicU64, AtomicUsize, Mutex, Ordering, Parked};
-use crate::task::{Job, Task};
-use crate::{fork, worker, Builder};
-
-const SHUTDOWN: usize = 1 << (usize::BITS - 1);
-const WAITING: usize = 1 << (usize::BITS - 2);
-const COUNT: usize = WAITING - 1;
-
-/// Spin rounds (of 1, 2, 4, ... `spin_loop` hints) a producer makes before yielding.
-const SPIN_STEPS: u32 = 7;
-/// `yield_now` rounds before parking.
-const YIELD_STEPS: u32 = 3;
-
-/// The largest capacity the slot word can count.
-pub(crate) const MAX_CAPACITY: usize = COUNT;
-
-/// Why a slot was not taken.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Refusal {
-    Full,
-    Timeout,
-    Shutdown,
-    Forked,
-}
-
-/// How long a submit may wait for a slot.
-#[derive(Clone, Copy)]
-enum Wait {
-    No,
-    Forever,
-    Until(Instant),
-}
-
-/// The state workers and handles share with the executor.
-pub(crate) struct Shared {
-    slots: Padded<AtomicUsize>,
-    capacity: usize,
-    low_water: usize,
-    pub(crate) queue: Queue,
-    fork_generation: usize,
-    /// Set by `shutdown_now`: workers cancel what they pop instead of running it.
-    cancelling: AtomicBool,
-    live_workers: AtomicUsize,
-    producers: Padded<ProducerCounters>,
-    workers: Box<[Padded<WorkerCounters>]>,
-    cancelled: AtomicU64,
-    cancelled_by_shutdown: AtomicU64,
-}
-
-impl Shared {
-    fn slots_key(&self) -> usize {
-        &*self.slots as *const AtomicUsize as usize
-    }
-
-    fn live_workers_key(&self) -> usize {
-        &self.live_workers as *const AtomicUsize as usize
-    }
-
-    pub(crate) fn fork_generation(&self) -> usize {
-        self.fork_generation
-    }
-
-    /// True in a forked child of the process that built the executor.
-    #[inline]
-    fn is_forked(&self) -> bool {
-        fork::generation() != self.fork_generation
-    }
-
-    /// Takes a slot if one is free.
-    #[inline]
-    fn try_acquire(&self) -> Result<(), Refusal> {
-        if self.is_forked() {
-            return Err(Refusal::Forked);
-        }
-        // ORDERING (whole function): Relaxed. The slot count guards no data: tasks reach workers
-        // through the queue, which synchronises on its own. The bound and the shutdown handshake
-        // are decided on the values the RMWs read, and RMWs always read the latest value.
-        let mut current = self.slots.load(Ordering::Relaxed);
-        loop {
-            if current & SHUTDOWN != 0 {
-                return Err(Refusal::Shutdown);
-            }
-            let count = current & COUNT;
-            if count >= self.capacity {
-                return Err(Refusal::Full);
-            }
-            match self.slots.compare_exchange_weak(
-                current,
-                current + 1,
-                Ordering::Relaxed,
-                Ordering::Relaxed,
-            ) {
-                Ok(_) => {
-                    self.note_in_flight(count + 1);
-                    return Ok(());
-                }
-                Err(actual) => current = actual,
-            }
-        }
-    }
-
-    #[inline]
-    fn note_in_flight(&self, count: usize) {
-        let peak = &self.producers.peak_in_flight;
-        if count > peak.load(Ordering::Relaxed) {
-            peak.fetch_max(count, Ordering::Relaxed);
-        }
-    }
-
-    /// Waits for a slot until `deadline` (forever if `None`).
-    #[cold]
-    fn acquire_slow(&self, deadline: Option<Instant>) -> Result<(), Refusal> {
-        let started = Instant::now();
-        let result = 'wait: {
-            // A slot usually frees within a task's run time: spin a little before paying for a
-            // sleep and a wake-up (two system calls), then yield, then park.
-            for step in 0..SPIN_STEPS + YIELD_STEPS {
-                if step < SPIN_STEPS {
-                    for _ in 0..1u32 << step {
-                        std::hint::spin_loop();
-                    }
-                } else {
-                    std::thread::yield_now();
-                }
-                if self.slots.load(Ordering::Relaxed) & COUNT < self.capacity {
-                    match self.try_acquire() {
-                        Err(Refusal::Full) => {}
-                        other => break 'wait other,
-                    }
-                }
-            }
-            self.park_for_slot(deadline)
-        };
-        let waited = u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX);
-        bump(&self.producers.submit_wait_nanos, waited);
-        result
-    }
-
-    fn park_for_slot(&self, deadline: Option<Instant>) -> Result<(), Refusal> {
-        loop {
-            match self.try_acquire() {
-                Err(Refusal::Full) => {}
-                other => break other,
-            }
-            let should_park = || {
-                // ORDERING: Relaxed; the parking lot's bucket lock orders this registration
-                // against the `unpark_all` in `wake_producers`, and the RMW is in the slot word's
-                // modification order with `release`: either it sees a free slot, or the release
-                // that frees one sees WAITING.
-                let current = self.slots.fetch_or(WAITING, Ordering::Relaxed);
-                current & SHUTDOWN == 0 && current & COUNT >= self.capacity
-            };
-            if sync::park(self.slots_key(), should_park, deadline) == Parked::TimedOut {
-                return match self.try_acquire() {
-                    Err(Refusal::Full) => Err(Refusal::Timeout),
-                    other => other,
-                };
-            }
-        }
-    }
-
-    /// Gives a slot back.
-    #[inline]
-    pub(crate) fn release(&self) {
-        // ORDERING: Relaxed, see `try_acquire`.
-        let previous = self.slots.fetch_sub(1, Ordering::Relaxed);
-        if previous & (WAITING | SHUTDOWN) != 0 {
-            self.release_slow(previous);
-        }
-    }
-
-    #[cold]
-    fn release_slow(&self, previous: usize) {
-        let count = (previous & COUNT) - 1;
-        if previous & WAITING != 0 && count <= self.low_water {
-            // Clear first: a producer that registers after this sets it again, and is then woken
-            // by a later release (its registration saw a full executor, so more releases come).
-            self.slots.fetch_and(!WAITING, Ordering::Relaxed);
-            self.wake_producers();
-        }
-        if previous & SHUTDOWN != 0 && count == 0 {
-            self.stop_workers();
-        }
-    }
-
-    fn wake_producers(&self) {
-        sync::unpark_all(self.slots_key());
-    }
-
-    fn stop_workers(&self) {
-        for _ in 0..self.workers.len() {
-            self.queue.push(Message::Stop);
-        }
-    }
-
-    /// Stops accepting tasks; idempotent.
-    fn begin_shutdown(&self) {
-        // ORDERING: Release, so that a thread that sees SHUTDOWN with Acquire (`is_shutdown`)
-        // also sees the `cancelling` flag `shutdown_now` stored before it.
-        let previous = self.slots.fetch_or(SHUTDOWN, Ordering::Release);
-        if previous & SHUTDOWN == 0 {
-            if previous & COUNT == 0 {
-                self.stop_workers();
-            }
-            self.wake_producers();
-        }
-    }
-
-    /// Runs (or, during `shutdown_now`, cancels) a popped job on worker `index`.
-    #[inline]
-    pub(crate) fn execute(&self, job: &dyn Job, index: usize) {
-        // ORDERING: Relaxed; a job popped just as `shutdown_now` begins may still start, which is
-        // what "not yet started" means for it.
-        if self.cancelling.load(Ordering::Relaxed) {
-            job.cancel(&mut || self.cancelled_one(true));
-        } else {
-            job.run(&mut |panicked| self.finished(index, panicked));
-        }
-    }
-
-    /// Bookkeeping for a task that ran on worker `index`, before its outcome is published.
-    #[inline]
-    pub(crate) fn finished(&self, index: usize, panicked: bool) {
-        self.workers[index].finished(panicked);
-        self.release();
-    }
-
-    /// Bookkeeping for a task cancelled before it started.
-    pub(crate) fn cancelled_one(&self, by_shutdown: bool) {
-        bump(&self.cancelled, 1);
-        if by_shutdown {
-            bump(&self.cancelled_by_shutdown, 1);
-        }
-        self.release();
-    }
-
-    pub(crate) fn worker_exited(&self) {
-        // ORDERING: Release so that a `shutdown_timeout` that sees zero (Acquire) sees every
-        // task's effects; AcqRel makes the count itself a chain.
-        if self.live_workers.fetch_sub(1, Ordering::AcqRel) == 1 {
-            sync::unpark_all(self.live_workers_key());
-        }
-    }
-
-    /// Waits until every worker has exited, or `deadline`; true if they all did.
-    fn wait_workers_exited(&self, deadline: Option<Instant>) -> bool {
-        loop {
-            // ORDERING: Acquire pairs with `worker_exited`.
-            if self.live_workers.load(Ordering::Acquire) == 0 {
-                return true;
-            }
-            let should_park = || self.live_workers.load(Ordering::Relaxed) != 0;
-            if sync::park(self.live_workers_key(), should_park, deadline) == Parked::TimedOut {
-                return self.live_workers.load(Ordering::Acquire) == 0;
-            }
-        }
-    }
-
-    fn stats(&self) -> Stats {
-        let mut stats = Stats {
-            submitted: self.producers.submitted.load(Ordering::Relaxed),
-            rejected: self.producers.rejected.load(Ordering::Relaxed),
-            submit_wait: Duration::from_nanos(
-                self.producers.submit_wait_nanos.load(Ordering::Relaxed),
-            ),
-            peak_in_flight: self.producers.peak_in_flight.load(Ordering::Relaxed),
-            cancelled: self.cancelled.load(Ordering::Relaxed),
-            ..Stats::default()
-        };
-        for counters in self.workers.iter() {
-            stats.completed += counters.completed.load(Ordering::Relaxed);
-            stats.panicked += counters.panicked.load(Ordering::Relaxed);
-            stats.inline += counters.inline.load(Ordering::Relaxed);
-        }
-        stats
-    }
-}
+use crate::map::{Map, MapUnordered};
+use crate::scope::{self, Scope};
+use crate::shared::{Refusal, Shared, Wait};
+use crate::stats::Stats;
+use crate::submit_future::SubmitFuture;
+use crate::sync::{Arc, Mutex};
+use crate::{worker, Builder};
 
 /// A thread pool that never holds more than [`capacity()`](Self::capacity) tasks in flight
 /// (queued or running): [`submit`](Self::submit) waits while it is full, so memory stays flat
@@ -363,19 +78,7 @@ impl BoundedExecutor {
     }
 
     pub(crate) fn start(config: Config) -> Result<Self, BuildError> {
-        let shared = Arc::new(Shared {
-            slots: Padded(AtomicUsize::new(0)),
-            capacity: config.capacity,
-            low_water: config.capacity / 2,
-            queue: Queue::new(),
-            fork_generation: fork::register(),
-            cancelling: AtomicBool::new(false),
-            live_workers: AtomicUsize::new(config.max_workers),
-            producers: Padded::default(),
-            workers: (0..config.max_workers).map(|_| Padded::default()).collect(),
-            cancelled: AtomicU64::new(0),
-            cancelled_by_shutdown: AtomicU64::new(0),
-        });
+        let shared = Arc::new(Shared::new(config.max_workers, config.capacity));
         let exec = Self {
             shared,
             max_workers: config.max_workers,
@@ -512,70 +215,173 @@ impl BoundedExecutor {
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
     {
-        match self.shared.try_acquire() {
-            Ok(()) => Ok(self.enqueue(f)),
-            Err(refusal) => self.submit_refused(f, refusal, wait),
-        }
+        Shared::submit(&self.shared, f, wait)
     }
 
-    #[cold]
-    fn submit_refused<F, T>(
-        &self,
+    /// The shared state, for the collection types built on top of the executor.
+    pub(crate) fn shared(&self) -> &Arc<Shared> {
+        &self.shared
+    }
+
+    /// `submit` for the collection types: the same rules, on a shared state.
+    pub(crate) fn submit_to<F, T>(
+        shared: &Arc<Shared>,
         f: F,
-        refusal: Refusal,
-        wait: Wait,
-    ) -> Result<TaskHandle<T>, (Refusal, F)>
+    ) -> Result<TaskHandle<T>, SubmitError<F>>
     where
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
     {
-        let refusal = match (refusal, wait) {
-            (Refusal::Full, Wait::Forever | Wait::Until(_)) => {
-                if let Some(index) = worker::index_in(Arc::as_ptr(&self.shared)) {
-                    return Ok(self.run_inline(f, index));
-                }
-                let deadline = match wait {
-                    Wait::Until(deadline) => Some(deadline),
-                    _ => None,
-                };
-                match self.shared.acquire_slow(deadline) {
-                    Ok(()) => return Ok(self.enqueue(f)),
-                    Err(refusal) => refusal,
-                }
-            }
-            (refusal, _) => refusal,
-        };
-        bump(&self.shared.producers.rejected, 1);
-        Err((refusal, f))
+        Shared::submit(shared, f, Wait::Forever).map_err(|(refusal, f)| match refusal {
+            Refusal::Forked => SubmitError::Forked(f),
+            _ => SubmitError::Shutdown(f),
+        })
     }
 
-    /// Pushes `f`, for which a slot is held.
-    #[inline]
-    fn enqueue<F, T>(&self, f: F) -> TaskHandle<T>
+    /// `try_submit` for the collection types.
+    pub(crate) fn try_submit_to<F, T>(
+        shared: &Arc<Shared>,
+        f: F,
+    ) -> Result<TaskHandle<T>, TrySubmitError<F>>
     where
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
     {
-        let task = Arc::new(Task::new(f));
-        // Counted before the push, so `completed` never runs ahead of `submitted`.
-        bump(&self.shared.producers.submitted, 1);
-        self.shared.queue.push(Message::Run(task.clone()));
-        TaskHandle::new(task, &self.shared)
+        Shared::submit(shared, f, Wait::No).map_err(|(refusal, f)| match refusal {
+            Refusal::Full | Refusal::Timeout => TrySubmitError::Full(f),
+            Refusal::Shutdown => TrySubmitError::Shutdown(f),
+            Refusal::Forked => TrySubmitError::Forked(f),
+        })
     }
 
-    /// Runs `f` on the calling worker (`index`) of this full executor: caller-runs.
-    #[cold]
-    fn run_inline<F, T>(&self, f: F, index: usize) -> TaskHandle<T>
+    /// Submits `f` from async code: the returned future resolves to the task's handle once a
+    /// slot is free, without blocking the thread while it waits. Works on any async runtime.
+    ///
+    /// The future is cancel-safe: dropped before it resolves, it has taken no slot and the
+    /// closure is dropped unrun. It is woken when a slot frees (one waiting producer per freed
+    /// slot), never by polling. It never runs the task inline, even on a worker of this
+    /// executor: do not block on it inside a task of the same full executor.
+    ///
+    /// # Errors
+    ///
+    /// The future resolves to [`SubmitError::Shutdown`] or [`SubmitError::Forked`], with the
+    /// closure, as `submit` does.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # fn block_on<F: std::future::Future>(f: F) -> F::Output {
+    /// #     use std::task::{Context, Poll, Waker};
+    /// #     let mut f = std::pin::pin!(f);
+    /// #     let mut cx = Context::from_waker(Waker::noop());
+    /// #     loop { if let Poll::Ready(v) = f.as_mut().poll(&mut cx) { return v; } std::thread::yield_now(); }
+    /// # }
+    /// let exec = bounded_executor::BoundedExecutor::new(1);
+    /// let value = block_on(async {
+    ///     let handle = exec.submit_async(|| 21 * 2).await.unwrap();
+    ///     handle.await.unwrap()
+    /// });
+    /// assert_eq!(value, 42);
+    /// ```
+    pub fn submit_async<F, T>(&self, f: F) -> SubmitFuture<F, T>
     where
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
     {
-        bump(&self.shared.producers.submitted, 1);
-        let outcome = panic::catch_unwind(AssertUnwindSafe(f));
-        let counters = &self.shared.workers[index];
-        bump(&counters.inline, 1);
-        counters.finished(outcome.is_err());
-        TaskHandle::new(Arc::new(Task::<F, T>::finished(outcome)), &self.shared)
+        SubmitFuture::new(Arc::clone(&self.shared), f)
+    }
+
+    /// Applies `f` to every input in parallel, lazily, and yields the results **in input
+    /// order**.
+    ///
+    /// At most `capacity()` items are in flight at once, *counting results already produced but
+    /// not yet taken*: an input is pulled only when a slot is free for it, so `map` works on
+    /// infinite iterators and never holds more than `capacity()` results. Nothing is submitted
+    /// until the iterator is advanced. The inputs are pulled on the thread that advances it.
+    ///
+    /// - A panic in `f` comes out as that item's `Err` ([`TaskError::is_panic`](crate::TaskError::is_panic)); the other items go on.
+    /// - Dropping the iterator early cancels the items that have not started; no slot is lost.
+    /// - Once the executor is shut down, every remaining input still comes out, each as an
+    ///   `Err` that [`is_shutdown`](crate::TaskError::is_shutdown) (so an infinite input gives
+    ///   errors forever: stop on the first). Items already submitted finish as usual (or are
+    ///   cancelled by `shutdown_now`).
+    /// - From a worker of this executor, a full executor runs items inline, and waiting for an
+    ///   item that has not started runs it here: no deadlock.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let exec = bounded_executor::BoundedExecutor::new(2);
+    /// // An infinite input: only as many items as taken (plus at most capacity()) are computed.
+    /// let squares: Vec<u64> = exec.map(0u64.., |i| i * i).take(5).map(Result::unwrap).collect();
+    /// assert_eq!(squares, [0, 1, 4, 9, 16]);
+    /// ```
+    pub fn map<I, F, T>(&self, inputs: I, f: F) -> Map<T>
+    where
+        I: IntoIterator,
+        I::IntoIter: Send + 'static,
+        I::Item: Send + 'static,
+        F: Fn(I::Item) -> T + Send + Sync + 'static,
+        T: Send + 'static,
+    {
+        Map::new(&self.shared, inputs, f)
+    }
+
+    /// As [`map`](Self::map), but yields results **in completion order**: a slow item does not
+    /// hold back the others. The same bound, laziness, panic, drop and shutdown rules apply.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let exec = bounded_executor::BoundedExecutor::new(2);
+    /// let mut lengths: Vec<usize> = exec
+    ///     .map_unordered(["a", "bbb", "cc"], |s| s.len())
+    ///     .map(Result::unwrap)
+    ///     .collect();
+    /// lengths.sort();
+    /// assert_eq!(lengths, [1, 2, 3]);
+    /// ```
+    pub fn map_unordered<I, F, T>(&self, inputs: I, f: F) -> MapUnordered<T>
+    where
+        I: IntoIterator,
+        I::IntoIter: Send + 'static,
+        I::Item: Send + 'static,
+        F: Fn(I::Item) -> T + Send + Sync + 'static,
+        T: Send + 'static,
+    {
+        MapUnordered::new(&self.shared, inputs, f)
+    }
+
+    /// Runs `f` with a [`Scope`] whose tasks may borrow from the caller's stack, and returns
+    /// once every one of them has finished, even if `f` panics. Submission is bounded as
+    /// everywhere else.
+    ///
+    /// # Panics
+    ///
+    /// If `f` panics, after all tasks finished, with `f`'s panic. Otherwise, if a task panicked
+    /// and its handle was not joined, with a message saying so (as `std::thread::scope` does).
+    ///
+    /// # Deadlocks
+    ///
+    /// Called on a worker of this executor, the scope runs its tasks that have not started
+    /// itself when it ends, instead of waiting for a free worker.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let exec = bounded_executor::BoundedExecutor::new(2);
+    /// let data: Vec<u64> = (1..=1000).collect();
+    /// let sum: u64 = exec.scope(|s| {
+    ///     let halves: Vec<_> = data.chunks(500).map(|c| s.submit(move || c.iter().sum::<u64>())).collect();
+    ///     halves.into_iter().map(|h| h.join().unwrap()).sum()
+    /// });
+    /// assert_eq!(sum, 500_500);
+    /// ```
+    pub fn scope<'env, F, R>(&self, f: F) -> R
+    where
+        F: for<'scope> FnOnce(&'scope Scope<'scope, 'env>) -> R,
+    {
+        scope::run(&self.shared, f)
     }
 
     /// The number of worker threads.
@@ -597,7 +403,7 @@ impl BoundedExecutor {
     /// assert_eq!(bounded_executor::BoundedExecutor::new(2).capacity(), 4);
     /// ```
     pub fn capacity(&self) -> usize {
-        self.shared.capacity
+        self.shared.capacity()
     }
 
     /// Tasks submitted and not yet finished or cancelled: queued plus running. By the time a
@@ -611,7 +417,7 @@ impl BoundedExecutor {
     /// assert_eq!(exec.in_flight(), 0);
     /// ```
     pub fn in_flight(&self) -> usize {
-        self.shared.slots.load(Ordering::Relaxed) & COUNT
+        self.shared.in_flight()
     }
 
     /// True once [`shutdown`](Self::shutdown) (or a variant) has been called.
@@ -624,8 +430,7 @@ impl BoundedExecutor {
     /// assert!(exec.is_shutdown());
     /// ```
     pub fn is_shutdown(&self) -> bool {
-        // ORDERING: Acquire pairs with the Release in `begin_shutdown`.
-        self.shared.slots.load(Ordering::Acquire) & SHUTDOWN != 0
+        self.shared.is_shutdown()
     }
 
     /// A snapshot of the counters; see [`Stats`].
@@ -695,11 +500,12 @@ impl BoundedExecutor {
     /// assert!(running.join().is_ok());
     /// ```
     pub fn shutdown_now(&self) -> usize {
-        if !self.shared.is_forked() {
-            self.shared.cancelling.store(true, Ordering::Relaxed);
+        if self.shared.is_forked() {
+            return 0;
         }
-        self.shutdown();
-        self.shared.cancelled_by_shutdown.load(Ordering::Relaxed) as usize
+        self.shared.cancel_queued();
+        self.join_workers();
+        self.shared.cancelled_by_shutdown() as usize
     }
 
     /// Stops accepting tasks and waits at most `timeout` for the accepted ones to finish.
@@ -724,7 +530,7 @@ impl BoundedExecutor {
             return false;
         }
         self.shared.begin_shutdown();
-        if worker::index_in(Arc::as_ptr(&self.shared)).is_some() {
+        if worker::index_in(&*self.shared).is_some() {
             return false;
         }
         let deadline = Instant::now().checked_add(timeout);
@@ -736,7 +542,7 @@ impl BoundedExecutor {
     }
 
     fn join_workers(&self) {
-        if worker::index_in(Arc::as_ptr(&self.shared)).is_some() {
+        if worker::index_in(&*self.shared).is_some() {
             return;
         }
         // Held while joining, so that a concurrent caller returns only once the workers are gone.
@@ -754,7 +560,10 @@ impl Drop for BoundedExecutor {
     /// parent's threads (which do not exist here) and leaks the shared state they would free.
     fn drop(&mut self) {
         if self.shared.is_forked() {
-            std::mem::forget(std::mem::take(&mut *self.threads.lock()));
+            // Never block here: another thread may have held the lock when the process forked.
+            if let Some(mut threads) = self.threads.try_lock() {
+                std::mem::forget(std::mem::take(&mut *threads));
+            }
             std::mem::forget(Arc::clone(&self.shared));
             return;
         }

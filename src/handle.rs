@@ -3,15 +3,14 @@
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
-use std::ptr::NonNull;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use crate::error::TaskError;
-use crate::executor::Shared;
+use crate::shared::Shared;
 use crate::sync::Arc;
 use crate::task::Completion;
-use crate::{fork, worker};
+use crate::worker;
 
 /// A handle to a submitted task's result.
 ///
@@ -34,28 +33,13 @@ use crate::{fork, worker};
 /// ```
 pub struct TaskHandle<T> {
     task: Arc<dyn Completion<T>>,
-    owner: Owner,
-    fork_generation: usize,
+    /// The executor's shared state: to cancel, and to tell whether we are one of its workers.
+    shared: Arc<Shared>,
 }
 
-/// The executor's shared state, as a pointer the handle follows only while that state is
-/// known to be alive (see `cancel` and `wait_slow`).
-#[derive(Clone, Copy)]
-struct Owner(NonNull<Shared>);
-
-// SAFETY: `Shared` is `Send + Sync`; the pointer is only followed under the conditions stated at
-// each use, whatever thread the handle is on.
-unsafe impl Send for Owner {}
-// SAFETY: as above.
-unsafe impl Sync for Owner {}
-
 impl<T> TaskHandle<T> {
-    pub(crate) fn new(task: Arc<dyn Completion<T>>, shared: &Arc<Shared>) -> Self {
-        Self {
-            task,
-            owner: Owner(NonNull::from(&**shared)),
-            fork_generation: shared.fork_generation(),
-        }
+    pub(crate) fn new(task: Arc<dyn Completion<T>>, shared: Arc<Shared>) -> Self {
+        Self { task, shared }
     }
 
     /// Waits for the task and returns its value.
@@ -68,9 +52,12 @@ impl<T> TaskHandle<T> {
     ///
     /// # Deadlocks
     ///
-    /// On a worker of the task's own executor, `join` does not idle: if the task has not started
-    /// it runs right here, otherwise the worker runs other queued tasks while it waits. It can
-    /// still wait forever on a task that itself waits forever.
+    /// On a worker of the task's own executor, a task that has not started runs right here, on
+    /// the caller's stack, instead of waiting for a free worker: recursive divide-and-conquer
+    /// (`submit` a half, compute the other, `join`) completes even with one worker at capacity 1.
+    /// A task already running elsewhere is waited for. No other task is ever run inside `join`,
+    /// so locks held across it are safe from re-entry. It can still wait forever on a task that
+    /// itself waits forever.
     ///
     /// # Examples
     ///
@@ -79,9 +66,10 @@ impl<T> TaskHandle<T> {
     /// assert_eq!(exec.submit(|| 2 + 2).unwrap().join().unwrap(), 4);
     /// ```
     pub fn join(self) -> Result<T, TaskError> {
-        self.wait(None)?;
-        // SAFETY: `wait(None)` returns Ok only once the outcome is published, and `join` owns
-        // the handle, which is the task's only one.
+        let done = self.wait(None)?;
+        assert!(done, "a wait without deadline returned before the task finished");
+        // SAFETY: the outcome is published (checked just above), and `join` owns the handle,
+        // which is the task's only one.
         unsafe { self.task.take_outcome() }
     }
 
@@ -103,8 +91,8 @@ impl<T> TaskHandle<T> {
     /// Waits at most `timeout` for the task to finish; true if it has.
     ///
     /// In a forked child, returns false at once for a task that had not finished (it never will
-    /// here). On a worker of the task's own executor it runs other tasks while it waits, as
-    /// [`join`](Self::join) does, so it can return later than `timeout`.
+    /// here). On a worker of the task's own executor, a task that has not started runs right
+    /// here, as in [`join`](Self::join), so the call can last longer than `timeout`.
     ///
     /// # Examples
     ///
@@ -120,9 +108,14 @@ impl<T> TaskHandle<T> {
         self.wait(deadline).unwrap_or(false)
     }
 
-    /// Cancels the task if it has not started: it will never run, its closure is dropped, its
-    /// slot is freed at once, and `join` gives an error that [`is_cancelled`](TaskError::is_cancelled).
-    /// Returns false (and changes nothing) if the task had already started or finished.
+    /// Cancels the task if it has not started: it will never run, its closure is dropped at once,
+    /// it stops counting in [`in_flight`](crate::BoundedExecutor::in_flight), and `join` gives an
+    /// error that [`is_cancelled`](TaskError::is_cancelled). Returns false (and changes nothing)
+    /// if the task had already started or finished.
+    ///
+    /// Its slot comes back when a worker passes over the cancelled entry in the queue (at once
+    /// if a worker is idle): until then the entry's memory is still there, and the bound counts
+    /// it, so cancelling never lets memory grow past `capacity()` tasks.
     ///
     /// # Panics
     ///
@@ -143,14 +136,7 @@ impl<T> TaskHandle<T> {
     /// busy.join().unwrap();
     /// ```
     pub fn cancel(&self) -> bool {
-        let owner = self.owner;
-        self.task.cancel(&mut || {
-            // SAFETY: this runs only once the cancel has claimed a task that was still queued,
-            // so the task holds a slot. The shared state outlives every slot: each worker owns it
-            // and exits only after the slot count has fallen to zero after shutdown.
-            let shared = unsafe { owner.0.as_ref() };
-            shared.cancelled_one(false);
-        })
+        self.shared.cancel_off_queue(&*self.task)
     }
 
     /// Waits until done or `deadline`: Ok(true) once done, Ok(false) on timeout.
@@ -164,29 +150,29 @@ impl<T> TaskHandle<T> {
 
     #[cold]
     fn wait_slow(&self, deadline: Option<Instant>) -> Result<bool, TaskError> {
-        if fork::generation() != self.fork_generation {
+        if self.shared.is_forked() {
             return Err(TaskError::forked());
         }
-        if let Some(index) = worker::index_in(self.owner.0.as_ptr()) {
-            // SAFETY: the calling thread is a worker of the task's executor, and every worker
-            // holds an `Arc` of its shared state until it exits.
-            let shared = unsafe { self.owner.0.as_ref() };
-            return Ok(worker::wait_helping(shared, index, &*self.task, deadline));
+        if self.run_here_if_queued() {
+            return Ok(true);
         }
         Ok(self.task.header().wait(deadline))
     }
 
-    /// On a worker of the task's executor, runs the task here if it has not started.
+    /// On a worker of the task's own executor, runs the task right here if it has not started:
+    /// what keeps nested `submit` + `join` from deadlocking. Returns true if it ran it.
     #[cold]
-    fn run_here_if_queued(&self) -> bool {
-        match worker::index_in(self.owner.0.as_ptr()) {
-            Some(index) => {
-                // SAFETY: as in `wait_slow`.
-                let shared = unsafe { self.owner.0.as_ref() };
-                self.task.run(&mut |panicked| shared.finished(index, panicked))
-            }
+    pub(crate) fn run_here_if_queued(&self) -> bool {
+        match worker::index_in(&*self.shared) {
+            Some(index) => self.shared.run_off_queue(&*self.task, index),
             None => false,
         }
+    }
+
+    /// Arranges for `waker` to be woken when the task finishes; true if it already has.
+    pub(crate) fn notify_when_done(&self, waker: &std::task::Waker) -> bool {
+        let header = self.task.header();
+        header.is_done() || header.register_waker(waker)
     }
 }
 
@@ -212,7 +198,7 @@ impl<T> Future for TaskHandle<T> {
         let this = self.get_mut();
         let header = this.task.header();
         if !header.is_done() && !header.register_waker(cx.waker()) && !this.run_here_if_queued() {
-            if fork::generation() != this.fork_generation {
+            if this.shared.is_forked() {
                 return Poll::Ready(Err(TaskError::forked()));
             }
             return Poll::Pending;

@@ -47,6 +47,11 @@ mod mutex {
     pub(crate) use parking_lot::Mutex;
 }
 
+/// Condition variables serve the collection types (`TaskSet`, the maps), which the loom suite
+/// does not model.
+#[cfg(not(loom))]
+pub(crate) use parking_lot::Condvar;
+
 #[cfg(loom)]
 mod mutex {
     /// `parking_lot`'s API (a `lock` that cannot fail) over loom's mutex.

@@ -53,6 +53,11 @@ impl Header {
         self.state.load(Ordering::Acquire) & DONE != 0
     }
 
+    /// True once someone has taken the closure (to run or to cancel it).
+    pub(crate) fn is_claimed(&self) -> bool {
+        self.state.load(Ordering::Relaxed) & CLAIMED != 0
+    }
+
     /// Takes the right to the closure; true for exactly one caller.
     #[inline]
     fn claim(&self) -> bool {
@@ -128,12 +133,13 @@ pub(crate) trait Job: Send + Sync {
     /// Cancels the task unless it was already claimed: `done()` is called, the outcome is
     /// published as cancelled, and the closure is dropped. Returns false if it had been claimed.
     fn cancel(&self, done: &mut dyn FnMut()) -> bool;
+
+    /// The task's state and waiters.
+    fn header(&self) -> &Header;
 }
 
 /// What a handle sees: a task that will produce a `T`.
 pub(crate) trait Completion<T>: Job {
-    fn header(&self) -> &Header;
-
     /// Takes the published outcome.
     ///
     /// # Safety
@@ -168,14 +174,6 @@ where
     /// A queued task.
     pub(crate) fn new(f: F) -> Self {
         Self { header: Header::new(0), stage: UnsafeCell::new(Stage::Pending(f)) }
-    }
-
-    /// A task that already ran (on the submitting thread).
-    pub(crate) fn finished(outcome: Result<T, Panic>) -> Self {
-        Self {
-            header: Header::new(CLAIMED | DONE),
-            stage: UnsafeCell::new(Stage::Finished(outcome)),
-        }
     }
 
     /// Takes the closure out.
@@ -224,6 +222,10 @@ where
         drop(f);
         true
     }
+
+    fn header(&self) -> &Header {
+        &self.header
+    }
 }
 
 impl<F, T> Completion<T> for Task<F, T>
@@ -231,10 +233,6 @@ where
     F: FnOnce() -> T + Send,
     T: Send,
 {
-    fn header(&self) -> &Header {
-        &self.header
-    }
-
     unsafe fn take_outcome(&self) -> Result<T, TaskError> {
         // ORDERING: Acquire, as in `is_done`, which the caller has also done.
         if self.header.state.load(Ordering::Acquire) & CANCELLED != 0 {

@@ -59,17 +59,38 @@ fn a_finished_task_cannot_be_cancelled() {
 }
 
 #[test]
-fn cancelling_frees_room_for_try_submit() {
+fn a_cancelled_entry_keeps_its_slot_until_a_worker_passes_over_it() {
+    // The cancelled task's allocation stays in the queue until popped, so it keeps counting
+    // against the bound (memory stays within capacity), though no longer as in flight.
     let exec = BoundedExecutor::builder().max_workers(1).capacity(2).build().unwrap();
     let (gate, held) = occupy_workers(&exec);
     let queued = exec.submit(|| 1).unwrap();
+    assert!(queued.cancel());
+    assert_eq!(exec.in_flight(), 1);
     let refused = exec.try_submit(|| 2).unwrap_err();
     assert!(refused.is_full());
-    assert!(queued.cancel());
-    let accepted = exec.try_submit(refused.into_inner()).unwrap();
     gate.open();
     held.into_iter().for_each(|h| h.join().unwrap());
+    // The worker, now free, passes over the husk and gives its slot back.
+    let accepted = exec.submit(refused.into_inner()).unwrap();
     assert_eq!(accepted.join().unwrap(), 2);
+}
+
+#[test]
+fn cancelling_in_a_loop_never_grows_memory_past_capacity() {
+    // Regression: husks of cancelled tasks used to pile up in the queue while every worker was
+    // busy. Now a cancelled entry holds its slot, so submit-then-cancel cannot outrun the bound.
+    let exec = BoundedExecutor::builder().max_workers(1).capacity(4).build().unwrap();
+    let (gate, held) = occupy_workers(&exec);
+    let mut accepted = 0;
+    while let Ok(handle) = exec.try_submit(|| [0u8; 8192]) {
+        assert!(handle.cancel());
+        accepted += 1;
+        assert!(accepted < 100, "cancelled entries must keep their slots");
+    }
+    assert_eq!(accepted, 3);
+    gate.open();
+    held.into_iter().for_each(|h| h.join().unwrap());
 }
 
 #[test]

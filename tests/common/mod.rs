@@ -34,10 +34,27 @@ impl Gate {
     }
 }
 
+/// A gate that opens when dropped: a failing test unblocks its tasks, so the executor's `Drop`
+/// (which waits for them) cannot turn the failure into a hang.
+pub struct Opener(Gate);
+
+impl std::ops::Deref for Opener {
+    type Target = Gate;
+    fn deref(&self) -> &Gate {
+        &self.0
+    }
+}
+
+impl Drop for Opener {
+    fn drop(&mut self) {
+        self.0.open();
+    }
+}
+
 /// Occupies every worker of `exec` with a task that waits on the returned gate, and returns once
 /// all of them are running.
-pub fn occupy_workers(exec: &BoundedExecutor) -> (Gate, Vec<TaskHandle<()>>) {
-    let gate = Gate::new();
+pub fn occupy_workers(exec: &BoundedExecutor) -> (Opener, Vec<TaskHandle<()>>) {
+    let gate = Opener(Gate::new());
     let (started_tx, started) = mpsc::channel();
     let handles = (0..exec.max_workers())
         .map(|_| {

@@ -1,0 +1,223 @@
+//! [`Map`] and [`MapUnordered`]: lazy, bounded parallel maps over an iterator.
+//!
+//! Both hold a window of at most `capacity()` tasks, **counting finished results the caller has
+//! not taken yet**. An input is pulled only once a slot has been taken for it, so not even one
+//! extra item is held while waiting. Items are submitted only as the iterator is advanced.
+
+use std::collections::VecDeque;
+use std::fmt;
+
+use crate::error::TaskError;
+use crate::handle::TaskHandle;
+use crate::shared::{Admission, Refusal, Shared, Wait};
+use crate::sync::Arc;
+use crate::task_set::TaskSet;
+
+/// Pulls inputs and starts tasks for them: the typed part of a map, behind a trait object so
+/// that the iterator types name only `T`.
+trait Feed<T>: Send {
+    /// Pulls the next input and starts its task under `admission`; `None` if the input ended.
+    fn start_next(&mut self, shared: &Arc<Shared>, admission: Admission) -> Option<TaskHandle<T>>;
+    /// Pulls the next input and drops it; false if the input ended.
+    fn skip_next(&mut self) -> bool;
+}
+
+struct Inputs<I, F> {
+    inputs: I,
+    f: std::sync::Arc<F>,
+}
+
+impl<I, F, T> Feed<T> for Inputs<I, F>
+where
+    I: Iterator + Send,
+    I::Item: Send + 'static,
+    F: Fn(I::Item) -> T + Send + Sync + 'static,
+    T: Send + 'static,
+{
+    fn start_next(&mut self, shared: &Arc<Shared>, admission: Admission) -> Option<TaskHandle<T>> {
+        let item = self.inputs.next()?;
+        let f = std::sync::Arc::clone(&self.f);
+        Some(Shared::start_new(shared, admission, move || f(item)))
+    }
+
+    fn skip_next(&mut self) -> bool {
+        self.inputs.next().is_some()
+    }
+}
+
+/// The input side shared by both maps.
+struct Source<T> {
+    shared: Arc<Shared>,
+    feed: Box<dyn Feed<T>>,
+    capacity: usize,
+    exhausted: bool,
+}
+
+/// What the source produced when asked for one more task.
+enum Next<T> {
+    Started(TaskHandle<T>),
+    /// The input has no more items.
+    Exhausted,
+    /// The executor refused (shut down or forked): one input was consumed and gets this error.
+    Refused(TaskError),
+    /// No slot is free right now.
+    Full,
+}
+
+impl<T> Source<T> {
+    fn new<I, F>(shared: &Arc<Shared>, inputs: I, f: F) -> Self
+    where
+        I: IntoIterator,
+        I::IntoIter: Send + 'static,
+        I::Item: Send + 'static,
+        F: Fn(I::Item) -> T + Send + Sync + 'static,
+        T: Send + 'static,
+    {
+        let feed = Box::new(Inputs { inputs: inputs.into_iter(), f: std::sync::Arc::new(f) });
+        Self { shared: Arc::clone(shared), feed, capacity: shared.capacity(), exhausted: false }
+    }
+
+    /// Starts the task for the next input, waiting for a slot if `wait` allows.
+    fn next(&mut self, wait: Wait) -> Next<T> {
+        if self.exhausted {
+            return Next::Exhausted;
+        }
+        let admission = match wait {
+            Wait::No => self.shared.try_admit(),
+            wait => self.shared.admit(wait),
+        };
+        match admission {
+            Ok(admission) => match self.feed.start_next(&self.shared, admission) {
+                Some(handle) => Next::Started(handle),
+                None => {
+                    self.shared.unadmit(admission);
+                    self.exhausted = true;
+                    Next::Exhausted
+                }
+            },
+            Err(Refusal::Full) => Next::Full,
+            Err(refusal) => {
+                // Each remaining input gets an error of its own: consume one, if there is one.
+                if self.feed.skip_next() {
+                    self.shared.reject();
+                    Next::Refused(refusal.into_task_error())
+                } else {
+                    self.exhausted = true;
+                    Next::Exhausted
+                }
+            }
+        }
+    }
+}
+
+/// The iterator of [`BoundedExecutor::map`](crate::BoundedExecutor::map): results in input order.
+///
+/// See [`BoundedExecutor::map`](crate::BoundedExecutor::map) for the guarantees. Dropping it
+/// cancels the tasks that have not started.
+pub struct Map<T> {
+    source: Source<T>,
+    window: VecDeque<TaskHandle<T>>,
+}
+
+impl<T> Map<T> {
+    pub(crate) fn new<I, F>(shared: &Arc<Shared>, inputs: I, f: F) -> Self
+    where
+        I: IntoIterator,
+        I::IntoIter: Send + 'static,
+        I::Item: Send + 'static,
+        F: Fn(I::Item) -> T + Send + Sync + 'static,
+        T: Send + 'static,
+    {
+        Self { source: Source::new(shared, inputs, f), window: VecDeque::new() }
+    }
+}
+
+impl<T> Iterator for Map<T> {
+    type Item = Result<T, TaskError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        while self.window.len() < self.source.capacity {
+            match self.source.next(Wait::No) {
+                Next::Started(handle) => self.window.push_back(handle),
+                Next::Refused(err) if self.window.is_empty() => return Some(Err(err)),
+                // A refused input must come out after the ones already in the window: keep it
+                // for later by trying again once the window has drained.
+                Next::Refused(_) | Next::Exhausted | Next::Full => break,
+            }
+        }
+        if let Some(handle) = self.window.pop_front() {
+            return Some(handle.join());
+        }
+        match self.source.next(Wait::Forever) {
+            Next::Started(handle) => Some(handle.join()),
+            Next::Refused(err) => Some(Err(err)),
+            Next::Exhausted | Next::Full => None,
+        }
+    }
+}
+
+impl<T> Drop for Map<T> {
+    fn drop(&mut self) {
+        for handle in &self.window {
+            handle.cancel();
+        }
+    }
+}
+
+impl<T> fmt::Debug for Map<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Map").field("in_window", &self.window.len()).finish()
+    }
+}
+
+/// The iterator of [`BoundedExecutor::map_unordered`](crate::BoundedExecutor::map_unordered):
+/// results in completion order.
+///
+/// See [`BoundedExecutor::map_unordered`](crate::BoundedExecutor::map_unordered) for the
+/// guarantees. Dropping it cancels the tasks that have not started.
+pub struct MapUnordered<T> {
+    source: Source<T>,
+    set: TaskSet<T>,
+}
+
+impl<T> MapUnordered<T> {
+    pub(crate) fn new<I, F>(shared: &Arc<Shared>, inputs: I, f: F) -> Self
+    where
+        I: IntoIterator,
+        I::IntoIter: Send + 'static,
+        I::Item: Send + 'static,
+        F: Fn(I::Item) -> T + Send + Sync + 'static,
+        T: Send + 'static,
+    {
+        Self { source: Source::new(shared, inputs, f), set: TaskSet::with_shared(shared) }
+    }
+}
+
+impl<T> Iterator for MapUnordered<T> {
+    type Item = Result<T, TaskError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        while self.set.len() < self.source.capacity {
+            match self.source.next(Wait::No) {
+                Next::Started(handle) => self.set.push(handle),
+                // Completion order: a refused input may come out at once.
+                Next::Refused(err) => return Some(Err(err)),
+                Next::Exhausted | Next::Full => break,
+            }
+        }
+        if !self.set.is_empty() {
+            return self.set.join_next();
+        }
+        match self.source.next(Wait::Forever) {
+            Next::Started(handle) => Some(handle.join()),
+            Next::Refused(err) => Some(Err(err)),
+            Next::Exhausted | Next::Full => None,
+        }
+    }
+}
+
+impl<T> fmt::Debug for MapUnordered<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MapUnordered").field("in_window", &self.set.len()).finish()
+    }
+}

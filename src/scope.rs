@@ -1,0 +1,317 @@
+//! [`Scope`]: tasks that borrow from the caller's stack, bounded like every other task.
+//!
+//! # Why the borrow is sound
+//!
+//! A scoped task's closure and result may borrow anything that outlives `'env`. Their lifetime
+//! is erased to put them in the queue, so the scope must not end while any of it may still be
+//! touched. Each task captures a [`ScopeGuard`] *after* the user's closure (so it drops after
+//! it), and its result is wrapped with another guard; `scope` waits until every guard is gone.
+//! A guard goes when the closure was run and its result was taken or dropped, when the closure
+//! was dropped unrun (cancelled), or when the closure panicked (the payload is `'static`). What
+//! is left of the task after that, its header and an empty slot, borrows nothing.
+
+use std::fmt;
+use std::marker::PhantomData;
+use std::panic::{self, AssertUnwindSafe};
+
+use crate::error::TaskError;
+use crate::handle::TaskHandle;
+use crate::queue::JobRef;
+use crate::shared::{Shared, Wait};
+use crate::sync::{self, Arc, AtomicUsize, Mutex, Ordering};
+use crate::task::{Completion, Job, Task};
+use crate::worker;
+
+/// A scope for tasks that borrow from the caller; see
+/// [`BoundedExecutor::scope`](crate::BoundedExecutor::scope).
+pub struct Scope<'scope, 'env: 'scope> {
+    shared: Arc<Shared>,
+    state: std::sync::Arc<ScopeState>,
+    /// Not-yet-finished tasks, kept only when the scope runs on a worker of its own executor,
+    /// which runs them itself at the end instead of idling (pruned as they finish).
+    own_tasks: Option<(usize, Mutex<Vec<JobRef>>)>,
+    scope: PhantomData<&'scope mut &'scope ()>,
+    env: PhantomData<&'env mut &'env ()>,
+}
+
+#[derive(Default)]
+struct ScopeState {
+    /// Tasks whose closure or result may still borrow from the environment.
+    live: AtomicUsize,
+    /// Panics of tasks whose handles have not reported them.
+    unobserved_panics: AtomicUsize,
+}
+
+impl ScopeState {
+    fn key(&self) -> usize {
+        &self.live as *const AtomicUsize as usize
+    }
+}
+
+/// Counts one task as live until dropped.
+struct ScopeGuard(std::sync::Arc<ScopeState>);
+
+impl ScopeGuard {
+    fn new(state: &std::sync::Arc<ScopeState>) -> Self {
+        state.live.fetch_add(1, Ordering::Relaxed);
+        Self(std::sync::Arc::clone(state))
+    }
+}
+
+impl Drop for ScopeGuard {
+    fn drop(&mut self) {
+        // ORDERING: Release, so that everything the task did with borrowed data happens before
+        // the scope's Acquire load sees the count fall.
+        if self.0.live.fetch_sub(1, Ordering::Release) == 1 {
+            sync::unpark_all(self.0.key());
+        }
+    }
+}
+
+/// A scoped closure with its guard, which is dropped after the closure (field order).
+struct ScopedJob<F> {
+    f: F,
+    guard: ScopeGuard,
+}
+
+/// A scoped task's result: the guard goes when the value has been taken or dropped.
+struct Scoped<T> {
+    value: T,
+    _guard: ScopeGuard,
+}
+
+impl<F> ScopedJob<F> {
+    fn run<T>(self) -> Scoped<T>
+    where
+        F: FnOnce() -> T,
+    {
+        let ScopedJob { f, guard } = self;
+        match panic::catch_unwind(AssertUnwindSafe(f)) {
+            Ok(value) => Scoped { value, _guard: guard },
+            Err(payload) => {
+                guard.0.unobserved_panics.fetch_add(1, Ordering::Relaxed);
+                drop(guard);
+                panic::resume_unwind(payload)
+            }
+        }
+    }
+}
+
+impl<'scope, 'env> Scope<'scope, 'env> {
+    /// Submits a task that may borrow anything that outlives the scope, waiting while the
+    /// executor is full; `scope` does not return before it has finished.
+    ///
+    /// If the executor has shut down, the task does not run and its handle's `join` gives an
+    /// error that [`is_shutdown`](TaskError::is_shutdown) (or `is_forked` in a forked child).
+    ///
+    /// # Deadlocks
+    ///
+    /// As [`BoundedExecutor::submit`](crate::BoundedExecutor::submit): from a worker of the
+    /// same full executor, the task runs inline.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let exec = bounded_executor::BoundedExecutor::new(2);
+    /// let words = vec!["a", "bb", "ccc"];
+    /// let total = exec.scope(|s| {
+    ///     let handles: Vec<_> = words.iter().map(|w| s.submit(move || w.len())).collect();
+    ///     handles.into_iter().map(|h| h.join().unwrap()).sum::<usize>()
+    /// });
+    /// assert_eq!(total, 6);
+    /// ```
+    ///
+    /// A scoped task cannot outlive its scope:
+    ///
+    /// ```compile_fail
+    /// let exec = bounded_executor::BoundedExecutor::new(1);
+    /// let mut leaked = None;
+    /// exec.scope(|s| {
+    ///     leaked = Some(s.submit(|| 1)); // the handle cannot leave the scope
+    /// });
+    /// ```
+    ///
+    /// nor borrow what the scope does not outlive:
+    ///
+    /// ```compile_fail
+    /// let exec = bounded_executor::BoundedExecutor::new(1);
+    /// exec.scope(|s| {
+    ///     let local = vec![1, 2, 3];
+    ///     s.submit(|| local.len()); // `local` dies before the scope ends
+    /// });
+    /// ```
+    ///
+    /// and a value that is not `Send` cannot be moved into a task:
+    ///
+    /// ```compile_fail
+    /// let exec = bounded_executor::BoundedExecutor::new(1);
+    /// let rc = std::rc::Rc::new(5);
+    /// exec.scope(|s| {
+    ///     s.submit(move || *rc);
+    /// });
+    /// ```
+    pub fn submit<F, T>(&'scope self, f: F) -> ScopedTaskHandle<'scope, T>
+    where
+        F: FnOnce() -> T + Send + 'scope,
+        T: Send + 'scope,
+    {
+        let job = ScopedJob { f, guard: ScopeGuard::new(&self.state) };
+        let admission = match self.shared.admit(Wait::Forever) {
+            Ok(admission) => admission,
+            Err(refusal) => {
+                self.shared.reject();
+                drop(job);
+                return ScopedTaskHandle::refused(refusal.into_task_error(), &self.state);
+            }
+        };
+        let task = Arc::new(Task::new(move || job.run()));
+        let completion: Arc<dyn Completion<Scoped<T>> + 'scope> = task.clone();
+        let queued: Arc<dyn Job + 'scope> = task;
+        // SAFETY: only the lifetime bound of the trait objects changes (same layout). The task
+        // is never touched after its borrows end: `scope` waits for every guard, and a guard is
+        // only dropped once the closure and the result are gone (see the module docs). The
+        // handle is bound to `'scope`.
+        let (completion, queued) = unsafe {
+            (
+                std::mem::transmute::<
+                    Arc<dyn Completion<Scoped<T>> + 'scope>,
+                    Arc<dyn Completion<Scoped<T>> + 'static>,
+                >(completion),
+                std::mem::transmute::<Arc<dyn Job + 'scope>, JobRef>(queued),
+            )
+        };
+        if let Some((_, own)) = &self.own_tasks {
+            let mut own = own.lock();
+            if own.len() >= 2 * self.shared.capacity() {
+                own.retain(|job| !job.header().is_claimed());
+            }
+            own.push(queued.clone());
+        }
+        let handle = Shared::start(&self.shared, admission, completion, queued);
+        ScopedTaskHandle {
+            inner: Ok(handle),
+            state: std::sync::Arc::clone(&self.state),
+            _scope: PhantomData,
+        }
+    }
+
+    /// Waits until no task's closure or result is left.
+    fn wait_all(&self) {
+        if let Some((index, own)) = &self.own_tasks {
+            // On a worker of our own executor: run our tasks that have not started right here.
+            let own = std::mem::take(&mut *own.lock());
+            for job in own {
+                self.shared.run_off_queue(&*job, *index);
+            }
+        }
+        loop {
+            // ORDERING: Acquire pairs with the guards' Release.
+            if self.state.live.load(Ordering::Acquire) == 0 {
+                return;
+            }
+            let should_park = || self.state.live.load(Ordering::Acquire) != 0;
+            sync::park(self.state.key(), should_park, None);
+        }
+    }
+}
+
+impl fmt::Debug for Scope<'_, '_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Scope").field("live", &self.state.live.load(Ordering::Relaxed)).finish()
+    }
+}
+
+/// Runs `f` with a new scope on `shared`'s executor; see
+/// [`BoundedExecutor::scope`](crate::BoundedExecutor::scope).
+pub(crate) fn run<'env, F, R>(shared: &Arc<Shared>, f: F) -> R
+where
+    F: for<'scope> FnOnce(&'scope Scope<'scope, 'env>) -> R,
+{
+    let scope = Scope {
+        shared: Arc::clone(shared),
+        state: Default::default(),
+        own_tasks: worker::index_in(&**shared).map(|index| (index, Mutex::new(Vec::new()))),
+        scope: PhantomData,
+        env: PhantomData,
+    };
+    let result = panic::catch_unwind(AssertUnwindSafe(|| f(&scope)));
+    scope.wait_all();
+    match result {
+        Err(payload) => panic::resume_unwind(payload),
+        Ok(_) if scope.state.unobserved_panics.load(Ordering::Relaxed) > 0 => {
+            panic!("a scoped task panicked and its handle was not joined")
+        }
+        Ok(value) => value,
+    }
+}
+
+/// A handle to a scoped task; see [`Scope::submit`].
+///
+/// Like [`TaskHandle`], without `cancel` or `Future`: [`join`](Self::join) waits for the value.
+/// Dropping it detaches the task, which still finishes before the scope ends; if it panicked,
+/// the scope panics when it ends (as `std::thread::scope` does).
+pub struct ScopedTaskHandle<'scope, T> {
+    inner: Result<TaskHandle<Scoped<T>>, TaskError>,
+    state: std::sync::Arc<ScopeState>,
+    _scope: PhantomData<&'scope ()>,
+}
+
+impl<'scope, T> ScopedTaskHandle<'scope, T> {
+    fn refused(err: TaskError, state: &std::sync::Arc<ScopeState>) -> Self {
+        Self { inner: Err(err), state: std::sync::Arc::clone(state), _scope: PhantomData }
+    }
+
+    /// Waits for the task and returns its value; a panic is returned as an error (and is then
+    /// not propagated by the scope).
+    ///
+    /// # Errors
+    ///
+    /// As [`TaskHandle::join`]; also [`TaskError::is_shutdown`] if the task was never accepted.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let exec = bounded_executor::BoundedExecutor::new(1);
+    /// let mut data = vec![3, 1, 2];
+    /// exec.scope(|s| {
+    ///     let sorted = s.submit(|| { data.sort(); data.len() });
+    ///     assert_eq!(sorted.join().unwrap(), 3);
+    /// });
+    /// assert_eq!(data, [1, 2, 3]);
+    /// ```
+    pub fn join(self) -> Result<T, TaskError> {
+        match self.inner {
+            Ok(handle) => match handle.join() {
+                Ok(scoped) => Ok(scoped.value),
+                Err(err) => {
+                    if err.is_panic() {
+                        self.state.unobserved_panics.fetch_sub(1, Ordering::Relaxed);
+                    }
+                    Err(err)
+                }
+            },
+            Err(err) => Err(err),
+        }
+    }
+
+    /// True once the task has finished.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let exec = bounded_executor::BoundedExecutor::new(1);
+    /// exec.scope(|s| {
+    ///     let h = s.submit(|| ());
+    ///     while !h.is_finished() { std::thread::yield_now(); }
+    /// });
+    /// ```
+    pub fn is_finished(&self) -> bool {
+        self.inner.as_ref().map_or(true, TaskHandle::is_finished)
+    }
+}
+
+impl<T> fmt::Debug for ScopedTaskHandle<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ScopedTaskHandle").field("finished", &self.is_finished()).finish()
+    }
+}
