@@ -154,6 +154,7 @@ fn main() {
 
 /// Runs one cell and prints what it measured.
 fn child(pool: Pool, n: usize, work: Work) {
+    // ORDERING: Relaxed throughout: statistics, read once every task has completed.
     let before = LIVE.load(Relaxed);
     PEAK.store(before, Relaxed);
     let time = pool.run(n, 1, work);

@@ -164,6 +164,8 @@ fn utilisation(
             let i = (k + round) % pools.len();
             let busy = common::leak(AtomicU64::new(0));
             let wall = pools[i].run(n, 1, work.timed(busy)).as_nanos() as f64;
+            // ORDERING: Relaxed; the pool's completion signal (join, latch or shutdown) ordered
+            // every task's add before `run` returned.
             let u = busy.load(Ordering::Relaxed) as f64 / (WORKERS as f64 * wall);
             figures[i].push(u);
             let _ = writeln!(csv, "{},{round},{n},{u:.4}", pools[i].key());
@@ -193,6 +195,7 @@ fn run_scenario(sc: &Scenario, pools: &[Pool], rounds: usize, csv: &mut String) 
         if sc.hog {
             for _ in 0..2 {
                 s.spawn(|| {
+                    // ORDERING: Relaxed; a stop flag that guards no data.
                     while !stop.load(Ordering::Relaxed) {
                         std::hint::spin_loop();
                     }
@@ -210,6 +213,7 @@ fn run_scenario(sc: &Scenario, pools: &[Pool], rounds: usize, csv: &mut String) 
                 let _ = writeln!(csv, "{},{},{round},{},{ns:.1}", sc.name, pools[i].key(), sc.n);
             }
         }
+        // ORDERING: Relaxed, as the load above.
         stop.store(true, Ordering::Relaxed);
         rows
     })

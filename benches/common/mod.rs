@@ -86,6 +86,7 @@ impl Work {
             Some(busy) => {
                 let start = Instant::now();
                 spin(self.iters);
+                // ORDERING: Relaxed; read after the pool's completion signal, which orders it.
                 busy.fetch_add(start.elapsed().as_nanos() as u64, Ordering::Relaxed);
             }
         }
