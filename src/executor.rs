@@ -2,7 +2,6 @@
 //! introspection, shutdown and `Drop`. The shared state and its protocols live in `shared.rs`.
 
 use std::fmt;
-use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use crate::builder::Config;
@@ -13,6 +12,7 @@ use crate::scope::{self, Scope};
 use crate::shared::{Refusal, Shared, Wait};
 use crate::stats::Stats;
 use crate::submit_future::SubmitFuture;
+use crate::sync::thread::{self, JoinHandle};
 use crate::sync::{Arc, Mutex};
 use crate::{worker, Builder};
 
@@ -85,13 +85,9 @@ impl BoundedExecutor {
             threads: Mutex::new(Vec::with_capacity(config.max_workers)),
         };
         for index in 0..config.max_workers {
-            let mut thread =
-                std::thread::Builder::new().name(format!("{}-{index}", config.thread_name));
-            if let Some(size) = config.stack_size {
-                thread = thread.stack_size(size);
-            }
+            let name = format!("{}-{index}", config.thread_name);
             let shared = Arc::clone(&exec.shared);
-            match thread.spawn(move || worker::main(shared, index)) {
+            match thread::spawn(name, config.stack_size, move || worker::main(shared, index)) {
                 Ok(handle) => exec.threads.lock().push(handle),
                 Err(err) => {
                     // The workers that never started must not be waited for.
@@ -135,10 +131,7 @@ impl BoundedExecutor {
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
     {
-        self.submit_with(f, Wait::Forever).map_err(|(refusal, f)| match refusal {
-            Refusal::Forked => SubmitError::Forked(f),
-            _ => SubmitError::Shutdown(f),
-        })
+        Self::submit_to(&self.shared, f)
     }
 
     /// Submits `f` if a slot is free right now.
@@ -164,11 +157,7 @@ impl BoundedExecutor {
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
     {
-        self.submit_with(f, Wait::No).map_err(|(refusal, f)| match refusal {
-            Refusal::Full | Refusal::Timeout => TrySubmitError::Full(f),
-            Refusal::Shutdown => TrySubmitError::Shutdown(f),
-            Refusal::Forked => TrySubmitError::Forked(f),
-        })
+        Self::try_submit_to(&self.shared, f)
     }
 
     /// Submits `f`, waiting at most `timeout` for a free slot.
@@ -202,20 +191,11 @@ impl BoundedExecutor {
         T: Send + 'static,
     {
         let wait = Instant::now().checked_add(timeout).map_or(Wait::Forever, Wait::Until);
-        self.submit_with(f, wait).map_err(|(refusal, f)| match refusal {
+        Shared::submit(&self.shared, f, wait).map_err(|(refusal, f)| match refusal {
             Refusal::Full | Refusal::Timeout => SubmitTimeoutError::Timeout(f),
             Refusal::Shutdown => SubmitTimeoutError::Shutdown(f),
             Refusal::Forked => SubmitTimeoutError::Forked(f),
         })
-    }
-
-    #[inline]
-    fn submit_with<F, T>(&self, f: F, wait: Wait) -> Result<TaskHandle<T>, (Refusal, F)>
-    where
-        F: FnOnce() -> T + Send + 'static,
-        T: Send + 'static,
-    {
-        Shared::submit(&self.shared, f, wait)
     }
 
     /// The shared state, for the collection types built on top of the executor.
@@ -223,7 +203,8 @@ impl BoundedExecutor {
         &self.shared
     }
 
-    /// `submit` for the collection types: the same rules, on a shared state.
+    /// `submit` on a shared state: what `submit` and the collection types call.
+    #[inline]
     pub(crate) fn submit_to<F, T>(
         shared: &Arc<Shared>,
         f: F,
@@ -238,7 +219,8 @@ impl BoundedExecutor {
         })
     }
 
-    /// `try_submit` for the collection types.
+    /// `try_submit` on a shared state.
+    #[inline]
     pub(crate) fn try_submit_to<F, T>(
         shared: &Arc<Shared>,
         f: F,

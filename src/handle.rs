@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use crate::error::TaskError;
 use crate::shared::Shared;
-use crate::sync::Arc;
+use crate::sync::{Arc, TaskArc};
 use crate::task::Completion;
 use crate::worker;
 
@@ -32,13 +32,13 @@ use crate::worker;
 /// assert_eq!(handle.join().unwrap(), 42);
 /// ```
 pub struct TaskHandle<T> {
-    task: Arc<dyn Completion<T>>,
+    task: TaskArc<dyn Completion<T>>,
     /// The executor's shared state: to cancel, and to tell whether we are one of its workers.
     shared: Arc<Shared>,
 }
 
 impl<T> TaskHandle<T> {
-    pub(crate) fn new(task: Arc<dyn Completion<T>>, shared: Arc<Shared>) -> Self {
+    pub(crate) fn new(task: TaskArc<dyn Completion<T>>, shared: Arc<Shared>) -> Self {
         Self { task, shared }
     }
 
@@ -206,6 +206,14 @@ impl<T> Future for TaskHandle<T> {
         // SAFETY: the outcome is published (seen by `is_done`, `register_waker` or our own run),
         // and `poll` has the handle by `&mut`.
         Poll::Ready(unsafe { this.task.take_outcome() })
+    }
+}
+
+impl<T> Drop for TaskHandle<T> {
+    /// Detaches the task: it still runs, and its result is dropped as soon as it exists (here,
+    /// if it already does), not when the last internal reference goes.
+    fn drop(&mut self) {
+        self.task.detach();
     }
 }
 

@@ -39,6 +39,38 @@
 //! Waiting producers are woken in bulk when the count falls to half the capacity; they are not
 //! served in FIFO order.
 //!
+//! # Which to use when
+//!
+//! | you have | use | results |
+//! | --- | --- | --- |
+//! | independent jobs, a handle each | [`submit`](BoundedExecutor::submit) / [`TaskHandle::join`] | per handle |
+//! | a stream of inputs, one function | [`map`](BoundedExecutor::map) | lazy iterator, input order |
+//! | the same, order does not matter | [`map_unordered`](BoundedExecutor::map_unordered) | lazy iterator, completion order |
+//! | jobs whose results you take as they finish | [`TaskSet`] | [`join_next`](TaskSet::join_next), completion order |
+//! | jobs that borrow local data (`&[T]`, `&mut` chunks) | [`scope`](BoundedExecutor::scope) | [`ScopedTaskHandle::join`] |
+//! | an async producer | [`submit_async`](BoundedExecutor::submit_async), then `.await` the handle | any runtime |
+//!
+//! All of them share the executor's bound. `map` and `map_unordered` count results you have not
+//! taken yet against it too, so an infinite input never piles up:
+//!
+//! ```
+//! use bounded_executor::{BoundedExecutor, TaskSet};
+//!
+//! let exec = BoundedExecutor::new(2);
+//! let evens: Vec<u64> = exec.map(0u64.., |i| i * 2).take(4).map(Result::unwrap).collect();
+//! assert_eq!(evens, [0, 2, 4, 6]);
+//!
+//! let mut set = TaskSet::new(&exec);
+//! set.submit(|| "slow or fast, whichever finishes first").unwrap();
+//! assert!(set.join_next().unwrap().is_ok());
+//!
+//! let mut data = [3, 1, 2];
+//! exec.scope(|s| {
+//!     s.submit(|| data.sort());
+//! });
+//! assert_eq!(data, [1, 2, 3]);
+//! ```
+//!
 //! # Results
 //!
 //! Each submit returns a [`TaskHandle`]: [`join`](TaskHandle::join) blocks for the value,
@@ -72,15 +104,22 @@
 //!   executor while it is full runs the task right there (caller-runs) and returns an
 //!   already-finished handle ([`Stats::inline`] counts these). When there is room, the task is
 //!   queued as usual. `try_submit` never runs anything inline: it returns `Full`.
-//! - **Joining from a worker helps.** `join`/`wait_timeout` on a handle of the same executor, from
-//!   one of its workers, runs the task right there if it has not started, and otherwise runs
-//!   other queued tasks while it waits, so recursive divide-and-conquer completes even with one
-//!   worker and capacity 1. Awaiting a handle inside a worker runs the task if it has not started.
+//! - **Joining from a worker runs the awaited task.** `join`/`wait_timeout` (or polling the
+//!   handle) on a task of the same executor, from one of its workers, runs that task right there
+//!   if it has not started; a task already running elsewhere is waited for. Recursive
+//!   divide-and-conquer (`submit` half, compute half, `join`) therefore completes even with one
+//!   worker at capacity 1. Only the awaited task is ever run this way, never an unrelated one, so
+//!   holding a lock across `join` cannot make another task re-enter it.
+//! - **Collections do the same.** `map` and `map_unordered`, `TaskSet::join_next` and the end
+//!   of a `scope`, used on a worker of their own executor, run their own tasks that have not
+//!   started instead of waiting for a free worker.
 //! - **Shutdown from inside** a task of the same executor does not wait for itself: it stops
 //!   accepting and returns.
 //!
 //! What remains is what every pool shares: a task that waits for something only a later task
-//! can provide (a channel, a lock) while every worker is busy waiting the same way.
+//! can provide (a channel, a lock) while every worker is busy waiting the same way. And
+//! [`submit_async`](BoundedExecutor::submit_async) never runs inline: do not block on it inside
+//! a task of the same full executor.
 //!
 //! # Fork safety
 //!
@@ -106,6 +145,9 @@ mod sync;
 mod task;
 mod task_set;
 mod worker;
+
+#[cfg(all(test, loom))]
+mod loom_tests;
 
 pub use crate::builder::Builder;
 pub use crate::error::{BuildError, SubmitError, SubmitTimeoutError, TaskError, TrySubmitError};

@@ -51,6 +51,8 @@ struct Source<T> {
     feed: Box<dyn Feed<T>>,
     capacity: usize,
     exhausted: bool,
+    /// Set once the executor refused: every remaining input comes out as this error.
+    refusal: Option<Refusal>,
 }
 
 /// What the source produced when asked for one more task.
@@ -60,7 +62,7 @@ enum Next<T> {
     Exhausted,
     /// The executor refused (shut down or forked): one input was consumed and gets this error.
     Refused(TaskError),
-    /// No slot is free right now.
+    /// Nothing to start right now (no free slot, or an error waits for the window to drain).
     Full,
 }
 
@@ -74,30 +76,46 @@ impl<T> Source<T> {
         T: Send + 'static,
     {
         let feed = Box::new(Inputs { inputs: inputs.into_iter(), f: std::sync::Arc::new(f) });
-        Self { shared: Arc::clone(shared), feed, capacity: shared.capacity(), exhausted: false }
+        Self {
+            shared: Arc::clone(shared),
+            feed,
+            capacity: shared.capacity(),
+            exhausted: false,
+            refusal: None,
+        }
     }
 
-    /// Starts the task for the next input, waiting for a slot if `wait` allows.
+    /// Starts the task for the next input, waiting for a slot if `wait` allows. Once the
+    /// executor refuses (shut down or forked), every later call consumes one input and returns
+    /// its error, but only when waiting is allowed: the caller asks that way only once the
+    /// results before it are out, so errors come out in their place.
     fn next(&mut self, wait: Wait) -> Next<T> {
         if self.exhausted {
             return Next::Exhausted;
         }
-        let admission = match wait {
-            Wait::No => self.shared.try_admit(),
-            wait => self.shared.admit(wait),
-        };
-        match admission {
-            Ok(admission) => match self.feed.start_next(&self.shared, admission) {
-                Some(handle) => Next::Started(handle),
-                None => {
-                    self.shared.unadmit(admission);
-                    self.exhausted = true;
-                    Next::Exhausted
+        if self.refusal.is_none() {
+            let admission = match wait {
+                Wait::No => self.shared.try_admit(),
+                wait => self.shared.admit(wait),
+            };
+            match admission {
+                Ok(admission) => {
+                    return match self.feed.start_next(&self.shared, admission) {
+                        Some(handle) => Next::Started(handle),
+                        None => {
+                            self.shared.unadmit(admission);
+                            self.exhausted = true;
+                            Next::Exhausted
+                        }
+                    }
                 }
-            },
-            Err(Refusal::Full) => Next::Full,
-            Err(refusal) => {
-                // Each remaining input gets an error of its own: consume one, if there is one.
+                Err(Refusal::Full) => return Next::Full,
+                Err(refusal) => self.refusal = Some(refusal),
+            }
+        }
+        match (wait, self.refusal) {
+            (Wait::No, _) | (_, None) => Next::Full,
+            (_, Some(refusal)) => {
                 if self.feed.skip_next() {
                     self.shared.reject();
                     Next::Refused(refusal.into_task_error())
@@ -139,9 +157,6 @@ impl<T> Iterator for Map<T> {
         while self.window.len() < self.source.capacity {
             match self.source.next(Wait::No) {
                 Next::Started(handle) => self.window.push_back(handle),
-                Next::Refused(err) if self.window.is_empty() => return Some(Err(err)),
-                // A refused input must come out after the ones already in the window: keep it
-                // for later by trying again once the window has drained.
                 Next::Refused(_) | Next::Exhausted | Next::Full => break,
             }
         }
@@ -200,9 +215,7 @@ impl<T> Iterator for MapUnordered<T> {
         while self.set.len() < self.source.capacity {
             match self.source.next(Wait::No) {
                 Next::Started(handle) => self.set.push(handle),
-                // Completion order: a refused input may come out at once.
-                Next::Refused(err) => return Some(Err(err)),
-                Next::Exhausted | Next::Full => break,
+                Next::Refused(_) | Next::Exhausted | Next::Full => break,
             }
         }
         if !self.set.is_empty() {

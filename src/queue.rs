@@ -3,11 +3,11 @@
 //! `capacity()` live tasks plus the husks of tasks cancelled or run by a joining worker before a
 //! worker popped them. Under `--cfg loom`, a mutex and condition variable stand in for it.
 
-use crate::sync::Arc;
+use crate::sync::TaskArc;
 use crate::task::Job;
 
 /// A queued task.
-pub(crate) type JobRef = Arc<dyn Job>;
+pub(crate) type JobRef = TaskArc<dyn Job>;
 
 /// What a worker pops: a job, or the order to stop.
 pub(crate) enum Message {

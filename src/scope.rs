@@ -18,7 +18,7 @@ use crate::error::TaskError;
 use crate::handle::TaskHandle;
 use crate::queue::JobRef;
 use crate::shared::{Shared, Wait};
-use crate::sync::{self, Arc, AtomicUsize, Mutex, Ordering};
+use crate::sync::{self, Arc, AtomicUsize, Mutex, Ordering, TaskArc};
 use crate::task::{Completion, Job, Task};
 use crate::worker;
 
@@ -164,9 +164,9 @@ impl<'scope, 'env> Scope<'scope, 'env> {
                 return ScopedTaskHandle::refused(refusal.into_task_error(), &self.state);
             }
         };
-        let task = Arc::new(Task::new(move || job.run()));
-        let completion: Arc<dyn Completion<Scoped<T>> + 'scope> = task.clone();
-        let queued: Arc<dyn Job + 'scope> = task;
+        let task = TaskArc::new(Task::new(move || job.run()));
+        let completion: TaskArc<dyn Completion<Scoped<T>> + 'scope> = task.clone();
+        let queued: TaskArc<dyn Job + 'scope> = task;
         // SAFETY: only the lifetime bound of the trait objects changes (same layout). The task
         // is never touched after its borrows end: `scope` waits for every guard, and a guard is
         // only dropped once the closure and the result are gone (see the module docs). The
@@ -174,10 +174,10 @@ impl<'scope, 'env> Scope<'scope, 'env> {
         let (completion, queued) = unsafe {
             (
                 std::mem::transmute::<
-                    Arc<dyn Completion<Scoped<T>> + 'scope>,
-                    Arc<dyn Completion<Scoped<T>> + 'static>,
+                    TaskArc<dyn Completion<Scoped<T>> + 'scope>,
+                    TaskArc<dyn Completion<Scoped<T>> + 'static>,
                 >(completion),
-                std::mem::transmute::<Arc<dyn Job + 'scope>, JobRef>(queued),
+                std::mem::transmute::<TaskArc<dyn Job + 'scope>, JobRef>(queued),
             )
         };
         if let Some((_, own)) = &self.own_tasks {

@@ -34,7 +34,9 @@ use crate::error::TaskError;
 use crate::handle::TaskHandle;
 use crate::queue::{JobRef, Message, Queue};
 use crate::stats::{bump, Padded, ProducerCounters, Stats, WorkerCounters};
-use crate::sync::{self, Arc, AtomicBool, AtomicU64, AtomicUsize, Mutex, Ordering, Parked};
+use crate::sync::{
+    self, Arc, AtomicBool, AtomicU64, AtomicUsize, Mutex, Ordering, Parked, TaskArc,
+};
 use crate::task::{Completion, Job, Task};
 use crate::{fork, worker};
 
@@ -43,10 +45,11 @@ const WAITING: usize = 1 << (usize::BITS - 2);
 const ASYNC_WAITING: usize = 1 << (usize::BITS - 3);
 const COUNT: usize = ASYNC_WAITING - 1;
 
-/// Spin rounds (of 1, 2, 4, ... `spin_loop` hints) a producer makes before yielding.
-const SPIN_STEPS: u32 = 7;
+/// Spin rounds (of 1, 2, 4, ... `spin_loop` hints) a producer makes before yielding (none under
+/// loom, where spinning only multiplies the states to explore).
+const SPIN_STEPS: u32 = if cfg!(loom) { 0 } else { 7 };
 /// `yield_now` rounds before parking.
-const YIELD_STEPS: u32 = 3;
+const YIELD_STEPS: u32 = if cfg!(loom) { 0 } else { 3 };
 
 /// The largest capacity the slot word can count.
 pub(crate) const MAX_CAPACITY: usize = COUNT;
@@ -222,10 +225,10 @@ impl Shared {
             for step in 0..SPIN_STEPS + YIELD_STEPS {
                 if step < SPIN_STEPS {
                     for _ in 0..1u32 << step {
-                        std::hint::spin_loop();
+                        sync::spin_loop();
                     }
                 } else {
-                    std::thread::yield_now();
+                    sync::yield_now();
                 }
                 if self.may_admit() {
                     match self.try_acquire() {
@@ -382,18 +385,10 @@ impl Shared {
     #[cold]
     fn release_slow(&self, previous: usize) {
         if previous & WAITING != 0 {
-            let slots = &self.slots;
-            // SAFETY: as in `sync::park`: the key is our slot word's address; the callback only
-            // does an atomic RMW, runs no user code and does not park.
-            unsafe {
-                parking_lot_core::unpark_one(self.slots_key(), |result| {
-                    if !result.have_more_threads {
-                        // ORDERING: Relaxed, under the bucket lock a parker sets it under.
-                        slots.fetch_and(!WAITING, Ordering::Relaxed);
-                    }
-                    parking_lot_core::DEFAULT_UNPARK_TOKEN
-                });
-            }
+            sync::unpark_one(self.slots_key(), || {
+                // ORDERING: Relaxed, under the lock a parker sets it under.
+                self.slots.fetch_and(!WAITING, Ordering::Relaxed);
+            });
         }
         if previous & ASYNC_WAITING != 0 {
             self.wake_one_async();
@@ -441,7 +436,7 @@ impl Shared {
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
     {
-        let task = Arc::new(Task::new(f));
+        let task = TaskArc::new(Task::new(f));
         let job: JobRef = task.clone();
         Self::start(this, admission, task, job)
     }
@@ -452,7 +447,7 @@ impl Shared {
     pub(crate) fn start<T>(
         this: &Arc<Self>,
         admission: Admission,
-        task: Arc<dyn Completion<T>>,
+        task: TaskArc<dyn Completion<T>>,
         job: JobRef,
     ) -> TaskHandle<T> {
         // Counted before the task can finish, so `completed` never runs ahead of `submitted`.

@@ -4,6 +4,10 @@
 //! Everything the crate uses to synchronise its own state goes through this module, so that the
 //! loom suite (`tests/loom.rs`) checks the same code that ships.
 
+/// Task allocations use std's `Arc` even under loom: loom's `Arc` cannot be coerced to a trait
+/// object, and what needs modelling in a task is its state word, which is loom's.
+pub(crate) use std::sync::Arc as TaskArc;
+
 #[cfg(not(loom))]
 pub(crate) use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 #[cfg(not(loom))]
@@ -14,8 +18,8 @@ pub(crate) use loom::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering
 #[cfg(loom)]
 pub(crate) use loom::sync::Arc;
 
-pub(crate) use self::mutex::Mutex;
-pub(crate) use self::park::{park, unpark_all, Parked};
+pub(crate) use self::mutex::{Condvar, Mutex};
+pub(crate) use self::park::{park, unpark_all, unpark_one, Parked};
 
 /// An `UnsafeCell` with loom's closure-based API, so that loom can track every access.
 #[derive(Debug)]
@@ -44,27 +48,78 @@ impl<T> UnsafeCell<T> {
 
 #[cfg(not(loom))]
 mod mutex {
-    pub(crate) use parking_lot::Mutex;
+    pub(crate) use parking_lot::{Condvar, Mutex};
 }
-
-/// Condition variables serve the collection types (`TaskSet`, the maps), which the loom suite
-/// does not model.
-#[cfg(not(loom))]
-pub(crate) use parking_lot::Condvar;
 
 #[cfg(loom)]
 mod mutex {
+    use std::ops::{Deref, DerefMut};
+    use std::time::Instant;
+
     /// `parking_lot`'s API (a `lock` that cannot fail) over loom's mutex.
     #[derive(Debug, Default)]
     pub(crate) struct Mutex<T>(loom::sync::Mutex<T>);
+
+    /// A guard a [`Condvar`] can wait on in place, as `parking_lot`'s can.
+    pub(crate) struct MutexGuard<'a, T>(Option<loom::sync::MutexGuard<'a, T>>);
 
     impl<T> Mutex<T> {
         pub(crate) fn new(value: T) -> Self {
             Self(loom::sync::Mutex::new(value))
         }
 
-        pub(crate) fn lock(&self) -> loom::sync::MutexGuard<'_, T> {
-            self.0.lock().unwrap()
+        pub(crate) fn lock(&self) -> MutexGuard<'_, T> {
+            MutexGuard(Some(self.0.lock().unwrap()))
+        }
+
+        pub(crate) fn try_lock(&self) -> Option<MutexGuard<'_, T>> {
+            self.0.try_lock().ok().map(|guard| MutexGuard(Some(guard)))
+        }
+    }
+
+    impl<T> Deref for MutexGuard<'_, T> {
+        type Target = T;
+        fn deref(&self) -> &T {
+            self.0.as_ref().unwrap()
+        }
+    }
+
+    impl<T> DerefMut for MutexGuard<'_, T> {
+        fn deref_mut(&mut self) -> &mut T {
+            self.0.as_mut().unwrap()
+        }
+    }
+
+    /// `parking_lot`'s condition variable API over loom's (which has no time: no timeouts).
+    #[derive(Debug, Default)]
+    pub(crate) struct Condvar(loom::sync::Condvar);
+
+    /// Whether a timed wait ended by timing out (never, under loom).
+    pub(crate) struct WaitTimeoutResult;
+
+    impl WaitTimeoutResult {
+        pub(crate) fn timed_out(&self) -> bool {
+            false
+        }
+    }
+
+    impl Condvar {
+        pub(crate) fn wait<T>(&self, guard: &mut MutexGuard<'_, T>) {
+            let inner = guard.0.take().unwrap();
+            guard.0 = Some(self.0.wait(inner).unwrap());
+        }
+
+        pub(crate) fn wait_until<T>(
+            &self,
+            guard: &mut MutexGuard<'_, T>,
+            _deadline: Instant,
+        ) -> WaitTimeoutResult {
+            self.wait(guard);
+            WaitTimeoutResult
+        }
+
+        pub(crate) fn notify_one(&self) {
+            self.0.notify_one();
         }
     }
 }
@@ -118,6 +173,21 @@ mod park {
             parking_lot_core::unpark_all(key, parking_lot_core::DEFAULT_UNPARK_TOKEN);
         }
     }
+
+    /// Wakes one thread parked on `key`; `if_none_left` runs, under the lock `park`'s
+    /// `should_park` runs under, when no other thread is left parked there.
+    pub(crate) fn unpark_one(key: usize, if_none_left: impl FnOnce()) {
+        // SAFETY: see `park`; the callback does not park or panic (it is an atomic RMW at every
+        // call site).
+        unsafe {
+            parking_lot_core::unpark_one(key, |result| {
+                if !result.have_more_threads {
+                    if_none_left();
+                }
+                parking_lot_core::DEFAULT_UNPARK_TOKEN
+            });
+        }
+    }
 }
 
 /// Under loom: one global lock and condition variable stand in for the parking lot. Keys are
@@ -157,4 +227,58 @@ mod park {
         let _guard = LOT.0.lock().unwrap();
         LOT.1.notify_all();
     }
+
+    /// Wakes every parked thread (they all look again, so "none left" is true for the caller).
+    pub(crate) fn unpark_one(_key: usize, if_none_left: impl FnOnce()) {
+        let _guard = LOT.0.lock().unwrap();
+        if_none_left();
+        LOT.1.notify_all();
+    }
+}
+
+/// Threads: the workers are loom threads under loom.
+pub(crate) mod thread {
+    #[cfg(not(loom))]
+    pub(crate) use std::thread::JoinHandle;
+
+    #[cfg(loom)]
+    pub(crate) use loom::thread::JoinHandle;
+
+    /// Spawns a worker thread named `name`.
+    pub(crate) fn spawn(
+        name: String,
+        stack_size: Option<usize>,
+        body: impl FnOnce() + Send + 'static,
+    ) -> std::io::Result<JoinHandle<()>> {
+        #[cfg(not(loom))]
+        {
+            let mut builder = std::thread::Builder::new().name(name);
+            if let Some(size) = stack_size {
+                builder = builder.stack_size(size);
+            }
+            builder.spawn(body)
+        }
+        #[cfg(loom)]
+        {
+            let _ = (name, stack_size);
+            Ok(loom::thread::spawn(body))
+        }
+    }
+}
+
+/// A busy-wait hint; under loom, a yield to the model's scheduler.
+#[inline]
+pub(crate) fn spin_loop() {
+    #[cfg(not(loom))]
+    std::hint::spin_loop();
+    #[cfg(loom)]
+    loom::hint::spin_loop();
+}
+
+/// Gives the processor to another thread.
+pub(crate) fn yield_now() {
+    #[cfg(not(loom))]
+    std::thread::yield_now();
+    #[cfg(loom)]
+    loom::thread::yield_now();
 }

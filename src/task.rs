@@ -7,7 +7,9 @@
 //! `CLAIMED` is set exactly once, by whoever takes the closure out: the thread that runs it, or
 //! the one that cancels it. Until `DONE` is set, only that thread touches the stage. `DONE` is set
 //! with `Release` after the outcome is written; from then on only the handle's owner, which has
-//! `&mut` or owns it, reads the stage (after an `Acquire` load sees `DONE`). `PARKED` and `WAKER`
+//! `&mut` or owns it, reads the stage (after an `Acquire` load sees `DONE`), until it drops the
+//! handle: that sets `DETACHED`, and whichever of `DONE` and `DETACHED` comes second drops what
+//! is left in the stage, so a detached result does not wait for the last `Arc`. `PARKED` and `WAKER`
 //! say that a thread sleeps on this task or that an async waker is stored, so that publishing
 //! costs no wake-up when nobody waits.
 
@@ -25,6 +27,7 @@ const DONE: usize = 1 << 1;
 const CANCELLED: usize = 1 << 2;
 const PARKED: usize = 1 << 3;
 const WAKER: usize = 1 << 4;
+const DETACHED: usize = 1 << 5;
 
 /// A panic payload, as `catch_unwind` gives it.
 pub(crate) type Panic = Box<dyn Any + Send>;
@@ -66,15 +69,25 @@ impl Header {
         self.state.fetch_or(CLAIMED, Ordering::Acquire) & CLAIMED == 0
     }
 
-    /// Marks the outcome as written and wakes whoever waits.
+    /// Marks the outcome as written and wakes whoever waits. Returns true if the handle was
+    /// already dropped: the caller then owns the stage and drops the outcome.
     #[inline]
-    fn publish(&self, extra: usize) {
+    fn publish(&self, extra: usize) -> bool {
         // ORDERING: Release makes the stage write visible to the Acquire in `is_done`; Acquire
-        // pairs with waiters' registration so a stored waker is seen.
+        // pairs with waiters' registration so a stored waker is seen, and with `detach`.
         let prev = self.state.fetch_or(DONE | extra, Ordering::AcqRel);
         if prev & (PARKED | WAKER) != 0 {
             self.wake(prev);
         }
+        prev & DETACHED != 0
+    }
+
+    /// Marks the handle as gone. Returns true if the outcome is already published: the caller
+    /// then owns the stage and drops what is left in it.
+    fn detach(&self) -> bool {
+        // ORDERING: AcqRel: Acquire to see the outcome `publish` wrote, Release to hand the
+        // stage over if `publish` comes second.
+        self.state.fetch_or(DETACHED, Ordering::AcqRel) & DONE != 0
     }
 
     #[cold]
@@ -148,6 +161,10 @@ pub(crate) trait Completion<T>: Job {
     /// and is the task's only handle, which no other thread can use at the same time (it owns
     /// the handle or has it by `&mut`); it calls this at most once.
     unsafe fn take_outcome(&self) -> Result<T, TaskError>;
+
+    /// Called when the task's only handle is dropped: from then on the outcome is dropped as
+    /// soon as it exists.
+    fn detach(&self);
 }
 
 enum Stage<F, T> {
@@ -174,6 +191,17 @@ where
     /// A queued task.
     pub(crate) fn new(f: F) -> Self {
         Self { header: Header::new(0), stage: UnsafeCell::new(Stage::Pending(f)) }
+    }
+
+    /// Drops whatever the stage holds.
+    ///
+    /// # Safety
+    ///
+    /// The caller has the stage to itself (see the module docs).
+    unsafe fn clear_stage(&self) {
+        // SAFETY: the caller's contract.
+        let stage = self.stage.with_mut(|stage| unsafe { mem::replace(&mut *stage, Stage::Empty) });
+        drop(stage);
     }
 
     /// Takes the closure out.
@@ -206,7 +234,10 @@ where
         done(outcome.is_err());
         // SAFETY: still the claimer, before `publish`: nobody else reads or writes the stage.
         self.stage.with_mut(|stage| unsafe { *stage = Stage::Finished(outcome) });
-        self.header.publish(0);
+        if self.header.publish(0) {
+            // SAFETY: the handle is gone and the outcome published: the stage is ours alone.
+            unsafe { self.clear_stage() };
+        }
         true
     }
 
@@ -217,8 +248,8 @@ where
         // SAFETY: we won the claim and publish below.
         let f = unsafe { self.take_closure() };
         done();
-        self.header.publish(CANCELLED);
-        // Dropped last: if the closure's destructor panics, the task is already settled.
+        self.header.publish(CANCELLED); // the stage is empty: nothing to drop if detached
+                                        // Dropped last: if the closure's destructor panics, the task is already settled.
         drop(f);
         true
     }
@@ -246,6 +277,14 @@ where
             _ => panic!(
                 "a task's outcome was taken twice (a `TaskHandle` polled after it completed?)"
             ),
+        }
+    }
+
+    fn detach(&self) {
+        if self.header.detach() {
+            // SAFETY: the outcome is published and its handle, the only other party, is going
+            // away: the stage is ours alone.
+            unsafe { self.clear_stage() };
         }
     }
 }

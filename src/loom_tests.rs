@@ -1,0 +1,230 @@
+//! Loom models of the crate's own synchronisation: run with
+//! `RUSTFLAGS="--cfg loom" LOOM_MAX_PREEMPTIONS=2 cargo test --release --lib loom`.
+//!
+//! Each model is small on purpose: loom explores every interleaving of the threads it runs, so a
+//! model holds two or three threads and a handful of atomic steps. Together they cover the slot
+//! bound, the result slot (run vs join vs cancel vs drop), submit vs shutdown, cancel vs start,
+//! a parked producer, and the async waiter registration.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll, Wake, Waker};
+
+use loom::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use loom::sync::Arc;
+use loom::thread;
+
+use crate::queue::Message;
+use crate::shared::{Refusal, Shared, Wait};
+use crate::submit_future::SubmitFuture;
+use crate::sync::TaskArc;
+use crate::task::{Completion, Job, Task};
+
+/// A worker's loop, for models that need one: runs jobs until told to stop.
+fn worker(shared: Arc<Shared>) -> thread::JoinHandle<()> {
+    thread::spawn(move || loop {
+        match shared.queue.pop() {
+            Message::Run(job) => shared.execute(&*job, Some(0)),
+            Message::Stop => return,
+        }
+    })
+}
+
+#[test]
+fn loom_the_bound_holds_under_two_producers() {
+    loom::model(|| {
+        let shared = Arc::new(Shared::new(1, 1));
+        let inside = Arc::new(AtomicUsize::new(0));
+        let producers: Vec<_> = (0..2)
+            .map(|_| {
+                let (shared, inside) = (shared.clone(), inside.clone());
+                thread::spawn(move || {
+                    if shared.try_admit().is_ok() {
+                        assert_eq!(inside.fetch_add(1, Ordering::SeqCst), 0, "two slots at once");
+                        inside.fetch_sub(1, Ordering::SeqCst);
+                        shared.release();
+                    }
+                })
+            })
+            .collect();
+        for producer in producers {
+            producer.join().unwrap();
+        }
+        assert_eq!(shared.in_flight(), 0);
+    });
+}
+
+#[test]
+fn loom_a_parked_producer_is_woken_by_a_release() {
+    loom::model(|| {
+        let shared = Arc::new(Shared::new(1, 1));
+        shared.try_admit().unwrap();
+        let producer = {
+            let shared = shared.clone();
+            thread::spawn(move || {
+                // Waits (parks) until the release below; loom reports a deadlock if it is missed.
+                assert!(shared.admit(Wait::Forever).is_ok());
+                shared.release();
+            })
+        };
+        shared.release();
+        producer.join().unwrap();
+    });
+}
+
+/// Counts drops of a task's result.
+struct Counted(Arc<AtomicUsize>);
+
+impl Drop for Counted {
+    fn drop(&mut self) {
+        self.0.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+#[test]
+fn loom_result_slot_run_vs_join() {
+    loom::model(|| {
+        let drops = Arc::new(AtomicUsize::new(0));
+        let result = Counted(drops.clone());
+        let task = TaskArc::new(Task::new(move || result));
+        let runner = {
+            let task = task.clone();
+            thread::spawn(move || assert!(task.run(&mut |panicked| assert!(!panicked))))
+        };
+        assert!(task.header().wait(None));
+        // SAFETY: the outcome is published (waited above) and this is the only reader.
+        let value = unsafe { task.take_outcome() }.unwrap();
+        runner.join().unwrap();
+        assert_eq!(drops.load(Ordering::SeqCst), 0);
+        drop(value);
+        assert_eq!(drops.load(Ordering::SeqCst), 1);
+    });
+}
+
+#[test]
+fn loom_result_slot_run_vs_cancel() {
+    loom::model(|| {
+        let ran = Arc::new(AtomicBool::new(false));
+        let task = {
+            let ran = ran.clone();
+            TaskArc::new(Task::new(move || ran.store(true, Ordering::SeqCst)))
+        };
+        let runner = {
+            let task = task.clone();
+            thread::spawn(move || task.run(&mut |_| {}))
+        };
+        let cancelled = task.cancel(&mut || {});
+        let started = runner.join().unwrap();
+        assert!(cancelled != started, "exactly one of run and cancel claims the task");
+        assert!(task.header().wait(None));
+        // SAFETY: published, and this is the only reader.
+        let outcome = unsafe { task.take_outcome() };
+        assert_eq!(outcome.is_err(), cancelled);
+        assert_eq!(ran.load(Ordering::SeqCst), started);
+    });
+}
+
+#[test]
+fn loom_result_slot_run_vs_detach_drops_the_result_once() {
+    loom::model(|| {
+        let drops = Arc::new(AtomicUsize::new(0));
+        let result = Counted(drops.clone());
+        let task = TaskArc::new(Task::new(move || result));
+        let runner = {
+            let task = task.clone();
+            thread::spawn(move || task.run(&mut |_| {}))
+        };
+        task.detach(); // the handle is dropped while the task may be running
+        assert!(runner.join().unwrap());
+        // Whichever came second dropped the result: it is gone before the last Arc.
+        assert_eq!(drops.load(Ordering::SeqCst), 1);
+        drop(task);
+        assert_eq!(drops.load(Ordering::SeqCst), 1);
+    });
+}
+
+#[test]
+fn loom_submit_vs_shutdown() {
+    loom::model(|| {
+        let shared = Arc::new(Shared::new(1, 2));
+        let worker = worker(shared.clone());
+        let producer = {
+            let shared = shared.clone();
+            thread::spawn(move || match Shared::submit(&shared, || 5, Wait::No) {
+                Ok(handle) => Some(handle),
+                Err((refusal, _)) => {
+                    assert_eq!(refusal, Refusal::Shutdown);
+                    None
+                }
+            })
+        };
+        shared.begin_shutdown();
+        let handle = producer.join().unwrap();
+        // The worker stops only after every accepted task ran: a lost Stop would deadlock here.
+        worker.join().unwrap();
+        if let Some(handle) = handle {
+            assert!(handle.is_finished());
+            assert_eq!(handle.join().unwrap(), 5);
+        }
+        assert_eq!(shared.in_flight(), 0);
+    });
+}
+
+#[test]
+fn loom_cancel_vs_start_gives_the_slot_back_once() {
+    loom::model(|| {
+        let shared = Arc::new(Shared::new(1, 1));
+        let handle = Shared::submit(&shared, || 1, Wait::No).ok().unwrap();
+        let worker = {
+            let shared = shared.clone();
+            thread::spawn(move || match shared.queue.pop() {
+                Message::Run(job) => shared.execute(&*job, Some(0)),
+                Message::Stop => unreachable!(),
+            })
+        };
+        let cancelled = handle.cancel();
+        worker.join().unwrap();
+        assert_eq!(handle.join().is_err(), cancelled);
+        // Exactly one slot was taken and exactly one given back.
+        assert_eq!(shared.in_flight(), 0);
+        assert!(shared.try_admit().is_ok());
+    });
+}
+
+struct Flag(Arc<AtomicBool>);
+
+impl Wake for Flag {
+    fn wake(self: std::sync::Arc<Self>) {
+        self.0.store(true, Ordering::SeqCst);
+    }
+}
+
+#[test]
+fn loom_async_waiter_registration_loses_no_wake_up() {
+    loom::model(|| {
+        let shared = Arc::new(Shared::new(1, 1));
+        shared.try_admit().unwrap();
+        let woken = Arc::new(AtomicBool::new(false));
+        let waker = Waker::from(std::sync::Arc::new(Flag(woken.clone())));
+        let releaser = {
+            let shared = shared.clone();
+            thread::spawn(move || shared.release())
+        };
+        let mut future = SubmitFuture::new(shared.clone(), || 3);
+        let mut cx = Context::from_waker(&waker);
+        let first = Pin::new(&mut future).poll(&mut cx);
+        releaser.join().unwrap();
+        let handle = match first {
+            Poll::Ready(result) => result.unwrap(),
+            Poll::Pending => {
+                // Pending while the slot was taken: the release must have woken us.
+                assert!(woken.load(Ordering::SeqCst), "lost wake-up");
+                match Pin::new(&mut future).poll(&mut cx) {
+                    Poll::Ready(result) => result.unwrap(),
+                    Poll::Pending => panic!("woken, but still no slot"),
+                }
+            }
+        };
+        assert!(!handle.is_finished()); // queued: no worker in this model
+    });
+}

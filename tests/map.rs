@@ -1,0 +1,191 @@
+//! `map` and `map_unordered`: lazy, bounded (counting untaken results), in order or in
+//! completion order, panics per item, cancellation on drop, errors after shutdown.
+
+mod common;
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{mpsc, Arc};
+use std::thread;
+
+use bounded_executor::BoundedExecutor;
+use common::Gate;
+
+#[test]
+fn map_yields_in_input_order() {
+    let exec = BoundedExecutor::new(2);
+    let out: Vec<u64> = exec.map(0..1000u64, |i| i * 3).map(Result::unwrap).collect();
+    assert_eq!(out, (0..1000u64).map(|i| i * 3).collect::<Vec<_>>());
+}
+
+/// A result that counts how many of its kind are alive, and the most ever alive at once.
+struct Token(Arc<Live>);
+
+#[derive(Default)]
+struct Live {
+    now: AtomicUsize,
+    peak: AtomicUsize,
+}
+
+impl Token {
+    fn new(live: &Arc<Live>) -> Self {
+        let now = live.now.fetch_add(1, Ordering::SeqCst) + 1;
+        live.peak.fetch_max(now, Ordering::SeqCst);
+        Token(Arc::clone(live))
+    }
+}
+
+impl Drop for Token {
+    fn drop(&mut self) {
+        self.0.now.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+#[test]
+fn map_on_an_infinite_input_holds_at_most_capacity_results() {
+    let exec = BoundedExecutor::builder().max_workers(2).capacity(4).build().unwrap();
+    let live = Arc::new(Live::default());
+    let pulled = Arc::new(AtomicUsize::new(0));
+    let inputs = {
+        let pulled = Arc::clone(&pulled);
+        (0u64..).inspect(move |_| {
+            pulled.fetch_add(1, Ordering::SeqCst);
+        })
+    };
+    let maker = Arc::clone(&live);
+    let mut taken = 0;
+    for result in exec.map(inputs, move |i| (i, Token::new(&maker))).take(10_000) {
+        let (i, token) = result.unwrap();
+        assert_eq!(i, taken);
+        taken += 1;
+        drop(token);
+        // Never more than capacity() inputs ahead of what was taken.
+        assert!(pulled.load(Ordering::SeqCst) <= taken as usize + exec.capacity());
+    }
+    let peak = live.peak.load(Ordering::SeqCst);
+    println!(
+        "map over 0..: 10000 results taken, {} inputs pulled, at most {peak} results alive at once (capacity {})",
+        pulled.load(Ordering::SeqCst),
+        exec.capacity()
+    );
+    assert!(peak <= exec.capacity(), "peak {peak}");
+    assert!(pulled.load(Ordering::SeqCst) <= 10_000 + exec.capacity());
+}
+
+#[test]
+fn map_unordered_holds_at_most_capacity_results() {
+    let exec = BoundedExecutor::builder().max_workers(2).capacity(3).build().unwrap();
+    let live = Arc::new(Live::default());
+    let maker = Arc::clone(&live);
+    let count = exec.map_unordered(0u32.., move |_| Token::new(&maker)).take(5_000).count();
+    assert_eq!(count, 5_000);
+    assert!(live.peak.load(Ordering::SeqCst) <= 3);
+}
+
+#[test]
+fn map_unordered_yields_in_completion_order() {
+    let exec = BoundedExecutor::builder().max_workers(2).queue_ratio(2).build().unwrap();
+    let gate = Gate::new();
+    let slow = gate.clone();
+    let mut results = exec.map_unordered(0..20, move |i| {
+        if i == 0 {
+            slow.wait(); // item 0 finishes only when we say so
+        }
+        i
+    });
+    let mut seen: Vec<i32> = (0..19).map(|_| results.next().unwrap().unwrap()).collect();
+    assert!(!seen.contains(&0), "item 0 cannot have finished yet");
+    gate.open();
+    seen.push(results.next().unwrap().unwrap());
+    assert_eq!(seen[19], 0);
+    assert!(results.next().is_none());
+    seen.sort();
+    assert_eq!(seen, (0..20).collect::<Vec<_>>());
+}
+
+#[test]
+fn a_panicking_item_is_that_items_error_and_the_rest_go_on() {
+    let exec = BoundedExecutor::new(2);
+    let results: Vec<_> = exec.map(0..10, |i| if i == 3 { panic!("item 3") } else { i }).collect();
+    for (i, result) in results.into_iter().enumerate() {
+        match result {
+            Ok(v) => assert_eq!(v, i as i32),
+            Err(err) => {
+                assert_eq!(i, 3);
+                assert!(err.is_panic());
+            }
+        }
+    }
+    let errors = exec.map_unordered(0..10, |i| if i % 2 == 0 { panic!("even") } else { i });
+    assert_eq!(errors.filter(Result::is_err).count(), 5);
+}
+
+#[test]
+fn dropping_a_map_early_cancels_what_has_not_started_and_leaks_no_slot() {
+    let exec = Arc::new(BoundedExecutor::builder().max_workers(1).capacity(3).build().unwrap());
+    let (first_gate, rest_gate) = (Gate::new(), Gate::new());
+    let (started_tx, started) = mpsc::channel();
+    let ran = Arc::new(AtomicUsize::new(0));
+    let map = {
+        let (first_gate, rest_gate, ran) = (first_gate.clone(), rest_gate.clone(), ran.clone());
+        exec.map(0..100, move |i| {
+            started_tx.send(i).unwrap();
+            if i == 0 {
+                first_gate.wait()
+            } else {
+                rest_gate.wait()
+            }
+            ran.fetch_add(1, Ordering::SeqCst);
+            i
+        })
+    };
+    let (drop_tx, drop_rx) = mpsc::channel::<()>();
+    let consumer = thread::spawn(move || {
+        let mut map = map;
+        let first = map.next().unwrap().unwrap(); // the window is items 0, 1, 2
+        drop_rx.recv().unwrap();
+        drop(map); // item 1 runs, item 2 has not started
+        first
+    });
+    assert_eq!(started.recv().unwrap(), 0);
+    first_gate.open();
+    assert_eq!(started.recv().unwrap(), 1); // the only worker now runs item 1
+    drop_tx.send(()).unwrap();
+    assert_eq!(consumer.join().unwrap(), 0);
+    rest_gate.open();
+    exec.shutdown();
+    let stats = exec.stats();
+    assert_eq!((stats.submitted, stats.completed, stats.cancelled), (3, 2, 1));
+    assert_eq!(ran.load(Ordering::SeqCst), 2);
+    assert_eq!(exec.in_flight(), 0);
+}
+
+#[test]
+fn after_shutdown_each_remaining_item_yields_a_shutdown_error() {
+    let exec = BoundedExecutor::builder().max_workers(1).capacity(4).build().unwrap();
+    let mut results = exec.map(0..10, |i| i);
+    assert_eq!(results.next().unwrap().unwrap(), 0); // submitted 0..4
+    exec.shutdown(); // runs the accepted items 1, 2, 3
+    let rest: Vec<_> = results.collect();
+    assert_eq!(rest.len(), 9, "every input comes out");
+    assert!(rest[..3].iter().all(|r| r.is_ok()));
+    for err in &rest[3..] {
+        let err = err.as_ref().unwrap_err();
+        assert!(err.is_shutdown());
+        assert_eq!(err.to_string(), "task was not submitted: the executor was shut down");
+    }
+}
+
+#[test]
+fn map_inside_a_worker_at_capacity_one_completes() {
+    let exec = Arc::new(BoundedExecutor::builder().max_workers(1).capacity(1).build().unwrap());
+    let inner = Arc::clone(&exec);
+    let total = exec
+        .submit(move || {
+            let ordered: u64 = inner.map(0..100u64, |i| i).map(Result::unwrap).sum();
+            let unordered: u64 = inner.map_unordered(0..100u64, |i| i).map(Result::unwrap).sum();
+            ordered + unordered
+        })
+        .unwrap();
+    assert_eq!(total.join().unwrap(), 2 * 4950);
+    exec.shutdown();
+}

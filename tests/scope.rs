@@ -1,0 +1,142 @@
+//! Scoped tasks: borrowing, waiting for every task (even on panic), panic propagation, bounds.
+
+use std::panic::{self, AssertUnwindSafe};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use bounded_executor::BoundedExecutor;
+
+#[test]
+fn tasks_borrow_and_mutate_disjoint_chunks() {
+    let exec = BoundedExecutor::new(2);
+    let mut data: Vec<u64> = (0..10_000).collect();
+    exec.scope(|s| {
+        for chunk in data.chunks_mut(100) {
+            s.submit(move || chunk.iter_mut().for_each(|x| *x *= 2));
+        }
+    });
+    assert!(data.iter().enumerate().all(|(i, &x)| x == 2 * i as u64));
+}
+
+#[test]
+fn every_task_finishes_before_scope_returns_even_when_the_closure_panics() {
+    let exec = BoundedExecutor::new(2);
+    let done = AtomicUsize::new(0);
+    let result = panic::catch_unwind(AssertUnwindSafe(|| {
+        exec.scope(|s| {
+            for _ in 0..100 {
+                s.submit(|| done.fetch_add(1, Ordering::SeqCst));
+            }
+            panic!("the scope's own closure");
+        })
+    }));
+    assert_eq!(*result.unwrap_err().downcast::<&str>().unwrap(), "the scope's own closure");
+    assert_eq!(done.load(Ordering::SeqCst), 100);
+}
+
+#[test]
+fn an_unjoined_panic_is_propagated_when_the_scope_ends() {
+    let exec = BoundedExecutor::new(2);
+    let finished = AtomicUsize::new(0);
+    let result = panic::catch_unwind(AssertUnwindSafe(|| {
+        exec.scope(|s| {
+            s.submit(|| panic!("lost"));
+            s.submit(|| finished.fetch_add(1, Ordering::SeqCst));
+        })
+    }));
+    let payload = result.unwrap_err();
+    assert_eq!(
+        *payload.downcast::<&str>().unwrap(),
+        "a scoped task panicked and its handle was not joined"
+    );
+    assert_eq!(finished.load(Ordering::SeqCst), 1);
+}
+
+#[test]
+fn a_joined_panic_is_not_propagated() {
+    let exec = BoundedExecutor::new(2);
+    let caught = exec.scope(|s| s.submit(|| panic!("seen")).join().unwrap_err().is_panic());
+    assert!(caught);
+}
+
+#[test]
+fn scoped_submission_is_bounded() {
+    let exec = BoundedExecutor::builder().max_workers(2).capacity(3).build().unwrap();
+    let counter = AtomicUsize::new(0);
+    exec.scope(|s| {
+        for _ in 0..5_000 {
+            s.submit(|| counter.fetch_add(1, Ordering::Relaxed));
+        }
+    });
+    assert_eq!(counter.load(Ordering::Relaxed), 5_000);
+    assert!(exec.stats().peak_in_flight <= 3);
+}
+
+#[test]
+fn results_that_borrow_are_dropped_before_the_scope_returns() {
+    struct Borrowing<'a>(&'a AtomicUsize);
+    impl Drop for Borrowing<'_> {
+        fn drop(&mut self) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+    let exec = BoundedExecutor::new(2);
+    let dropped = AtomicUsize::new(0);
+    exec.scope(|s| {
+        for _ in 0..50 {
+            s.submit(|| Borrowing(&dropped)); // handle dropped: the result is dropped unjoined
+        }
+    });
+    assert_eq!(dropped.load(Ordering::SeqCst), 50);
+}
+
+#[test]
+fn a_scope_inside_a_worker_at_capacity_one_completes() {
+    let exec = Arc::new(BoundedExecutor::builder().max_workers(1).capacity(1).build().unwrap());
+    let inner = Arc::clone(&exec);
+    let outer = exec.submit(move || {
+        let values = [1, 2, 3, 4];
+        inner.scope(|s| {
+            let handles: Vec<_> = values.iter().map(|v| s.submit(move || v * 10)).collect();
+            handles.into_iter().map(|h| h.join().unwrap()).sum::<i32>()
+        })
+    });
+    assert_eq!(outer.unwrap().join().unwrap(), 100);
+    exec.shutdown();
+}
+
+#[test]
+fn a_scope_inside_a_worker_with_room_runs_its_queued_tasks() {
+    // Two workers, both inside scopes, each scope's tasks queued behind the other's: the
+    // scopes run their own queued tasks when they end instead of waiting for a free worker.
+    let exec = Arc::new(BoundedExecutor::builder().max_workers(2).capacity(8).build().unwrap());
+    let barrier = Arc::new(std::sync::Barrier::new(2));
+    let outers: Vec<_> = (0..2)
+        .map(|_| {
+            let (inner, barrier) = (Arc::clone(&exec), Arc::clone(&barrier));
+            exec.submit(move || {
+                barrier.wait(); // both workers are busy with these two tasks
+                let counter = AtomicUsize::new(0);
+                inner.scope(|s| {
+                    for _ in 0..3 {
+                        s.submit(|| counter.fetch_add(1, Ordering::SeqCst));
+                    }
+                });
+                counter.load(Ordering::SeqCst)
+            })
+            .unwrap()
+        })
+        .collect();
+    for outer in outers {
+        assert_eq!(outer.join().unwrap(), 3);
+    }
+    exec.shutdown();
+}
+
+#[test]
+fn scoped_submit_after_shutdown_gives_a_shutdown_error() {
+    let exec = BoundedExecutor::new(1);
+    exec.shutdown();
+    let err = exec.scope(|s| s.submit(|| 1).join().unwrap_err());
+    assert!(err.is_shutdown());
+}
