@@ -241,8 +241,9 @@ impl Shared {
     /// wake-up (two system calls). Long tasks do not, and then a spinning producer only takes a
     /// core from the workers (measured on 2 cores: 10 µs tasks at ratio 2 kept the workers 68%
     /// busy with a fixed spin, 81% without). So `spin_score` rises with each spin that found a
-    /// slot and falls faster with each that did not; at zero the producer parks at once, and
-    /// tries spinning again every `SPIN_PROBE_EVERY` waits.
+    /// slot before yielding, falls with one found only after yielding, and falls faster with one
+    /// that found none; at zero the producer parks at once, and tries spinning again every
+    /// `SPIN_PROBE_EVERY` waits.
     fn spin_for_slot(&self) -> Option<Result<(), Refusal>> {
         let score = &self.producers.spin_score;
         let current = score.load(Ordering::Relaxed);
@@ -264,17 +265,20 @@ impl Shared {
                 if self.may_admit() {
                     match self.try_acquire() {
                         Err(Refusal::Full) => {}
-                        other => break 'spin Some(other),
+                        other => break 'spin Some((other, step < SPIN_STEPS)),
                     }
                 }
             }
             None
         };
-        // ORDERING: Relaxed; a heuristic, races only blur it.
+        // ORDERING: Relaxed; a heuristic, races only blur it. Only a slot found while spinning
+        // raises the score: one found after yielding the core says tasks are not that short.
         let next = match found {
-            Some(_) => (current + 1).min(SPIN_SCORE_MAX),
+            Some((_, true)) => (current + 1).min(SPIN_SCORE_MAX),
+            Some((_, false)) => current.saturating_sub(1),
             None => current.saturating_sub(2),
         };
+        let found = found.map(|(result, _)| result);
         score.store(next, Ordering::Relaxed);
         found
     }
