@@ -36,8 +36,9 @@
 //!
 //! Every refusal returns the closure untouched (`into_inner()`), so nothing is lost. The bound is
 //! exact under any number of producers: [`Stats::peak_in_flight`] never exceeds `capacity()`.
-//! Waiting producers are woken in bulk when the count falls to half the capacity; they are not
-//! served in FIFO order.
+//! Each freed slot wakes one waiting producer, so no producer sleeps next to a free slot; while
+//! tasks are short, a waiting producer spins briefly before it sleeps. Producers are not served
+//! in strict FIFO order: a producer that arrives as a slot frees may take it first.
 //!
 //! # Which to use when
 //!
