@@ -132,6 +132,15 @@ impl<T> Source<T> {
 ///
 /// See [`BoundedExecutor::map`](crate::BoundedExecutor::map) for the guarantees. Dropping it
 /// cancels the tasks that have not started.
+///
+/// # Examples
+///
+/// ```
+/// let exec = bounded_executor::BoundedExecutor::new(2);
+/// let mut lengths = exec.map(vec!["a", "bb"], str::len);
+/// assert_eq!(lengths.next().unwrap().unwrap(), 1);
+/// drop(lengths); // cancels whatever has not started
+/// ```
 pub struct Map<T> {
     source: Source<T>,
     window: VecDeque<TaskHandle<T>>,
@@ -190,6 +199,14 @@ impl<T> fmt::Debug for Map<T> {
 ///
 /// See [`BoundedExecutor::map_unordered`](crate::BoundedExecutor::map_unordered) for the
 /// guarantees. Dropping it cancels the tasks that have not started.
+///
+/// # Examples
+///
+/// ```
+/// let exec = bounded_executor::BoundedExecutor::new(2);
+/// let total: u32 = exec.map_unordered(1..=4u32, |i| i * i).map(Result::unwrap).sum();
+/// assert_eq!(total, 30);
+/// ```
 pub struct MapUnordered<T> {
     source: Source<T>,
     set: TaskSet<T>,

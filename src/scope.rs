@@ -24,6 +24,19 @@ use crate::worker;
 
 /// A scope for tasks that borrow from the caller; see
 /// [`BoundedExecutor::scope`](crate::BoundedExecutor::scope).
+///
+/// # Examples
+///
+/// ```
+/// let exec = bounded_executor::BoundedExecutor::new(2);
+/// let mut halves = [vec![3, 1], vec![4, 2]];
+/// exec.scope(|s| {
+///     for half in halves.iter_mut() {
+///         s.submit(move || half.sort());
+///     }
+/// });
+/// assert_eq!(halves, [vec![1, 3], vec![2, 4]]);
+/// ```
 pub struct Scope<'scope, 'env: 'scope> {
     shared: Arc<Shared>,
     state: std::sync::Arc<ScopeState>,
@@ -250,6 +263,15 @@ where
 /// Like [`TaskHandle`], without `cancel` or `Future`: [`join`](Self::join) waits for the value.
 /// Dropping it detaches the task, which still finishes before the scope ends; if it panicked,
 /// the scope panics when it ends (as `std::thread::scope` does).
+///
+/// # Examples
+///
+/// ```
+/// let exec = bounded_executor::BoundedExecutor::new(1);
+/// let name = String::from("scoped");
+/// let len = exec.scope(|s| s.submit(|| name.len()).join().unwrap());
+/// assert_eq!(len, 6);
+/// ```
 pub struct ScopedTaskHandle<'scope, T> {
     inner: Result<TaskHandle<Scoped<T>>, TaskError>,
     state: std::sync::Arc<ScopeState>,

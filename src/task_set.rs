@@ -364,7 +364,18 @@ impl<T> fmt::Debug for TaskSet<T> {
     }
 }
 
-/// The future of [`TaskSet::join_next_async`].
+/// The future of [`TaskSet::join_next_async`]: the next result, in completion order, or
+/// `None` once the set is empty.
+///
+/// # Examples
+///
+/// ```
+/// let exec = bounded_executor::BoundedExecutor::new(1);
+/// let mut set = bounded_executor::TaskSet::new(&exec);
+/// set.submit(|| 9).unwrap();
+/// let next = set.join_next_async(); // a `JoinNext`: await it in async code
+/// # let _ = next;
+/// ```
 #[must_use = "futures do nothing unless polled"]
 #[derive(Debug)]
 pub struct JoinNext<'a, T> {
