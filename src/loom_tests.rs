@@ -89,7 +89,7 @@ fn loom_result_slot_run_vs_join() {
         let task = TaskArc::new(Task::new(move || result));
         let runner = {
             let task = task.clone();
-            thread::spawn(move || assert!(task.run(&mut |panicked| assert!(!panicked))))
+            thread::spawn(move || assert!(task.run(&mut |panicked| assert!(!panicked)).is_some()))
         };
         assert!(task.header().wait(None));
         // SAFETY: the outcome is published (waited above) and this is the only reader.
@@ -111,9 +111,9 @@ fn loom_result_slot_run_vs_cancel() {
         };
         let runner = {
             let task = task.clone();
-            thread::spawn(move || task.run(&mut |_| {}))
+            thread::spawn(move || task.run(&mut |_| {}).is_some())
         };
-        let cancelled = task.cancel(&mut || {});
+        let cancelled = task.cancel(&mut || {}).is_some();
         let started = runner.join().unwrap();
         assert!(cancelled != started, "exactly one of run and cancel claims the task");
         assert!(task.header().wait(None));
@@ -132,7 +132,7 @@ fn loom_result_slot_run_vs_detach_drops_the_result_once() {
         let task = TaskArc::new(Task::new(move || result));
         let runner = {
             let task = task.clone();
-            thread::spawn(move || task.run(&mut |_| {}))
+            thread::spawn(move || task.run(&mut |_| {}).is_some())
         };
         task.detach(); // the handle is dropped while the task may be running
         assert!(runner.join().unwrap());
@@ -188,6 +188,30 @@ fn loom_cancel_vs_start_gives_the_slot_back_once() {
         // Exactly one slot was taken and exactly one given back.
         assert_eq!(shared.in_flight(), 0);
         assert!(shared.try_admit().is_ok());
+    });
+}
+
+#[test]
+fn loom_a_husk_gives_its_slot_back_exactly_once() {
+    loom::model(|| {
+        // A handle cancels a task whose queue entry a worker pops meanwhile: the slot comes back
+        // exactly once, whichever of the two goes first.
+        let shared = Arc::new(Shared::new(2, 1));
+        let handle = Shared::submit(&shared, || 1, Wait::No).ok().unwrap();
+        let popper = {
+            let shared = shared.clone();
+            thread::spawn(move || match shared.queue.pop() {
+                Message::Run(job) => shared.execute(&*job, Some(1)),
+                Message::Stop => unreachable!(),
+            })
+        };
+        let cancelled = handle.cancel();
+        popper.join().unwrap();
+        assert_eq!(handle.join().is_err(), cancelled);
+        assert_eq!(shared.in_flight(), 0);
+        // Exactly one slot given back: the one slot is free, and no second one appeared.
+        assert!(shared.try_admit().is_ok());
+        assert!(shared.try_admit().is_err());
     });
 }
 

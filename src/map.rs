@@ -6,6 +6,7 @@
 
 use std::collections::VecDeque;
 use std::fmt;
+use std::panic::{self, AssertUnwindSafe};
 
 use crate::error::TaskError;
 use crate::handle::TaskHandle;
@@ -17,6 +18,8 @@ use crate::task_set::TaskSet;
 /// that the iterator types name only `T`.
 trait Feed<T>: Send {
     /// Pulls the next input and starts its task under `admission`; `None` if the input ended.
+    /// Only pulling can panic (the task runs under its own `catch_unwind`): the admission is
+    /// still unused then.
     fn start_next(&mut self, shared: &Arc<Shared>, admission: Admission) -> Option<TaskHandle<T>>;
     /// Pulls the next input and drops it; false if the input ended.
     fn skip_next(&mut self) -> bool;
@@ -100,14 +103,24 @@ impl<T> Source<T> {
             };
             match admission {
                 Ok(admission) => {
-                    return match self.feed.start_next(&self.shared, admission) {
-                        Some(handle) => Next::Started(handle),
-                        None => {
+                    // The input iterator is user code: if it panics, give the slot back and
+                    // treat the input as ended, then let the panic go on.
+                    let started = panic::catch_unwind(AssertUnwindSafe(|| {
+                        self.feed.start_next(&self.shared, admission)
+                    }));
+                    return match started {
+                        Ok(Some(handle)) => Next::Started(handle),
+                        Ok(None) => {
                             self.shared.unadmit(admission);
                             self.exhausted = true;
                             Next::Exhausted
                         }
-                    }
+                        Err(payload) => {
+                            self.shared.unadmit(admission);
+                            self.exhausted = true;
+                            panic::resume_unwind(payload)
+                        }
+                    };
                 }
                 Err(Refusal::Full) => return Next::Full,
                 Err(refusal) => self.refusal = Some(refusal),

@@ -10,6 +10,7 @@
 //! was dropped unrun (cancelled), or when the closure panicked (the payload is `'static`). What
 //! is left of the task after that, its header and an empty slot, borrows nothing.
 
+use std::any::Any;
 use std::fmt;
 use std::marker::PhantomData;
 use std::panic::{self, AssertUnwindSafe};
@@ -17,7 +18,7 @@ use std::panic::{self, AssertUnwindSafe};
 use crate::error::TaskError;
 use crate::handle::TaskHandle;
 use crate::queue::JobRef;
-use crate::shared::{Shared, Wait};
+use crate::shared::{Admission, Shared, Wait};
 use crate::sync::{self, Arc, AtomicUsize, Mutex, Ordering, TaskArc};
 use crate::task::{Completion, Job, Task};
 use crate::worker;
@@ -40,11 +41,17 @@ use crate::worker;
 pub struct Scope<'scope, 'env: 'scope> {
     shared: Arc<Shared>,
     state: std::sync::Arc<ScopeState>,
-    /// Not-yet-finished tasks, kept only when the scope runs on a worker of its own executor,
-    /// which runs them itself at the end instead of idling (pruned as they finish).
-    own_tasks: Option<(usize, Mutex<Vec<JobRef>>)>,
+    /// Queued tasks, kept only when the scope runs on a worker of its own executor, which runs
+    /// them itself at the end instead of idling (pruned as they are claimed).
+    own_tasks: Option<OwnTasks>,
     scope: PhantomData<&'scope mut &'scope ()>,
     env: PhantomData<&'env mut &'env ()>,
+}
+
+/// The queued tasks of a scope that runs on worker `index` of its own executor.
+struct OwnTasks {
+    index: usize,
+    queued: Mutex<Vec<JobRef>>,
 }
 
 #[derive(Default)]
@@ -193,12 +200,16 @@ impl<'scope, 'env> Scope<'scope, 'env> {
                 std::mem::transmute::<TaskArc<dyn Job + 'scope>, JobRef>(queued),
             )
         };
-        if let Some((_, own)) = &self.own_tasks {
-            let mut own = own.lock();
-            if own.len() >= 2 * self.shared.capacity() {
-                own.retain(|job| !job.header().is_claimed());
+        if let (Some(own), Admission::Slot) = (&self.own_tasks, admission) {
+            {
+                let mut queued_tasks = own.queued.lock();
+                if queued_tasks.len() >= 2 * self.shared.capacity() {
+                    queued_tasks.retain(|job| !job.header().is_claimed());
+                }
+                queued_tasks.push(queued.clone());
             }
-            own.push(queued.clone());
+            // A scope waiting at its end runs it (see `wait_all`).
+            sync::unpark_all(self.state.key());
         }
         let handle = Shared::start(&self.shared, admission, completion, queued);
         ScopedTaskHandle {
@@ -208,23 +219,51 @@ impl<'scope, 'env> Scope<'scope, 'env> {
         }
     }
 
-    /// Waits until no task's closure or result is left.
-    fn wait_all(&self) {
-        if let Some((index, own)) = &self.own_tasks {
-            // On a worker of our own executor: run our tasks that have not started right here.
-            let own = std::mem::take(&mut *own.lock());
-            for job in own {
-                self.shared.run_off_queue(&*job, *index);
-            }
-        }
+    /// Waits until no task's closure or result is left. On a worker of its own executor it
+    /// runs its queued tasks itself meanwhile, including those they submit to the scope. Never
+    /// unwinds before the wait is over: a panic out of a task run here (from a detached result's
+    /// `Drop`) is returned, to be raised once nothing borrows from the environment any more.
+    fn wait_all(&self) -> Option<Box<dyn Any + Send>> {
+        let mut first_panic = None;
         loop {
+            if let Some(own) = &self.own_tasks {
+                loop {
+                    let queued = std::mem::take(&mut *own.queued.lock());
+                    if queued.is_empty() {
+                        break;
+                    }
+                    for job in queued {
+                        let ran = panic::catch_unwind(AssertUnwindSafe(|| {
+                            self.shared.run_off_queue(&*job, own.index)
+                        }));
+                        if let Err(payload) = ran {
+                            first_panic.get_or_insert(payload);
+                        }
+                    }
+                }
+            }
             // ORDERING: Acquire pairs with the guards' Release.
             if self.state.live.load(Ordering::Acquire) == 0 {
-                return;
+                return first_panic;
             }
-            let should_park = || self.state.live.load(Ordering::Acquire) != 0;
+            if self.shared.is_forked() {
+                // The parent's workers do not exist here: nothing will touch the borrows again.
+                return first_panic;
+            }
+            let should_park = || {
+                self.state.live.load(Ordering::Acquire) != 0
+                    && self.own_tasks.as_ref().is_none_or(|own| own.queued_is_empty())
+            };
             sync::park(self.state.key(), should_park, None);
         }
+    }
+}
+
+impl OwnTasks {
+    /// Whether nothing is queued, without blocking (`should_park` must not block): a lock held
+    /// elsewhere means a submit is adding a task, so say "not empty" and look again.
+    fn queued_is_empty(&self) -> bool {
+        self.queued.try_lock().is_some_and(|queued| queued.is_empty())
     }
 }
 
@@ -243,18 +282,19 @@ where
     let scope = Scope {
         shared: Arc::clone(shared),
         state: Default::default(),
-        own_tasks: worker::index_in(&**shared).map(|index| (index, Mutex::new(Vec::new()))),
+        own_tasks: worker::index_in(&**shared)
+            .map(|index| OwnTasks { index, queued: Mutex::new(Vec::new()) }),
         scope: PhantomData,
         env: PhantomData,
     };
     let result = panic::catch_unwind(AssertUnwindSafe(|| f(&scope)));
-    scope.wait_all();
-    match result {
-        Err(payload) => panic::resume_unwind(payload),
-        Ok(_) if scope.state.unobserved_panics.load(Ordering::Relaxed) > 0 => {
+    let helped = scope.wait_all();
+    match (result, helped) {
+        (Err(payload), _) | (Ok(_), Some(payload)) => panic::resume_unwind(payload),
+        (Ok(_), None) if scope.state.unobserved_panics.load(Ordering::Relaxed) > 0 => {
             panic!("a scoped task panicked and its handle was not joined")
         }
-        Ok(value) => value,
+        (Ok(value), None) => value,
     }
 }
 

@@ -10,9 +10,11 @@
 //! exact under any number of producers; only then is the task pushed.
 //!
 //! A queue entry keeps its slot until a worker (or `shutdown_now`) pops it. A task cancelled by
-//! its handle, or run by a worker that joins it, leaves a *husk* in the queue: it holds its slot
-//! until popped, so the queue never holds more than `capacity` allocations, and `husks` counts
-//! them so that `in_flight()` still reports only queued and running tasks.
+//! its handle, or run by a worker that joins it, leaves a *husk* in the queue: its slot is given
+//! back by whichever comes second of the task's end and the entry's pop (the task's `DONE` and
+//! `POPPED` bits decide), so the queue never holds more than `capacity` allocations and a task
+//! still running off the queue keeps its slot. `husks` counts the ended-but-unpopped entries so
+//! that `in_flight()` reports only queued and running tasks.
 //!
 //! # Waking producers
 //!
@@ -497,7 +499,8 @@ impl Shared {
             Admission::Inline(index) => {
                 let counters = &this.workers[index];
                 bump(&counters.inline, 1);
-                job.run(&mut |panicked| counters.finished(panicked));
+                // Never queued, so never popped: nothing to settle afterwards.
+                let _ = job.run(&mut |panicked| counters.finished(panicked));
             }
         }
         TaskHandle::new(task, Arc::clone(this))
@@ -522,10 +525,32 @@ impl Shared {
                 self.release();
             }),
         };
-        if !claimed {
-            // ORDERING: Relaxed; a statistic (see `in_flight`).
-            self.husks.fetch_sub(1, Ordering::Relaxed);
-            self.release();
+        // Claimed by a canceller or a joining worker: if it is done, this entry was the last
+        // thing holding its slot; if not, whoever finishes it gives the slot back.
+        if claimed.is_none() && job.header().mark_popped() {
+            self.settle_husk();
+        }
+    }
+
+    /// Gives back the slot of a task that ended off the queue, once its entry is popped too.
+    fn settle_husk(&self) {
+        // ORDERING: Relaxed; a statistic (see `in_flight`), counted before the task's DONE was
+        // published, so never taken below zero here.
+        self.husks.fetch_sub(1, Ordering::Relaxed);
+        self.release();
+    }
+
+    /// After a run or cancel off the queue: if its entry was popped meanwhile, the slot is ours
+    /// to give back.
+    fn settle_off_queue(&self, claimed: Option<bool>) -> bool {
+        match claimed {
+            None => false,
+            Some(popped_first) => {
+                if popped_first {
+                    self.settle_husk();
+                }
+                true
+            }
         }
     }
 
@@ -536,19 +561,21 @@ impl Shared {
             return false;
         }
         let counters = &self.workers[index];
-        job.run(&mut |panicked| {
+        let claimed = job.run(&mut |panicked| {
             counters.finished(panicked);
             self.husks.fetch_add(1, Ordering::Relaxed);
-        })
+        });
+        self.settle_off_queue(claimed)
     }
 
     /// Cancels `job` through its handle, unless it was claimed already. Its queue entry becomes
     /// a husk, which gives the slot back when a worker passes over it.
     pub(crate) fn cancel_off_queue(&self, job: &dyn Job) -> bool {
-        job.cancel(&mut || {
+        let claimed = job.cancel(&mut || {
             self.count_cancel(false);
             self.husks.fetch_add(1, Ordering::Relaxed);
-        })
+        });
+        self.settle_off_queue(claimed)
     }
 
     fn count_cancel(&self, by_shutdown: bool) {

@@ -82,6 +82,8 @@ where
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.get_mut();
+        // Checked before a slot is taken: a slot taken for a closure that is gone would leak.
+        assert!(this.f.is_some(), "`SubmitFuture` polled after it completed");
         loop {
             match this.shared.try_admit() {
                 Ok(admission) => {

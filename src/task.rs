@@ -28,6 +28,7 @@ const CANCELLED: usize = 1 << 2;
 const PARKED: usize = 1 << 3;
 const WAKER: usize = 1 << 4;
 const DETACHED: usize = 1 << 5;
+const POPPED: usize = 1 << 6;
 
 /// A panic payload, as `catch_unwind` gives it.
 pub(crate) type Panic = Box<dyn Any + Send>;
@@ -69,17 +70,27 @@ impl Header {
         self.state.fetch_or(CLAIMED, Ordering::Acquire) & CLAIMED == 0
     }
 
-    /// Marks the outcome as written and wakes whoever waits. Returns true if the handle was
-    /// already dropped: the caller then owns the stage and drops the outcome.
+    /// Marks the outcome as written and wakes whoever waits. Returns the state before: with
+    /// `DETACHED` the handle is gone and the caller drops the outcome; with `POPPED` the queue
+    /// entry was already passed over and the caller gives the task's slot back.
     #[inline]
-    fn publish(&self, extra: usize) -> bool {
+    fn publish(&self, extra: usize) -> usize {
         // ORDERING: Release makes the stage write visible to the Acquire in `is_done`; Acquire
-        // pairs with waiters' registration so a stored waker is seen, and with `detach`.
+        // pairs with waiters' registration so a stored waker is seen, and with `detach` and
+        // `mark_popped`.
         let prev = self.state.fetch_or(DONE | extra, Ordering::AcqRel);
         if prev & (PARKED | WAKER) != 0 {
             self.wake(prev);
         }
-        prev & DETACHED != 0
+        prev
+    }
+
+    /// Marks the task's queue entry as popped by a worker that found it claimed by someone else
+    /// (a canceller, or a worker joining it). Whichever of this and `publish` comes second gives
+    /// the slot back: true if that is the caller (the task is already done).
+    pub(crate) fn mark_popped(&self) -> bool {
+        // ORDERING: AcqRel, paired with `publish`: exactly one side sees the other's bit.
+        self.state.fetch_or(POPPED, Ordering::AcqRel) & DONE != 0
     }
 
     /// Marks the handle as gone. Returns true if the outcome is already published: the caller
@@ -140,12 +151,13 @@ impl Header {
 pub(crate) trait Job: Send + Sync {
     /// Runs the task unless it was already claimed. `done(panicked)` is called after the closure
     /// returned and before the outcome is published, so that the executor's bookkeeping is
-    /// complete by the time a `join` returns. Returns false if someone else had claimed it.
-    fn run(&self, done: &mut dyn FnMut(bool)) -> bool;
+    /// complete by the time a `join` returns. Returns `None` if someone else had claimed it,
+    /// else whether its queue entry had been popped meanwhile (see [`Header::mark_popped`]).
+    fn run(&self, done: &mut dyn FnMut(bool)) -> Option<bool>;
 
     /// Cancels the task unless it was already claimed: `done()` is called, the outcome is
-    /// published as cancelled, and the closure is dropped. Returns false if it had been claimed.
-    fn cancel(&self, done: &mut dyn FnMut()) -> bool;
+    /// published as cancelled, and the closure is dropped. Returns as `run` does.
+    fn cancel(&self, done: &mut dyn FnMut()) -> Option<bool>;
 
     /// The task's state and waiters.
     fn header(&self) -> &Header;
@@ -224,9 +236,9 @@ where
     F: FnOnce() -> T + Send,
     T: Send,
 {
-    fn run(&self, done: &mut dyn FnMut(bool)) -> bool {
+    fn run(&self, done: &mut dyn FnMut(bool)) -> Option<bool> {
         if !self.header.claim() {
-            return false;
+            return None;
         }
         // SAFETY: we won the claim and publish below.
         let f = unsafe { self.take_closure() };
@@ -234,24 +246,26 @@ where
         done(outcome.is_err());
         // SAFETY: still the claimer, before `publish`: nobody else reads or writes the stage.
         self.stage.with_mut(|stage| unsafe { *stage = Stage::Finished(outcome) });
-        if self.header.publish(0) {
+        let prev = self.header.publish(0);
+        if prev & DETACHED != 0 {
             // SAFETY: the handle is gone and the outcome published: the stage is ours alone.
             unsafe { self.clear_stage() };
         }
-        true
+        Some(prev & POPPED != 0)
     }
 
-    fn cancel(&self, done: &mut dyn FnMut()) -> bool {
+    fn cancel(&self, done: &mut dyn FnMut()) -> Option<bool> {
         if !self.header.claim() {
-            return false;
+            return None;
         }
         // SAFETY: we won the claim and publish below.
         let f = unsafe { self.take_closure() };
         done();
-        self.header.publish(CANCELLED); // the stage is empty: nothing to drop if detached
-                                        // Dropped last: if the closure's destructor panics, the task is already settled.
+        // The stage is empty: nothing to drop if the handle is gone.
+        let prev = self.header.publish(CANCELLED);
+        // Dropped last: if the closure's destructor panics, the task is already settled.
         drop(f);
-        true
+        Some(prev & POPPED != 0)
     }
 
     fn header(&self) -> &Header {

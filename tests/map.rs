@@ -189,3 +189,18 @@ fn map_inside_a_worker_at_capacity_one_completes() {
     assert_eq!(total.join().unwrap(), 2 * 4950);
     exec.shutdown();
 }
+
+#[test]
+fn a_panicking_input_iterator_gives_its_slot_back() {
+    // Regression: the slot taken for the next input leaked when the input iterator panicked.
+    let exec = BoundedExecutor::builder().max_workers(1).capacity(2).build().unwrap();
+    let inputs = (0..10).map(|i| if i == 1 { panic!("bad input") } else { i });
+    let mut results = exec.map(inputs, |i| i);
+    let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| results.next()));
+    assert!(caught.is_err());
+    assert!(results.next().is_some_and(|r| r.is_ok()), "item 0 was already submitted");
+    assert!(results.next().is_none(), "a panicked input counts as ended");
+    drop(results);
+    assert!(exec.shutdown_timeout(std::time::Duration::from_secs(60)), "a slot leaked");
+    assert_eq!(exec.in_flight(), 0);
+}

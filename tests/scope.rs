@@ -140,3 +140,66 @@ fn scoped_submit_after_shutdown_gives_a_shutdown_error() {
     let err = exec.scope(|s| s.submit(|| 1).join().unwrap_err());
     assert!(err.is_shutdown());
 }
+
+/// Panics when dropped: a result that must be dropped unjoined.
+struct PanicOnDrop;
+
+impl Drop for PanicOnDrop {
+    fn drop(&mut self) {
+        panic!("result dropped");
+    }
+}
+
+#[test]
+fn a_panic_while_a_worker_scope_runs_its_tasks_waits_for_the_rest_first() {
+    // Regression: a detached result's Drop panicked inside the end-of-scope help loop and
+    // unwound out of `scope` while the scope's other tasks had not run (a use-after-free of
+    // their borrows).
+    let exec = Arc::new(BoundedExecutor::builder().max_workers(2).capacity(8).build().unwrap());
+    let gate = Arc::new(std::sync::Barrier::new(2));
+    let release = Arc::new(std::sync::Barrier::new(2));
+    let blocker = {
+        let (gate, release) = (Arc::clone(&gate), Arc::clone(&release));
+        exec.submit(move || {
+            gate.wait();
+            release.wait();
+        })
+        .unwrap()
+    };
+    gate.wait(); // one worker is held: the scope's tasks can only run on the other, itself
+    let inner = Arc::clone(&exec);
+    let outer = exec.submit(move || {
+        let ran_after = AtomicUsize::new(0);
+        let result = panic::catch_unwind(AssertUnwindSafe(|| {
+            inner.scope(|s| {
+                s.submit(|| PanicOnDrop);
+                s.submit(|| ran_after.fetch_add(1, Ordering::SeqCst));
+            })
+        }));
+        (result.is_err(), ran_after.load(Ordering::SeqCst))
+    });
+    assert_eq!(outer.unwrap().join().unwrap(), (true, 1));
+    release.wait();
+    blocker.join().unwrap();
+}
+
+#[test]
+fn tasks_submitted_by_tasks_of_a_worker_scope_run_too() {
+    // Regression: the end-of-scope help loop took the scope's queued tasks once; a task it ran
+    // that submitted more left them queued behind the only worker, which then slept forever.
+    let exec = Arc::new(BoundedExecutor::builder().max_workers(1).capacity(4).build().unwrap());
+    let inner = Arc::clone(&exec);
+    let outer = exec.submit(move || {
+        let count = AtomicUsize::new(0);
+        inner.scope(|s| {
+            s.submit(|| {
+                s.submit(|| count.fetch_add(1, Ordering::SeqCst));
+                count.fetch_add(1, Ordering::SeqCst);
+            });
+        });
+        count.load(Ordering::SeqCst)
+    });
+    let outer = outer.unwrap();
+    assert!(outer.wait_timeout(std::time::Duration::from_secs(60)), "the scope hung");
+    assert_eq!(outer.join().unwrap(), 2);
+}

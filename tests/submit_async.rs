@@ -20,7 +20,7 @@ mod counting_alloc;
 #[global_allocator]
 static ALLOCATOR: Counting = Counting;
 
-/// Tests in this file that measure memory run one at a time.
+/// Tests in this file that measure memory, or allocate a lot, run one at a time.
 static SERIAL: Mutex<()> = Mutex::new(());
 
 #[derive(Default)]
@@ -165,4 +165,21 @@ fn shutdown_wakes_a_pending_submit_with_its_closure() {
     gate.open();
     drop(held);
     closer.join().unwrap();
+}
+
+#[test]
+fn polling_a_completed_submit_again_panics_without_taking_a_slot() {
+    let _serial = SERIAL.lock().unwrap(); // its panic allocates: keep it out of the heap figure
+    let exec = BoundedExecutor::builder().max_workers(1).capacity(1).build().unwrap();
+    let waker = Waker::from(Arc::new(CountingWaker::default()));
+    let mut cx = Context::from_waker(&waker);
+    let mut future = Box::pin(exec.submit_async(|| 1));
+    let Poll::Ready(Ok(handle)) = future.as_mut().poll(&mut cx) else { panic!("expected a slot") };
+    assert_eq!(handle.join().unwrap(), 1);
+    let again = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let _ = future.as_mut().poll(&mut cx);
+    }));
+    assert!(again.is_err());
+    // Regression: the second poll used to take the only slot before noticing.
+    assert!(exec.try_submit(|| ()).is_ok());
 }
