@@ -125,6 +125,14 @@ impl BoundedExecutor {
     /// let handle = exec.submit(|| "hello".len()).unwrap();
     /// assert_eq!(handle.join().unwrap(), 5);
     /// ```
+    ///
+    /// The closure runs on another thread, so what it captures must be `Send`:
+    ///
+    /// ```compile_fail
+    /// let exec = bounded_executor::BoundedExecutor::new(1);
+    /// let shared = std::rc::Rc::new(5);
+    /// exec.submit(move || *shared); // `Rc` is not `Send`
+    /// ```
     #[inline]
     pub fn submit<F, T>(&self, f: F) -> Result<TaskHandle<T>, SubmitError<F>>
     where

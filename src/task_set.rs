@@ -216,7 +216,8 @@ impl<T> TaskSet<T> {
     ///
     /// # Deadlocks
     ///
-    /// On a worker of the set's executor, runs queued tasks while it waits instead of idling. In
+    /// On a worker of the set's executor, runs the set's own tasks that have not started while it
+    /// waits, instead of idling. In
     /// a forked child, returns a [`TaskError::is_forked`] error at once instead of hanging.
     ///
     /// # Examples
