@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use crate::builder::Config;
 use crate::error::{BuildError, BuildErrorKind, SubmitError, SubmitTimeoutError, TrySubmitError};
 use crate::handle::TaskHandle;
-use crate::map::{Map, MapUnordered};
+use crate::map::{Map, MapUnordered, Source};
 use crate::scope::{self, Scope};
 use crate::shared::{Refusal, Shared, Wait};
 use crate::stats::Stats;
@@ -314,7 +314,7 @@ impl BoundedExecutor {
         F: Fn(I::Item) -> T + Send + Sync + 'static,
         T: Send + 'static,
     {
-        Map::new(&self.shared, inputs, f)
+        Map::new(Source::new(&self.shared, inputs, f))
     }
 
     /// As [`map`](Self::map), but yields results **in completion order**: a slow item does not
@@ -339,7 +339,7 @@ impl BoundedExecutor {
         F: Fn(I::Item) -> T + Send + Sync + 'static,
         T: Send + 'static,
     {
-        MapUnordered::new(&self.shared, inputs, f)
+        MapUnordered::new(Source::new(&self.shared, inputs, f))
     }
 
     /// Runs `f` with a [`Scope`] whose tasks may borrow from the caller's stack, and returns

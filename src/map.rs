@@ -49,7 +49,7 @@ where
 }
 
 /// The input side shared by both maps.
-struct Source<T> {
+pub(crate) struct Source<T> {
     shared: Arc<Shared>,
     feed: Box<dyn Feed<T>>,
     capacity: usize,
@@ -70,7 +70,7 @@ enum Next<T> {
 }
 
 impl<T> Source<T> {
-    fn new<I, F>(shared: &Arc<Shared>, inputs: I, f: F) -> Self
+    pub(crate) fn new<I, F>(shared: &Arc<Shared>, inputs: I, f: F) -> Self
     where
         I: IntoIterator,
         I::IntoIter: Send + 'static,
@@ -160,15 +160,8 @@ pub struct Map<T> {
 }
 
 impl<T> Map<T> {
-    pub(crate) fn new<I, F>(shared: &Arc<Shared>, inputs: I, f: F) -> Self
-    where
-        I: IntoIterator,
-        I::IntoIter: Send + 'static,
-        I::Item: Send + 'static,
-        F: Fn(I::Item) -> T + Send + Sync + 'static,
-        T: Send + 'static,
-    {
-        Self { source: Source::new(shared, inputs, f), window: VecDeque::new() }
+    pub(crate) fn new(source: Source<T>) -> Self {
+        Self { source, window: VecDeque::new() }
     }
 }
 
@@ -226,15 +219,9 @@ pub struct MapUnordered<T> {
 }
 
 impl<T> MapUnordered<T> {
-    pub(crate) fn new<I, F>(shared: &Arc<Shared>, inputs: I, f: F) -> Self
-    where
-        I: IntoIterator,
-        I::IntoIter: Send + 'static,
-        I::Item: Send + 'static,
-        F: Fn(I::Item) -> T + Send + Sync + 'static,
-        T: Send + 'static,
-    {
-        Self { source: Source::new(shared, inputs, f), set: TaskSet::with_shared(shared) }
+    pub(crate) fn new(source: Source<T>) -> Self {
+        let set = TaskSet::with_shared(&source.shared);
+        Self { source, set }
     }
 }
 
