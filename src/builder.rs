@@ -50,6 +50,18 @@ impl Default for Builder {
 }
 
 impl Builder {
+    /// The most worker threads an executor can have: 65,536. More is refused by `build` up
+    /// front, rather than spawning threads until the OS refuses one.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use bounded_executor::{BoundedExecutor, Builder};
+    ///
+    /// assert!(BoundedExecutor::builder().max_workers(Builder::MAX_WORKERS + 1).build().is_err());
+    /// ```
+    pub const MAX_WORKERS: usize = 1 << 16;
+
     /// The defaults: one worker per available core, queue ratio 2, threads named
     /// `bounded-executor-<index>`, the platform's stack size.
     ///
@@ -70,7 +82,7 @@ impl Builder {
     }
 
     /// The number of worker threads. Default: [`std::thread::available_parallelism`] (1 if it
-    /// cannot be told). 0 makes `build` fail.
+    /// cannot be told). 0, or more than [`Builder::MAX_WORKERS`], makes `build` fail.
     ///
     /// # Examples
     ///
@@ -113,7 +125,8 @@ impl Builder {
         self
     }
 
-    /// The worker threads' name prefix: they are named `<prefix>-<index>`, index from 0.
+    /// The worker threads' name prefix: they are named `<prefix>-<index>`, index from 0. A
+    /// prefix with a NUL byte, which no OS accepts in a thread name, makes `build` fail.
     ///
     /// # Examples
     ///
@@ -146,8 +159,11 @@ impl Builder {
     ///
     /// # Errors
     ///
-    /// If `max_workers`, `queue_ratio` or `capacity` is 0, if `queue_ratio × max_workers`
-    /// overflows, or if a worker thread cannot be spawned. Never panics.
+    /// If `max_workers`, `queue_ratio` or `capacity` is 0, if `max_workers` is over
+    /// [`Builder::MAX_WORKERS`], if `queue_ratio × max_workers` overflows, if the thread name
+    /// holds a NUL byte, or if a worker thread cannot be spawned (the OS refused it: too many
+    /// threads, a stack size it cannot map, ...; the threads already started are stopped and
+    /// joined). Never panics.
     ///
     /// # Examples
     ///
@@ -164,6 +180,12 @@ impl Builder {
             .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, NonZeroUsize::get));
         if max_workers == 0 {
             return Err(BuildError::new(BuildErrorKind::ZeroWorkers));
+        }
+        if max_workers > Self::MAX_WORKERS {
+            return Err(BuildError::new(BuildErrorKind::TooManyWorkers(max_workers)));
+        }
+        if self.thread_name.contains('\0') {
+            return Err(BuildError::new(BuildErrorKind::NulInThreadName));
         }
         if self.queue_ratio == 0 {
             return Err(BuildError::new(BuildErrorKind::ZeroQueueRatio));

@@ -322,6 +322,8 @@ pub(crate) enum BuildErrorKind {
     ZeroQueueRatio,
     ZeroCapacity,
     CapacityOverflow,
+    TooManyWorkers(usize),
+    NulInThreadName,
     Spawn(std::io::Error),
 }
 
@@ -339,6 +341,12 @@ impl fmt::Display for BuildError {
             BuildErrorKind::ZeroCapacity => f.write_str("capacity must be at least 1"),
             BuildErrorKind::CapacityOverflow => {
                 f.write_str("queue_ratio * max_workers overflows the largest capacity")
+            }
+            BuildErrorKind::TooManyWorkers(n) => {
+                write!(f, "max_workers is {n}, over the limit of {}", crate::Builder::MAX_WORKERS)
+            }
+            BuildErrorKind::NulInThreadName => {
+                f.write_str("the thread name holds a NUL byte, which no OS accepts")
             }
             BuildErrorKind::Spawn(err) => write!(f, "could not spawn a worker thread: {err}"),
         }

@@ -44,8 +44,9 @@ impl BoundedExecutor {
     ///
     /// # Panics
     ///
-    /// If `max_workers` is 0, or a thread cannot be spawned. [`Builder::build`] reports both as
-    /// errors instead.
+    /// Wherever [`Builder::build`] would return an error, which it lists: if `max_workers` is 0
+    /// or over [`Builder::MAX_WORKERS`], or a thread cannot be spawned. Use the builder to get
+    /// these as errors instead.
     ///
     /// # Examples
     ///
@@ -466,7 +467,17 @@ impl BoundedExecutor {
 
     /// Stops accepting tasks, cancels every task that has not started (their handles report
     /// [`TaskError::is_cancelled`](crate::TaskError::is_cancelled)), waits for the running ones
-    /// and joins the workers. Returns how many tasks this shutdown cancelled.
+    /// and joins the workers. Returns how many tasks this call cancelled: a second call returns
+    /// 0, and of concurrent calls, each cancelled task is counted by exactly one. A task pushed
+    /// by a producer that took its slot just before the shutdown is cancelled too, by the worker
+    /// that pops it (or joins it); it is counted by the call that joins that worker.
+    ///
+    /// # Panics
+    ///
+    /// If dropping a cancelled closure panics, the panic is held until the drain is complete and
+    /// the workers are joined, and raised then (the first such panic; later ones are
+    /// discarded). The executor is fully shut down either way. A panic from a closure cancelled
+    /// by a worker, rather than by this call's own drain, is contained by that worker.
     ///
     /// # Deadlocks
     ///
@@ -493,9 +504,11 @@ impl BoundedExecutor {
         if self.shared.is_forked() {
             return 0;
         }
-        self.shared.cancel_queued();
+        let late_panic = self.shared.cancel_queued();
         self.join_workers();
-        self.shared.cancelled_by_shutdown() as usize
+        let cancelled = self.shared.take_cancelled_by_shutdown() as usize;
+        late_panic.resume();
+        cancelled
     }
 
     /// Stops accepting tasks and waits at most `timeout` for the accepted ones to finish.

@@ -88,6 +88,18 @@
 //! [`std::panic::resume_unwind`] to propagate). The crate's own functions panic only where their
 //! docs say so (`BoundedExecutor::new(0)`).
 //!
+//! User code also runs *after* a task's outcome is published: the `Drop` of a result nobody will
+//! read (the handle was dropped) or of a cancelled closure, and a `Waker` stored by an `.await`.
+//! A panic there never costs a slot, a worker or a shutdown: the executor finishes its
+//! bookkeeping first, then
+//!
+//! - raises the panic in the caller that ran that code, where there is one:
+//!   [`TaskHandle::cancel`], the end of a [`scope`](BoundedExecutor::scope), the `Drop` of a
+//!   [`TaskSet`] or a [`Map`] (which still cancel and drop every other task first), and
+//!   [`shutdown_now`](BoundedExecutor::shutdown_now) (after its drain and the workers' join);
+//! - contains it on a worker thread (the panic is discarded and the worker goes on), and when
+//!   waking an async producer's `Waker` (the next waiting producer is woken in its place).
+//!
 //! # Shutdown
 //!
 //! [`shutdown`](BoundedExecutor::shutdown) stops accepting, runs every accepted task and joins
@@ -145,6 +157,7 @@ mod submit_future;
 mod sync;
 mod task;
 mod task_set;
+mod unwind;
 mod worker;
 
 #[cfg(all(test, loom))]

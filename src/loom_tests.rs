@@ -15,7 +15,7 @@ use loom::sync::Arc;
 use loom::thread;
 
 use crate::queue::Message;
-use crate::shared::{Refusal, Shared, Wait};
+use crate::shared::{PoppedBy, Refusal, Shared, Wait};
 use crate::submit_future::SubmitFuture;
 use crate::sync::TaskArc;
 use crate::task::{Completion, Job, Task};
@@ -24,7 +24,7 @@ use crate::task::{Completion, Job, Task};
 fn worker(shared: Arc<Shared>) -> thread::JoinHandle<()> {
     thread::spawn(move || loop {
         match shared.queue.pop() {
-            Message::Run(job) => shared.execute(&*job, Some(0)),
+            Message::Run(job) => shared.execute(&*job, PoppedBy::Worker(0)),
             Message::Stop => return,
         }
     })
@@ -89,7 +89,7 @@ fn loom_result_slot_run_vs_join() {
         let task = TaskArc::new(Task::new(move || result));
         let runner = {
             let task = task.clone();
-            thread::spawn(move || assert!(task.run(&mut |panicked| assert!(!panicked)).is_some()))
+            thread::spawn(move || assert!(task.run(&mut |panicked| assert!(!panicked)).won()))
         };
         assert!(task.header().wait(None));
         // SAFETY: the outcome is published (waited above) and this is the only reader.
@@ -111,9 +111,9 @@ fn loom_result_slot_run_vs_cancel() {
         };
         let runner = {
             let task = task.clone();
-            thread::spawn(move || task.run(&mut |_| {}).is_some())
+            thread::spawn(move || task.run(&mut |_| {}).won())
         };
-        let cancelled = task.cancel(&mut || {}).is_some();
+        let cancelled = task.cancel(&mut || {}).won();
         let started = runner.join().unwrap();
         assert!(cancelled != started, "exactly one of run and cancel claims the task");
         assert!(task.header().wait(None));
@@ -132,7 +132,7 @@ fn loom_result_slot_run_vs_detach_drops_the_result_once() {
         let task = TaskArc::new(Task::new(move || result));
         let runner = {
             let task = task.clone();
-            thread::spawn(move || task.run(&mut |_| {}).is_some())
+            thread::spawn(move || task.run(&mut |_| {}).won())
         };
         task.detach(); // the handle is dropped while the task may be running
         assert!(runner.join().unwrap());
@@ -178,7 +178,7 @@ fn loom_cancel_vs_start_gives_the_slot_back_once() {
         let worker = {
             let shared = shared.clone();
             thread::spawn(move || match shared.queue.pop() {
-                Message::Run(job) => shared.execute(&*job, Some(0)),
+                Message::Run(job) => shared.execute(&*job, PoppedBy::Worker(0)),
                 Message::Stop => unreachable!(),
             })
         };
@@ -229,5 +229,107 @@ fn loom_async_waiter_registration_loses_no_wake_up() {
             }
         };
         assert!(!handle.is_finished()); // queued: no worker in this model
+    });
+}
+
+/// Counts the wakes of one waker.
+struct Count(Arc<AtomicUsize>);
+
+impl Wake for Count {
+    fn wake(self: std::sync::Arc<Self>) {
+        self.0.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+#[test]
+fn loom_a_waker_registered_while_the_task_publishes_is_woken_once() {
+    loom::model(|| {
+        let task = TaskArc::new(Task::new(|| 1));
+        // An earlier poll left a waker and the WAKER bit behind.
+        let first = Arc::new(AtomicUsize::new(0));
+        assert!(!task.header().register_waker(&Waker::from(std::sync::Arc::new(Count(first)))));
+        let runner = {
+            let task = task.clone();
+            thread::spawn(move || assert!(task.run(&mut |_| {}).won()))
+        };
+        // A `TaskSet::push` registers its own waker and wakes it itself only if told to.
+        let second = Arc::new(AtomicUsize::new(0));
+        let waker = Waker::from(std::sync::Arc::new(Count(second.clone())));
+        if task.header().register_waker(&waker) {
+            waker.wake_by_ref();
+        }
+        runner.join().unwrap();
+        assert_eq!(second.load(Ordering::SeqCst), 1, "the new waker is woken exactly once");
+    });
+}
+
+/// A producer took its slot before `shutdown_now` and pushes after the drain; the only worker
+/// joins that task. The joiner must end it (cancel it, as the drain would have): nothing else
+/// will pop it. Then the husk's slot comes back once, and exactly one `Stop` is sent.
+#[test]
+fn loom_a_task_pushed_after_the_drain_is_cancelled_by_its_joining_worker() {
+    loom::model(|| {
+        let shared = Arc::new(Shared::new(1, 2));
+        let admission = shared.try_admit().unwrap();
+        let stopper = {
+            let shared = shared.clone();
+            thread::spawn(move || assert!(!shared.cancel_queued().discard()))
+        };
+        let task = TaskArc::new(Task::new(|| 7));
+        let job: crate::queue::JobRef = task.clone();
+        let completion: TaskArc<dyn Completion<i32>> = task.clone();
+        let handle = Shared::start(&shared, admission, completion, job);
+        // The worker joins it (what `join` does on a worker of this executor).
+        shared.run_off_queue(&*task, 0);
+        assert!(task.header().wait(None), "the joined task ended");
+        stopper.join().unwrap();
+        // Whatever the drain did not pop, the worker pops now.
+        let mut stops = 0;
+        while let Some(message) = shared.queue.try_pop() {
+            match message {
+                Message::Run(job) => shared.execute(&*job, PoppedBy::Worker(0)),
+                Message::Stop => stops += 1,
+            }
+        }
+        // Run if the join came before `shutdown_now` began, else cancelled.
+        match handle.join() {
+            Ok(value) => assert_eq!(value, 7),
+            Err(err) => assert!(err.is_cancelled()),
+        }
+        assert_eq!(shared.slots_taken(), 0, "the slot came back exactly once");
+        assert_eq!(stops, 1);
+    });
+}
+
+/// Drops with a panic.
+struct Bomb;
+
+impl Drop for Bomb {
+    fn drop(&mut self) {
+        panic!("Bomb");
+    }
+}
+
+#[test]
+fn loom_cancel_vs_pop_with_a_panicking_closure_gives_the_slot_back_once() {
+    loom::model(|| {
+        let shared = Arc::new(Shared::new(1, 1));
+        let bomb = Bomb;
+        let handle = Shared::submit(&shared, move || drop(bomb), Wait::No).ok().unwrap();
+        let worker = {
+            let shared = shared.clone();
+            thread::spawn(move || match shared.queue.pop() {
+                Message::Run(job) => {
+                    let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                        shared.execute(&*job, PoppedBy::Worker(0))
+                    }));
+                }
+                Message::Stop => unreachable!(),
+            })
+        };
+        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| handle.cancel()));
+        worker.join().unwrap();
+        assert_eq!(shared.slots_taken(), 0, "the slot came back exactly once");
+        drop(handle);
     });
 }

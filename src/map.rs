@@ -13,6 +13,7 @@ use crate::handle::TaskHandle;
 use crate::shared::{Admission, Refusal, Shared, Wait};
 use crate::sync::Arc;
 use crate::task_set::TaskSet;
+use crate::unwind::LatePanic;
 
 /// Pulls inputs and starts tasks for them: the typed part of a map, behind a trait object so
 /// that the iterator types name only `T`.
@@ -187,10 +188,19 @@ impl<T> Iterator for Map<T> {
 }
 
 impl<T> Drop for Map<T> {
+    /// Cancels the tasks that have not started, as [`TaskSet`]'s `Drop` does, with the same
+    /// rule for panics.
     fn drop(&mut self) {
+        let mut late = LatePanic::default();
         for handle in &self.window {
-            handle.cancel();
+            late.catch(|| {
+                handle.cancel();
+            });
         }
+        for handle in self.window.drain(..) {
+            late.catch(|| drop(handle));
+        }
+        late.resume_unless_panicking();
     }
 }
 

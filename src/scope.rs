@@ -10,7 +10,6 @@
 //! was dropped unrun (cancelled), or when the closure panicked (the payload is `'static`). What
 //! is left of the task after that, its header and an empty slot, borrows nothing.
 
-use std::any::Any;
 use std::fmt;
 use std::marker::PhantomData;
 use std::panic::{self, AssertUnwindSafe};
@@ -21,6 +20,7 @@ use crate::queue::JobRef;
 use crate::shared::{Admission, Shared, Wait};
 use crate::sync::{self, Arc, AtomicUsize, Mutex, Ordering, TaskArc};
 use crate::task::{Completion, Job, Task};
+use crate::unwind::LatePanic;
 use crate::worker;
 
 /// A scope for tasks that borrow from the caller; see
@@ -223,8 +223,8 @@ impl<'scope, 'env> Scope<'scope, 'env> {
     /// runs its queued tasks itself meanwhile, including those they submit to the scope. Never
     /// unwinds before the wait is over: a panic out of a task run here (from a detached result's
     /// `Drop`) is returned, to be raised once nothing borrows from the environment any more.
-    fn wait_all(&self) -> Option<Box<dyn Any + Send>> {
-        let mut first_panic = None;
+    fn wait_all(&self) -> LatePanic {
+        let mut first_panic = LatePanic::default();
         loop {
             if let Some(own) = &self.own_tasks {
                 loop {
@@ -233,12 +233,9 @@ impl<'scope, 'env> Scope<'scope, 'env> {
                         break;
                     }
                     for job in queued {
-                        let ran = panic::catch_unwind(AssertUnwindSafe(|| {
-                            self.shared.run_off_queue(&*job, own.index)
-                        }));
-                        if let Err(payload) = ran {
-                            first_panic.get_or_insert(payload);
-                        }
+                        first_panic.catch(|| {
+                            self.shared.run_off_queue(&*job, own.index);
+                        });
                     }
                 }
             }
@@ -289,13 +286,20 @@ where
     };
     let result = panic::catch_unwind(AssertUnwindSafe(|| f(&scope)));
     let helped = scope.wait_all();
-    match (result, helped) {
-        (Err(payload), _) | (Ok(_), Some(payload)) => panic::resume_unwind(payload),
-        (Ok(_), None) if scope.state.unobserved_panics.load(Ordering::Relaxed) > 0 => {
-            panic!("a scoped task panicked and its handle was not joined")
+    let mut late = LatePanic::default();
+    let value = match result {
+        Ok(value) => Some(value),
+        Err(payload) => {
+            late.keep(payload);
+            None
         }
-        (Ok(value), None) => value,
+    };
+    late.merge(helped);
+    late.resume();
+    if scope.state.unobserved_panics.load(Ordering::Relaxed) > 0 {
+        panic!("a scoped task panicked and its handle was not joined");
     }
+    value.expect("no panic, so `f` returned")
 }
 
 /// A handle to a scoped task; see [`Scope::submit`].

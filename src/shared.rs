@@ -39,7 +39,8 @@ use crate::stats::{bump, Padded, ProducerCounters, Stats, WorkerCounters};
 use crate::sync::{
     self, Arc, AtomicBool, AtomicU64, AtomicUsize, Mutex, Ordering, Parked, TaskArc,
 };
-use crate::task::{Completion, Job, Task};
+use crate::task::{Claim, Completion, Ended, Job, Task};
+use crate::unwind::LatePanic;
 use crate::{fork, worker};
 
 const SHUTDOWN: usize = 1 << (usize::BITS - 1);
@@ -87,6 +88,15 @@ impl Refusal {
 pub(crate) enum Admission {
     Slot,
     Inline(usize),
+}
+
+/// Who handles a job popped from the queue.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum PoppedBy {
+    /// Worker `index`, which runs it (or cancels it once `shutdown_now` began).
+    Worker(usize),
+    /// `shutdown_now`'s drain, which cancels it.
+    Drain,
 }
 
 /// How long a submit may wait for a slot.
@@ -166,6 +176,12 @@ impl Shared {
         let taken = self.slots.load(Ordering::Relaxed) & COUNT;
         let husks = self.husks.load(Ordering::Relaxed) as isize;
         (taken as isize - husks).clamp(0, taken as isize) as usize
+    }
+
+    /// Slots taken, husks included: what the loom models check comes back to zero.
+    #[cfg(loom)]
+    pub(crate) fn slots_taken(&self) -> usize {
+        self.slots.load(Ordering::Relaxed) & COUNT
     }
 
     pub(crate) fn is_shutdown(&self) -> bool {
@@ -393,17 +409,27 @@ impl Shared {
     }
 
     /// Wakes the oldest async producer, if any.
+    ///
+    /// A waker is user code (the async runtime's), and this runs in the middle of a task's
+    /// bookkeeping on whatever thread freed the slot, so a panic from it is contained: the
+    /// panic is discarded, and the next producer is woken in its place, since the panicking
+    /// one may not have been.
     pub(crate) fn wake_one_async(&self) {
-        let waker = {
-            let mut waiters = self.async_waiters.lock();
-            let next = waiters.wakers.pop_front();
-            if waiters.wakers.is_empty() {
-                self.slots.fetch_and(!ASYNC_WAITING, Ordering::Relaxed);
+        loop {
+            let waker = {
+                let mut waiters = self.async_waiters.lock();
+                let next = waiters.wakers.pop_front();
+                if waiters.wakers.is_empty() {
+                    self.slots.fetch_and(!ASYNC_WAITING, Ordering::Relaxed);
+                }
+                next
+            };
+            let Some((_, waker)) = waker else { return };
+            let mut late = LatePanic::default();
+            late.catch(|| waker.wake());
+            if !late.discard() {
+                return;
             }
-            next
-        };
-        if let Some((_, waker)) = waker {
-            waker.wake();
         }
     }
 
@@ -440,12 +466,15 @@ impl Shared {
         }
     }
 
-    /// Wakes every waiting producer (at shutdown: they all get their error).
+    /// Wakes every waiting producer (at shutdown: they all get their error). A panicking
+    /// waker is contained, as in `wake_one_async`, and the others are still woken.
     fn wake_all_producers(&self) {
         sync::unpark_all(self.slots_key());
         let wakers = std::mem::take(&mut self.async_waiters.lock().wakers);
         for (_, waker) in wakers {
-            waker.wake();
+            let mut late = LatePanic::default();
+            late.catch(|| waker.wake());
+            let _ = late.discard();
         }
     }
 
@@ -499,21 +528,29 @@ impl Shared {
             Admission::Inline(index) => {
                 let counters = &this.workers[index];
                 bump(&counters.inline, 1);
-                // Never queued, so never popped: nothing to settle afterwards.
-                let _ = job.run(&mut |panicked| counters.finished(panicked));
+                // Never queued, so never popped: nothing to settle afterwards. (Nothing is
+                // detached or awaited yet either, so no user code runs after the closure.)
+                if let Claim::Won(ended) = job.run(&mut |panicked| counters.finished(panicked)) {
+                    ended.late_panic.resume();
+                }
             }
         }
         TaskHandle::new(task, Arc::clone(this))
     }
 
-    /// Handles a job popped from the queue, on worker `index` (`None`: `shutdown_now` draining):
-    /// runs it, or cancels it during `shutdown_now`; a husk just gives its slot back.
+    /// Handles a job popped from the queue: runs it, or cancels it during `shutdown_now`; a husk
+    /// just gives its slot back.
+    ///
+    /// # Panics
+    ///
+    /// With a panic from user code that ran after the task's outcome was published (see
+    /// [`Ended::late_panic`]), once the slot is settled.
     #[inline]
-    pub(crate) fn execute(&self, job: &dyn Job, index: Option<usize>) {
+    pub(crate) fn execute(&self, job: &dyn Job, by: PoppedBy) {
         // ORDERING: Relaxed; a job popped just as `shutdown_now` begins may still start, which is
         // what "not yet started" means for it. (`shutdown_now` drains the queue itself too.)
-        let claimed = match index {
-            Some(index) if !self.cancelling.load(Ordering::Relaxed) => {
+        let claim = match by {
+            PoppedBy::Worker(index) if !self.cancelling.load(Ordering::Relaxed) => {
                 let counters = &self.workers[index];
                 job.run(&mut |panicked| {
                     counters.finished(panicked);
@@ -525,10 +562,16 @@ impl Shared {
                 self.release();
             }),
         };
-        // Claimed by a canceller or a joining worker: if it is done, this entry was the last
-        // thing holding its slot; if not, whoever finishes it gives the slot back.
-        if claimed.is_none() && job.header().mark_popped() {
-            self.settle_husk();
+        match claim {
+            // Popped by us, so nobody else could have: the slot was given back in `done`.
+            Claim::Won(ended) => ended.late_panic.resume(),
+            // Claimed by a canceller or a joining worker: if it is done, this entry was the last
+            // thing holding its slot; if not, whoever finishes it gives the slot back.
+            Claim::Lost => {
+                if job.header().mark_popped() {
+                    self.settle_husk();
+                }
+            }
         }
     }
 
@@ -540,42 +583,61 @@ impl Shared {
         self.release();
     }
 
-    /// After a run or cancel off the queue: if its entry was popped meanwhile, the slot is ours
-    /// to give back.
-    fn settle_off_queue(&self, claimed: Option<bool>) -> bool {
-        match claimed {
-            None => false,
-            Some(popped_first) => {
-                if popped_first {
+    /// After a run or cancel off the queue: settles the slot if the entry was popped meanwhile,
+    /// then raises a late panic. Returns true if this call ended the task.
+    fn settle_off_queue(&self, claim: Claim) -> bool {
+        match claim {
+            Claim::Lost => false,
+            Claim::Won(Ended { entry_popped, late_panic }) => {
+                if entry_popped {
                     self.settle_husk();
                 }
+                late_panic.resume();
                 true
             }
         }
     }
 
-    /// Runs `task` on worker `index` of this executor, off the queue (a worker joining a task
-    /// that has not started), unless it was claimed already. Its queue entry becomes a husk.
+    /// Ends `job` on worker `index` of this executor, off the queue (a worker joining a task
+    /// that has not started), unless it was claimed already: runs it, or, once `shutdown_now`
+    /// began, cancels it, as the drain would have. Its queue entry becomes a husk. Returns true
+    /// if this call ended it.
+    ///
+    /// Cancelling here is what lets `shutdown_now` finish when a task is pushed after its drain
+    /// (by a producer that took its slot before the shutdown) and the only worker that could
+    /// pop it is the one joining it.
+    ///
+    /// # Panics
+    ///
+    /// As [`execute`](Self::execute).
     pub(crate) fn run_off_queue(&self, job: &dyn Job, index: usize) -> bool {
         if self.cancelling.load(Ordering::Relaxed) {
-            return false;
+            return self.cancel_off_queue_by(job, true);
         }
         let counters = &self.workers[index];
-        let claimed = job.run(&mut |panicked| {
+        let claim = job.run(&mut |panicked| {
             counters.finished(panicked);
             self.husks.fetch_add(1, Ordering::Relaxed);
         });
-        self.settle_off_queue(claimed)
+        self.settle_off_queue(claim)
     }
 
     /// Cancels `job` through its handle, unless it was claimed already. Its queue entry becomes
     /// a husk, which gives the slot back when a worker passes over it.
+    ///
+    /// # Panics
+    ///
+    /// If dropping the closure panics, once the slot is settled.
     pub(crate) fn cancel_off_queue(&self, job: &dyn Job) -> bool {
-        let claimed = job.cancel(&mut || {
-            self.count_cancel(false);
+        self.cancel_off_queue_by(job, false)
+    }
+
+    fn cancel_off_queue_by(&self, job: &dyn Job, by_shutdown: bool) -> bool {
+        let claim = job.cancel(&mut || {
+            self.count_cancel(by_shutdown);
             self.husks.fetch_add(1, Ordering::Relaxed);
         });
-        self.settle_off_queue(claimed)
+        self.settle_off_queue(claim)
     }
 
     fn count_cancel(&self, by_shutdown: bool) {
@@ -606,23 +668,31 @@ impl Shared {
     }
 
     /// `shutdown_now`'s first half: stop accepting, then cancel every queued task at once.
-    pub(crate) fn cancel_queued(&self) {
+    ///
+    /// The drain always finishes: a panic from a cancelled closure's `Drop` is caught and
+    /// returned (the first one; later ones are discarded), for the caller to raise once the
+    /// workers are joined.
+    pub(crate) fn cancel_queued(&self) -> LatePanic {
         self.cancelling.store(true, Ordering::Relaxed);
         self.begin_shutdown();
+        let mut late = LatePanic::default();
         let mut stops = 0;
         while let Some(message) = self.queue.try_pop() {
             match message {
-                Message::Run(job) => self.execute(&*job, None),
+                Message::Run(job) => late.catch(|| self.execute(&*job, PoppedBy::Drain)),
                 Message::Stop => stops += 1,
             }
         }
         for _ in 0..stops {
             self.queue.push(Message::Stop);
         }
+        late
     }
 
-    pub(crate) fn cancelled_by_shutdown(&self) -> u64 {
-        self.cancelled_by_shutdown.load(Ordering::Relaxed)
+    /// Tasks cancelled by `shutdown_now` (its drain, and workers after it) that no call has
+    /// reported yet: each is reported once.
+    pub(crate) fn take_cancelled_by_shutdown(&self) -> u64 {
+        self.cancelled_by_shutdown.swap(0, Ordering::Relaxed)
     }
 
     pub(crate) fn worker_exited(&self) {

@@ -4,16 +4,28 @@
 //!
 //! # The state word
 //!
-//! `CLAIMED` is set exactly once, by whoever takes the closure out: the thread that runs it, or
-//! the one that cancels it. Until `DONE` is set, only that thread touches the stage. `DONE` is set
-//! with `Release` after the outcome is written; from then on only the handle's owner, which has
-//! `&mut` or owns it, reads the stage (after an `Acquire` load sees `DONE`), until it drops the
-//! handle: that sets `DETACHED`, and whichever of `DONE` and `DETACHED` comes second drops what
-//! is left in the stage, so a detached result does not wait for the last `Arc`. `PARKED` and `WAKER`
-//! say that a thread sleeps on this task or that an async waker is stored, so that publishing
-//! costs no wake-up when nobody waits.
+//! | bit | set by | cleared | means |
+//! |---|---|---|---|
+//! | `CLAIMED` | the one thread that takes the closure out: to run it (`run`) or to drop it (`cancel`) | never | the stage belongs to the claimer until `DONE` |
+//! | `DONE` | the claimer, with `Release`, after the outcome is written | never | the outcome is readable (after an `Acquire` load) |
+//! | `CANCELLED` | `cancel`, in the same RMW as `DONE` | never | the outcome is "cancelled"; the stage is empty |
+//! | `PARKED` | a thread about to park on the word's address | never | `publish` must unpark |
+//! | `WAKER` | `register_waker`, after storing the waker | never | `publish` must take the stored waker and wake it |
+//! | `DETACHED` | dropping the handle | never | nobody will read the outcome |
+//! | `POPPED` | a worker that popped the queue entry of a task claimed elsewhere | never | the entry is gone: whoever ends the task second gives the slot back |
+//!
+//! Until `DONE`, only the claimer touches the stage. From then on only the handle's owner, which
+//! has `&mut` or owns it, reads the stage, until it drops the handle: whichever of `DONE` and
+//! `DETACHED` comes second drops what is left in the stage, so a detached result does not wait
+//! for the last `Arc`.
+//!
+//! # User code after the outcome is published
+//!
+//! Publishing can run user code: a stored `Waker`, the `Drop` of a detached result or of a
+//! cancelled closure. None of it runs before the outcome is published, and a panic from it is
+//! caught and handed back in [`Ended::late_panic`], so that the caller settles the task's slot
+//! before raising it again.
 
-use std::any::Any;
 use std::mem;
 use std::panic::{self, AssertUnwindSafe};
 use std::task::Waker;
@@ -21,6 +33,8 @@ use std::time::Instant;
 
 use crate::error::TaskError;
 use crate::sync::{self, AtomicUsize, Mutex, Ordering, Parked, UnsafeCell};
+use crate::unwind::LatePanic;
+pub(crate) use crate::unwind::Panic;
 
 const CLAIMED: usize = 1;
 const DONE: usize = 1 << 1;
@@ -29,9 +43,6 @@ const PARKED: usize = 1 << 3;
 const WAKER: usize = 1 << 4;
 const DETACHED: usize = 1 << 5;
 const POPPED: usize = 1 << 6;
-
-/// A panic payload, as `catch_unwind` gives it.
-pub(crate) type Panic = Box<dyn Any + Send>;
 
 /// The part of a task that does not depend on its types: its state and its waiters.
 #[derive(Debug)]
@@ -70,17 +81,18 @@ impl Header {
         self.state.fetch_or(CLAIMED, Ordering::Acquire) & CLAIMED == 0
     }
 
-    /// Marks the outcome as written and wakes whoever waits. Returns the state before: with
-    /// `DETACHED` the handle is gone and the caller drops the outcome; with `POPPED` the queue
-    /// entry was already passed over and the caller gives the task's slot back.
+    /// Marks the outcome as written and wakes whoever waits; a panic from a waker is kept in
+    /// `late`. Returns the state before: with `DETACHED` the handle is gone and the caller drops
+    /// the outcome; with `POPPED` the queue entry was already passed over and the caller gives
+    /// the task's slot back.
     #[inline]
-    fn publish(&self, extra: usize) -> usize {
+    fn publish(&self, extra: usize, late: &mut LatePanic) -> usize {
         // ORDERING: Release makes the stage write visible to the Acquire in `is_done`; Acquire
         // pairs with waiters' registration so a stored waker is seen, and with `detach` and
         // `mark_popped`.
         let prev = self.state.fetch_or(DONE | extra, Ordering::AcqRel);
         if prev & (PARKED | WAKER) != 0 {
-            self.wake(prev);
+            self.wake(prev, late);
         }
         prev
     }
@@ -102,14 +114,14 @@ impl Header {
     }
 
     #[cold]
-    fn wake(&self, prev: usize) {
+    fn wake(&self, prev: usize, late: &mut LatePanic) {
         if prev & PARKED != 0 {
             sync::unpark_all(self.key());
         }
         if prev & WAKER != 0 {
             let waker = self.waker.lock().take();
             if let Some(waker) = waker {
-                waker.wake();
+                late.catch(|| waker.wake());
             }
         }
     }
@@ -132,7 +144,9 @@ impl Header {
         }
     }
 
-    /// Stores `waker` to be woken on publication; true if the outcome is already published.
+    /// Stores `waker` to be woken on publication. Returns true if the outcome is already
+    /// published and `waker` will not be woken for it: the caller acts on it itself. Either way,
+    /// a publication wakes the waker at most once, never both here and in `publish`.
     pub(crate) fn register_waker(&self, waker: &Waker) -> bool {
         {
             let mut slot = self.waker.lock();
@@ -143,21 +157,62 @@ impl Header {
         }
         // ORDERING: AcqRel: the waker was stored (under the lock) before this RMW, and a
         // `publish` ordered after it will see WAKER and take the lock to find it.
-        self.state.fetch_or(WAKER, Ordering::AcqRel) & DONE != 0
+        if self.state.fetch_or(WAKER, Ordering::AcqRel) & DONE == 0 {
+            return false;
+        }
+        // Already published. If the publisher saw `WAKER` (set by an earlier registration), it
+        // takes whatever waker is stored, ours now, and wakes it: then it is gone from the slot
+        // and the caller must not act a second time. Otherwise take it back.
+        let taken_back = self.waker.lock().take();
+        taken_back.is_some()
     }
+}
+
+/// What a call to [`Job::run`] or [`Job::cancel`] did.
+#[derive(Debug)]
+pub(crate) enum Claim {
+    /// Someone else had claimed the task first: this call changed nothing.
+    Lost,
+    /// This call ended the task.
+    Won(Ended),
+}
+
+#[cfg(loom)]
+impl Claim {
+    /// True if this call ended the task; a late panic is raised at once.
+    pub(crate) fn won(self) -> bool {
+        match self {
+            Claim::Lost => false,
+            Claim::Won(ended) => {
+                ended.late_panic.resume();
+                true
+            }
+        }
+    }
+}
+
+/// What is left to do after a call ended a task.
+#[derive(Debug)]
+pub(crate) struct Ended {
+    /// The task's queue entry was popped, and passed over, before the task ended (see
+    /// [`Header::mark_popped`]): the slot is the caller's to give back.
+    pub(crate) entry_popped: bool,
+    /// A panic from user code that ran after the outcome was published (a waker, or the `Drop`
+    /// of a detached result or a cancelled closure): the caller raises it again once its
+    /// bookkeeping is done.
+    pub(crate) late_panic: LatePanic,
 }
 
 /// What the queue runs: a task seen without its closure and result types.
 pub(crate) trait Job: Send + Sync {
     /// Runs the task unless it was already claimed. `done(panicked)` is called after the closure
     /// returned and before the outcome is published, so that the executor's bookkeeping is
-    /// complete by the time a `join` returns. Returns `None` if someone else had claimed it,
-    /// else whether its queue entry had been popped meanwhile (see [`Header::mark_popped`]).
-    fn run(&self, done: &mut dyn FnMut(bool)) -> Option<bool>;
+    /// complete by the time a `join` returns. Never unwinds from user code: see [`Ended`].
+    fn run(&self, done: &mut dyn FnMut(bool)) -> Claim;
 
     /// Cancels the task unless it was already claimed: `done()` is called, the outcome is
     /// published as cancelled, and the closure is dropped. Returns as `run` does.
-    fn cancel(&self, done: &mut dyn FnMut()) -> Option<bool>;
+    fn cancel(&self, done: &mut dyn FnMut()) -> Claim;
 
     /// The task's state and waiters.
     fn header(&self) -> &Header;
@@ -236,36 +291,39 @@ where
     F: FnOnce() -> T + Send,
     T: Send,
 {
-    fn run(&self, done: &mut dyn FnMut(bool)) -> Option<bool> {
+    fn run(&self, done: &mut dyn FnMut(bool)) -> Claim {
         if !self.header.claim() {
-            return None;
+            return Claim::Lost;
         }
         // SAFETY: we won the claim and publish below.
         let f = unsafe { self.take_closure() };
         let outcome = panic::catch_unwind(AssertUnwindSafe(f));
         done(outcome.is_err());
         // SAFETY: still the claimer, before `publish`: nobody else reads or writes the stage.
+        // (What the assignment drops is `Stage::Empty`: no user code.)
         self.stage.with_mut(|stage| unsafe { *stage = Stage::Finished(outcome) });
-        let prev = self.header.publish(0);
+        let mut late_panic = LatePanic::default();
+        let prev = self.header.publish(0, &mut late_panic);
         if prev & DETACHED != 0 {
             // SAFETY: the handle is gone and the outcome published: the stage is ours alone.
-            unsafe { self.clear_stage() };
+            late_panic.catch(|| unsafe { self.clear_stage() });
         }
-        Some(prev & POPPED != 0)
+        Claim::Won(Ended { entry_popped: prev & POPPED != 0, late_panic })
     }
 
-    fn cancel(&self, done: &mut dyn FnMut()) -> Option<bool> {
+    fn cancel(&self, done: &mut dyn FnMut()) -> Claim {
         if !self.header.claim() {
-            return None;
+            return Claim::Lost;
         }
         // SAFETY: we won the claim and publish below.
         let f = unsafe { self.take_closure() };
         done();
         // The stage is empty: nothing to drop if the handle is gone.
-        let prev = self.header.publish(CANCELLED);
-        // Dropped last: if the closure's destructor panics, the task is already settled.
-        drop(f);
-        Some(prev & POPPED != 0)
+        let mut late_panic = LatePanic::default();
+        let prev = self.header.publish(CANCELLED, &mut late_panic);
+        // Dropped last, and caught: the caller settles the slot before the panic goes on.
+        late_panic.catch(|| drop(f));
+        Claim::Won(Ended { entry_popped: prev & POPPED != 0, late_panic })
     }
 
     fn header(&self) -> &Header {

@@ -11,6 +11,7 @@ use crate::error::{SubmitError, TaskError, TrySubmitError};
 use crate::handle::TaskHandle;
 use crate::shared::Shared;
 use crate::sync::{Arc, Condvar, Mutex};
+use crate::unwind::LatePanic;
 use crate::{worker, BoundedExecutor};
 
 /// Tasks whose results come out in the order they finish: Java's `ExecutorCompletionService`,
@@ -352,10 +353,21 @@ impl<T> TaskSet<T> {
 
 impl<T> Drop for TaskSet<T> {
     /// Cancels the tasks that have not started; running ones finish, their results dropped.
+    ///
+    /// A panic from a cancelled closure's or a finished result's `Drop` does not stop the
+    /// others from being cancelled and dropped: the first one is raised at the end (discarded
+    /// if the set is dropped during a panic).
     fn drop(&mut self) {
+        let mut late = LatePanic::default();
         for handle in self.handles.iter().flatten() {
-            handle.cancel();
+            late.catch(|| {
+                handle.cancel();
+            });
         }
+        for handle in self.handles.drain(..).flatten() {
+            late.catch(|| drop(handle));
+        }
+        late.resume_unless_panicking();
     }
 }
 

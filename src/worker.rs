@@ -4,8 +4,9 @@ use std::cell::Cell;
 use std::panic::{self, AssertUnwindSafe};
 
 use crate::queue::Message;
-use crate::shared::Shared;
+use crate::shared::{PoppedBy, Shared};
 use crate::sync::Arc;
+use crate::unwind;
 
 /// Which executor the current thread works for, and its index there.
 #[derive(Clone, Copy)]
@@ -36,9 +37,13 @@ pub(crate) fn index_in(shared: *const Shared) -> Option<usize> {
 /// A worker thread's body.
 pub(crate) fn main(shared: Arc<Shared>, index: usize) {
     CURRENT.with(|current| current.set(Some(Current { shared: Arc::as_ptr(&shared), index })));
-    // Tasks run under their own `catch_unwind`; what is left is user code in destructors (a
-    // result nobody joined, dropped here). A panic there must not kill the worker: go round again.
-    while panic::catch_unwind(AssertUnwindSafe(|| work(&shared, index))).is_err() {}
+    // Tasks run under their own `catch_unwind`; what is left is user code that runs once a
+    // task's slot is settled (a waker, the `Drop` of a result nobody joined or of a cancelled
+    // closure). A panic there is contained: discarded (its payload's `Drop` included), and the
+    // worker goes round again.
+    while let Err(payload) = panic::catch_unwind(AssertUnwindSafe(|| work(&shared, index))) {
+        unwind::discard(payload);
+    }
     CURRENT.with(|current| current.set(None));
     shared.worker_exited();
 }
@@ -46,7 +51,7 @@ pub(crate) fn main(shared: Arc<Shared>, index: usize) {
 fn work(shared: &Shared, index: usize) {
     loop {
         match shared.queue.pop() {
-            Message::Run(job) => shared.execute(&*job, Some(index)),
+            Message::Run(job) => shared.execute(&*job, PoppedBy::Worker(index)),
             Message::Stop => return,
         }
     }

@@ -114,3 +114,35 @@ fn join_next_on_a_worker_at_capacity_one_runs_its_own_tasks() {
     assert_eq!(outer.unwrap().join().unwrap(), 3);
     exec.shutdown();
 }
+
+/// A handle polled once (so a waker is registered on it) and pushed just as its task finishes:
+/// the set's own waker must be woken once, not by both the publisher and `push`. A second wake
+/// queued the slot twice: a later `join_next` took a handle that was not ready, or panicked.
+#[test]
+fn pushing_a_polled_handle_as_it_finishes_queues_it_once() {
+    use std::future::Future;
+    use std::sync::atomic::AtomicBool;
+    use std::task::{Context, Waker};
+
+    let exec = BoundedExecutor::new(2);
+    let mut set = TaskSet::new(&exec);
+    for round in 0..10_000u32 {
+        let go = Arc::new(AtomicBool::new(false));
+        let mut handle = {
+            let go = Arc::clone(&go);
+            exec.submit(move || {
+                while !go.load(Ordering::Acquire) {
+                    std::hint::spin_loop();
+                }
+                round
+            })
+            .unwrap()
+        };
+        let mut cx = Context::from_waker(Waker::noop());
+        assert!(std::pin::Pin::new(&mut handle).poll(&mut cx).is_pending());
+        go.store(true, Ordering::Release);
+        set.push(handle); // races the task's publication
+        assert_eq!(set.join_next().unwrap().unwrap(), round);
+        assert!(set.join_next_timeout(Duration::ZERO).is_none(), "round {round}: a second entry");
+    }
+}

@@ -78,3 +78,76 @@ fn capacity_overrides_ratio() {
     assert_eq!(exec.capacity(), 3);
     assert!(format!("{exec:?}").starts_with("BoundedExecutor { max_workers: 2, capacity: 3"));
 }
+
+#[test]
+fn a_nul_in_the_thread_name_is_an_error_not_a_panic() {
+    let err = BoundedExecutor::builder().thread_name("bad\0name").build().unwrap_err();
+    assert!(err.to_string().contains("NUL"), "{err}");
+}
+
+#[test]
+fn worker_counts_past_the_limit_are_errors_not_panics() {
+    for (workers, ratio, capacity) in [
+        (usize::MAX, 2, Some(1)),
+        (usize::MAX >> 4, 1, None),
+        (Builder::MAX_WORKERS + 1, 1, Some(1)),
+    ] {
+        let mut builder = BoundedExecutor::builder().max_workers(workers).queue_ratio(ratio);
+        if let Some(capacity) = capacity {
+            builder = builder.capacity(capacity);
+        }
+        let err = builder.build().unwrap_err();
+        assert!(err.to_string().contains("over the limit"), "{err}");
+    }
+}
+
+#[test]
+#[should_panic(expected = "over the limit")]
+fn new_with_too_many_workers_panics_with_the_builders_error() {
+    let _ = BoundedExecutor::new(usize::MAX);
+}
+
+/// A property test over edge values of every builder input: `build` returns `Ok` or `Err`,
+/// never panics, and an `Ok` executor has the asked-for shape. Combinations whose success
+/// would spawn thousands of threads are skipped (they are refused before any spawn, or never
+/// reached: see the last case above).
+#[test]
+fn build_never_panics_on_edge_inputs() {
+    let workers = [0, 1, 2, 3, Builder::MAX_WORKERS + 1, usize::MAX >> 4, usize::MAX];
+    let ratios = [0, 1, 2, 7, usize::MAX >> 2, usize::MAX];
+    let capacities = [None, Some(0), Some(1), Some(usize::MAX >> 3), Some(usize::MAX)];
+    let names = ["w", "", "bad\0name", "a-very-long-thread-name-prefix-beyond-fifteen-bytes", "ü"];
+    let stacks = [None, Some(0), Some(1), Some(usize::MAX)];
+    let mut built = 0;
+    for &w in &workers {
+        for &r in &ratios {
+            for &c in &capacities {
+                for name in names {
+                    for &stack in &stacks {
+                        let mut b = BoundedExecutor::builder()
+                            .max_workers(w)
+                            .queue_ratio(r)
+                            .thread_name(name);
+                        if let Some(c) = c {
+                            b = b.capacity(c);
+                        }
+                        if let Some(stack) = stack {
+                            b = b.stack_size(stack);
+                        }
+                        let outcome = std::panic::catch_unwind(|| b.build());
+                        let result = outcome.unwrap_or_else(|_| {
+                            panic!("build panicked: {w} workers, ratio {r}, capacity {c:?}, name {name:?}, stack {stack:?}")
+                        });
+                        if let Ok(exec) = result {
+                            built += 1;
+                            assert_eq!(exec.max_workers(), w);
+                            assert_eq!(exec.capacity(), c.unwrap_or(r.saturating_mul(w)));
+                            assert_eq!(exec.submit(|| 1).unwrap().join().unwrap(), 1);
+                        }
+                    }
+                }
+            }
+        }
+    }
+    assert!(built > 0);
+}
