@@ -13,6 +13,8 @@
 //! the task, `shutdown(wait=True)` is `shutdown`, `shutdown(cancel_futures=True)` is
 //! `shutdown_now`, and Python's default `worker_count = 5` is `BoundedExecutor::new(5)`.
 
+mod common;
+
 use std::any::Any;
 use std::cell::RefCell;
 use std::collections::HashSet;
@@ -28,6 +30,7 @@ use std::time::{Duration, Instant};
 use bounded_executor::{
     BoundedExecutor, SubmitError, SubmitTimeoutError, TaskError, TaskHandle, TrySubmitError,
 };
+use common::Gate;
 
 /// Upper bound for every wait on a condition. Reaching it means the executor hung or lost a
 /// wake-up; nothing here is expected to come near it.
@@ -39,31 +42,6 @@ const WORKER_COUNT: usize = 5;
 // ---------------------------------------------------------------------------------------------
 // Helpers
 // ---------------------------------------------------------------------------------------------
-
-/// A one-shot gate: tasks `wait` until the test `open`s it.
-#[derive(Default)]
-struct Gate {
-    open: Mutex<bool>,
-    cv: Condvar,
-}
-
-impl Gate {
-    fn new() -> Arc<Self> {
-        Arc::default()
-    }
-
-    fn open(&self) {
-        *self.open.lock().unwrap() = true;
-        self.cv.notify_all();
-    }
-
-    /// Blocks until opened. Bounded so that a broken test cannot wedge a worker forever.
-    fn wait(&self) {
-        let guard = self.open.lock().unwrap();
-        let (_guard, res) = self.cv.wait_timeout_while(guard, TIMEOUT, |open| !*open).unwrap();
-        assert!(!res.timed_out(), "gate was never opened");
-    }
-}
 
 /// A counter that can be waited on, e.g. "5 tasks have started".
 #[derive(Default)]
@@ -134,7 +112,7 @@ fn single_worker() -> BoundedExecutor {
 /// Occupies the executor's only worker with a task that waits on the returned gate, and returns
 /// once it is running, so that the next task submitted stays pending (Python's `RUNNING_FUTURE`
 /// and `PENDING_FUTURE` states).
-fn occupy_single_worker(exec: &BoundedExecutor) -> (Arc<Gate>, TaskHandle<&'static str>) {
+fn occupy_single_worker(exec: &BoundedExecutor) -> (Gate, TaskHandle<&'static str>) {
     assert_eq!(exec.max_workers(), 1);
     let gate = Gate::new();
     let started = Latch::new();
@@ -142,7 +120,7 @@ fn occupy_single_worker(exec: &BoundedExecutor) -> (Arc<Gate>, TaskHandle<&'stat
         let (gate, started) = (gate.clone(), started.clone());
         exec.submit(move || {
             started.count_up();
-            gate.wait();
+            gate.wait_at_most(TIMEOUT);
             "blocker"
         })
         .unwrap()
@@ -346,7 +324,7 @@ fn saturation_uses_exactly_max_workers_threads() {
             peak.fetch_max(now, Ordering::SeqCst);
             threads.lock().unwrap().insert(thread::current().id());
             started.count_up();
-            gate.wait();
+            gate.wait_at_most(TIMEOUT);
             running.fetch_sub(1, Ordering::SeqCst);
         }
     };
@@ -502,7 +480,7 @@ fn shutdown_waits_for_queued_tasks() {
         .map(|i| {
             let gate = gate.clone();
             exec.submit(move || {
-                gate.wait();
+                gate.wait_at_most(TIMEOUT);
                 i * i
             })
             .unwrap()
@@ -551,7 +529,7 @@ fn shutdown_now_cancels_queued_tasks() {
             exec.submit(move || {
                 running.lock().unwrap().insert(i);
                 started.count_up();
-                gate.wait();
+                gate.wait_at_most(TIMEOUT);
                 i
             })
             .unwrap()
@@ -656,7 +634,7 @@ fn register_exit_notices(
                     slot.borrow_mut().get_or_insert(ExitNotice { id, exited, latch });
                 });
                 started.count_up();
-                gate.wait();
+                gate.wait_at_most(TIMEOUT);
                 id
             })
             .unwrap()
@@ -725,7 +703,7 @@ fn worker_names(exec: &BoundedExecutor, n: usize) -> Vec<(ThreadId, Option<Strin
             let (gate, started) = (gate.clone(), started.clone());
             exec.submit(move || {
                 started.count_up();
-                gate.wait();
+                gate.wait_at_most(TIMEOUT);
                 let t = thread::current();
                 (t.id(), t.name().map(str::to_owned))
             })
@@ -785,7 +763,7 @@ fn backpressure_then_release_all() {
                 .map(|i| {
                     let gate = gate.clone();
                     exec.submit(move || {
-                        gate.wait();
+                        gate.wait_at_most(TIMEOUT);
                         i
                     })
                     .unwrap()
@@ -841,7 +819,7 @@ fn panic_while_shutdown_waits_does_not_deadlock() {
         let (gate, started) = (gate.clone(), started.clone());
         exec.submit(move || -> u8 {
             started.count_up();
-            gate.wait();
+            gate.wait_at_most(TIMEOUT);
             panic!("crash after shutdown")
         })
         .unwrap()
@@ -985,7 +963,7 @@ fn result_arrives_while_waiting() {
     let handle = {
         let gate = gate.clone();
         exec.submit(move || {
-            gate.wait();
+            gate.wait_at_most(TIMEOUT);
             42
         })
         .unwrap()
@@ -1049,7 +1027,7 @@ fn panic_arrives_while_waiting() {
     let handle = {
         let gate = gate.clone();
         exec.submit(move || -> i32 {
-            gate.wait();
+            gate.wait_at_most(TIMEOUT);
             std::panic::panic_any(std::io::ErrorKind::Other)
         })
         .unwrap()
@@ -1098,7 +1076,7 @@ fn future_wakes_on_result() {
     let handle = {
         let gate = gate.clone();
         exec.submit(move || {
-            gate.wait();
+            gate.wait_at_most(TIMEOUT);
             5
         })
         .unwrap()
@@ -1122,7 +1100,7 @@ fn future_wakes_on_panic() {
     let handle = {
         let gate = gate.clone();
         exec.submit(move || -> i32 {
-            gate.wait();
+            gate.wait_at_most(TIMEOUT);
             panic!("test")
         })
         .unwrap()
