@@ -2,11 +2,23 @@
 //! suite: `executor.py`, `test_thread_pool.py`, `test_shutdown.py`, `test_future.py`,
 //! `test_wait.py`, `test_deadlock.py`, `test_process_pool.py`).
 //!
+//! Source: <https://github.com/python/cpython/tree/main/Lib/test/test_concurrent_futures>
+//! (the 3.14-era files).
+//!
+//! Copyright & License:
+//!   - Copyright (c) 2001 Python Software Foundation; All Rights Reserved
+//!   - Licensed under the PSF License Version 2 (Python Software Foundation License Version 2):
+//!     <https://docs.python.org/3/license.html>,
+//!     <https://github.com/python/cpython/blob/main/LICENSE>
+//!   - Changes, as the licence asks: the Python cases are rewritten in Rust against this crate's
+//!     API (the mapping below); `time.sleep` staging is replaced by gates and latches; cases
+//!     that do not apply to this crate (process pools, ...) are left out, each with its reason
+//!     in `docs/cpython-port.md`.
+//!
 //! Each test names the Python case it comes from as `file::Class::method`. The Python suite uses
 //! `time.sleep` to hold tasks in place; these ports use gates and latches instead, so every wait is
 //! on a condition and is bounded by `TIMEOUT` (a wait that hits it is a failure, not a retry).
-//! Cases that need `map`, `as_completed` or `wait` live in `ported_cpython_later.rs.txt` until
-//! those APIs land; the port notes (`cpython-port.md`) map every Python case to a test or a reason.
+//! Cases that need `map`, `as_completed` or `wait` are in `ported_cpython_map.rs`.
 //!
 //! Mapping: `Future.result()` is `TaskHandle::join`, `result(timeout)` is `wait_timeout` then
 //! `join`, `done()` is `is_finished`, `cancel()` is `cancel`, an exception in a task is a panic in

@@ -2,6 +2,19 @@
 //! `as_completed` or `wait`: `executor.py` (the map cases), `test_thread_pool.py`,
 //! `test_shutdown.py`, `test_as_completed.py` and `test_wait.py`.
 //!
+//! Source: <https://github.com/python/cpython/tree/main/Lib/test/test_concurrent_futures>
+//! (the 3.14-era files).
+//!
+//! Copyright & License:
+//!   - Copyright (c) 2001 Python Software Foundation; All Rights Reserved
+//!   - Licensed under the PSF License Version 2 (Python Software Foundation License Version 2):
+//!     <https://docs.python.org/3/license.html>,
+//!     <https://github.com/python/cpython/blob/main/LICENSE>
+//!   - Changes, as the licence asks: the Python cases are rewritten in Rust against this crate's
+//!     API (the mapping below); `time.sleep` staging is replaced by gates and latches; cases
+//!     that do not apply to this crate (process pools, ...) are left out, each with its reason
+//!     in `docs/cpython-port.md`.
+//!
 //! Each test names its Python origin as `file::Class::method`; `docs/cpython-port.md` has the
 //! full mapping, including the cases that do not apply and why.
 //!
