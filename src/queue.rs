@@ -1,5 +1,5 @@
 //! The task queue: an unbounded crossbeam channel of type-erased jobs. It needs no bound of its
-//! own, because a slot is taken before anything is pushed (see `executor.rs`); it holds at most
+//! own, because a slot is taken before anything is pushed (see `shared`); it holds at most
 //! `capacity()` live tasks plus the husks of tasks cancelled or run by a joining worker before a
 //! worker popped them. Under `--cfg loom`, a mutex and condition variable stand in for it.
 

@@ -2,7 +2,7 @@
 //! `parking_lot_core` normally, and loom's models under `--cfg loom`.
 //!
 //! Everything the crate uses to synchronise its own state goes through this module, so that the
-//! loom suite (`tests/loom.rs`) checks the same code that ships.
+//! loom models (`src/loom_tests.rs`) check the same code that ships.
 
 /// Task allocations use std's `Arc` even under loom: loom's `Arc` cannot be coerced to a trait
 /// object, and what needs modelling in a task is its state word, which is loom's.

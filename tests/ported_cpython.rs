@@ -2,16 +2,30 @@
 //! suite: `executor.py`, `test_thread_pool.py`, `test_shutdown.py`, `test_future.py`,
 //! `test_wait.py`, `test_deadlock.py`, `test_process_pool.py`).
 //!
+//! Source: <https://github.com/python/cpython/tree/main/Lib/test/test_concurrent_futures>
+//! (the 3.14-era files).
+//!
+//! Copyright & License:
+//!   - Copyright (c) 2001 Python Software Foundation; All Rights Reserved
+//!   - Licensed under the PSF License Version 2 (Python Software Foundation License Version 2):
+//!     <https://docs.python.org/3/license.html>,
+//!     <https://github.com/python/cpython/blob/main/LICENSE>
+//!   - Changes, as the licence asks: the Python cases are rewritten in Rust against this crate's
+//!     API (the mapping below); `time.sleep` staging is replaced by gates and latches; cases
+//!     that do not apply to this crate (process pools, ...) are left out, each with its reason
+//!     in `docs/cpython-port.md`.
+//!
 //! Each test names the Python case it comes from as `file::Class::method`. The Python suite uses
 //! `time.sleep` to hold tasks in place; these ports use gates and latches instead, so every wait is
 //! on a condition and is bounded by `TIMEOUT` (a wait that hits it is a failure, not a retry).
-//! Cases that need `map`, `as_completed` or `wait` live in `ported_cpython_later.rs.txt` until
-//! those APIs land; the port notes (`cpython-port.md`) map every Python case to a test or a reason.
+//! Cases that need `map`, `as_completed` or `wait` are in `ported_cpython_map.rs`.
 //!
 //! Mapping: `Future.result()` is `TaskHandle::join`, `result(timeout)` is `wait_timeout` then
 //! `join`, `done()` is `is_finished`, `cancel()` is `cancel`, an exception in a task is a panic in
 //! the task, `shutdown(wait=True)` is `shutdown`, `shutdown(cancel_futures=True)` is
 //! `shutdown_now`, and Python's default `worker_count = 5` is `BoundedExecutor::new(5)`.
+
+mod common;
 
 use std::any::Any;
 use std::cell::RefCell;
@@ -28,6 +42,7 @@ use std::time::{Duration, Instant};
 use bounded_executor::{
     BoundedExecutor, SubmitError, SubmitTimeoutError, TaskError, TaskHandle, TrySubmitError,
 };
+use common::Gate;
 
 /// Upper bound for every wait on a condition. Reaching it means the executor hung or lost a
 /// wake-up; nothing here is expected to come near it.
@@ -39,31 +54,6 @@ const WORKER_COUNT: usize = 5;
 // ---------------------------------------------------------------------------------------------
 // Helpers
 // ---------------------------------------------------------------------------------------------
-
-/// A one-shot gate: tasks `wait` until the test `open`s it.
-#[derive(Default)]
-struct Gate {
-    open: Mutex<bool>,
-    cv: Condvar,
-}
-
-impl Gate {
-    fn new() -> Arc<Self> {
-        Arc::default()
-    }
-
-    fn open(&self) {
-        *self.open.lock().unwrap() = true;
-        self.cv.notify_all();
-    }
-
-    /// Blocks until opened. Bounded so that a broken test cannot wedge a worker forever.
-    fn wait(&self) {
-        let guard = self.open.lock().unwrap();
-        let (_guard, res) = self.cv.wait_timeout_while(guard, TIMEOUT, |open| !*open).unwrap();
-        assert!(!res.timed_out(), "gate was never opened");
-    }
-}
 
 /// A counter that can be waited on, e.g. "5 tasks have started".
 #[derive(Default)]
@@ -134,7 +124,7 @@ fn single_worker() -> BoundedExecutor {
 /// Occupies the executor's only worker with a task that waits on the returned gate, and returns
 /// once it is running, so that the next task submitted stays pending (Python's `RUNNING_FUTURE`
 /// and `PENDING_FUTURE` states).
-fn occupy_single_worker(exec: &BoundedExecutor) -> (Arc<Gate>, TaskHandle<&'static str>) {
+fn occupy_single_worker(exec: &BoundedExecutor) -> (Gate, TaskHandle<&'static str>) {
     assert_eq!(exec.max_workers(), 1);
     let gate = Gate::new();
     let started = Latch::new();
@@ -142,7 +132,7 @@ fn occupy_single_worker(exec: &BoundedExecutor) -> (Arc<Gate>, TaskHandle<&'stat
         let (gate, started) = (gate.clone(), started.clone());
         exec.submit(move || {
             started.count_up();
-            gate.wait();
+            gate.wait_at_most(TIMEOUT);
             "blocker"
         })
         .unwrap()
@@ -346,7 +336,7 @@ fn saturation_uses_exactly_max_workers_threads() {
             peak.fetch_max(now, Ordering::SeqCst);
             threads.lock().unwrap().insert(thread::current().id());
             started.count_up();
-            gate.wait();
+            gate.wait_at_most(TIMEOUT);
             running.fetch_sub(1, Ordering::SeqCst);
         }
     };
@@ -502,7 +492,7 @@ fn shutdown_waits_for_queued_tasks() {
         .map(|i| {
             let gate = gate.clone();
             exec.submit(move || {
-                gate.wait();
+                gate.wait_at_most(TIMEOUT);
                 i * i
             })
             .unwrap()
@@ -551,7 +541,7 @@ fn shutdown_now_cancels_queued_tasks() {
             exec.submit(move || {
                 running.lock().unwrap().insert(i);
                 started.count_up();
-                gate.wait();
+                gate.wait_at_most(TIMEOUT);
                 i
             })
             .unwrap()
@@ -656,7 +646,7 @@ fn register_exit_notices(
                     slot.borrow_mut().get_or_insert(ExitNotice { id, exited, latch });
                 });
                 started.count_up();
-                gate.wait();
+                gate.wait_at_most(TIMEOUT);
                 id
             })
             .unwrap()
@@ -725,7 +715,7 @@ fn worker_names(exec: &BoundedExecutor, n: usize) -> Vec<(ThreadId, Option<Strin
             let (gate, started) = (gate.clone(), started.clone());
             exec.submit(move || {
                 started.count_up();
-                gate.wait();
+                gate.wait_at_most(TIMEOUT);
                 let t = thread::current();
                 (t.id(), t.name().map(str::to_owned))
             })
@@ -785,7 +775,7 @@ fn backpressure_then_release_all() {
                 .map(|i| {
                     let gate = gate.clone();
                     exec.submit(move || {
-                        gate.wait();
+                        gate.wait_at_most(TIMEOUT);
                         i
                     })
                     .unwrap()
@@ -841,7 +831,7 @@ fn panic_while_shutdown_waits_does_not_deadlock() {
         let (gate, started) = (gate.clone(), started.clone());
         exec.submit(move || -> u8 {
             started.count_up();
-            gate.wait();
+            gate.wait_at_most(TIMEOUT);
             panic!("crash after shutdown")
         })
         .unwrap()
@@ -985,7 +975,7 @@ fn result_arrives_while_waiting() {
     let handle = {
         let gate = gate.clone();
         exec.submit(move || {
-            gate.wait();
+            gate.wait_at_most(TIMEOUT);
             42
         })
         .unwrap()
@@ -1049,7 +1039,7 @@ fn panic_arrives_while_waiting() {
     let handle = {
         let gate = gate.clone();
         exec.submit(move || -> i32 {
-            gate.wait();
+            gate.wait_at_most(TIMEOUT);
             std::panic::panic_any(std::io::ErrorKind::Other)
         })
         .unwrap()
@@ -1098,7 +1088,7 @@ fn future_wakes_on_result() {
     let handle = {
         let gate = gate.clone();
         exec.submit(move || {
-            gate.wait();
+            gate.wait_at_most(TIMEOUT);
             5
         })
         .unwrap()
@@ -1122,7 +1112,7 @@ fn future_wakes_on_panic() {
     let handle = {
         let gate = gate.clone();
         exec.submit(move || -> i32 {
-            gate.wait();
+            gate.wait_at_most(TIMEOUT);
             panic!("test")
         })
         .unwrap()

@@ -2,6 +2,19 @@
 //! `as_completed` or `wait`: `executor.py` (the map cases), `test_thread_pool.py`,
 //! `test_shutdown.py`, `test_as_completed.py` and `test_wait.py`.
 //!
+//! Source: <https://github.com/python/cpython/tree/main/Lib/test/test_concurrent_futures>
+//! (the 3.14-era files).
+//!
+//! Copyright & License:
+//!   - Copyright (c) 2001 Python Software Foundation; All Rights Reserved
+//!   - Licensed under the PSF License Version 2 (Python Software Foundation License Version 2):
+//!     <https://docs.python.org/3/license.html>,
+//!     <https://github.com/python/cpython/blob/main/LICENSE>
+//!   - Changes, as the licence asks: the Python cases are rewritten in Rust against this crate's
+//!     API (the mapping below); `time.sleep` staging is replaced by gates and latches; cases
+//!     that do not apply to this crate (process pools, ...) are left out, each with its reason
+//!     in `docs/cpython-port.md`.
+//!
 //! Each test names its Python origin as `file::Class::method`; `docs/cpython-port.md` has the
 //! full mapping, including the cases that do not apply and why.
 //!
@@ -13,13 +26,16 @@
 //! Dropping a `TaskSet` cancels its tasks that have not started (as tokio's `JoinSet` aborts on
 //! drop); `task_set_drop_cancels_unstarted_tasks` checks it.
 
+mod common;
+
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
 use bounded_executor::{BoundedExecutor, TaskError, TaskSet};
+use common::Gate;
 
 /// Upper bound for every wait on a condition; reaching it is a failure.
 const TIMEOUT: Duration = Duration::from_secs(5);
@@ -61,29 +77,6 @@ fn len<T: Send + 'static>(set: &TaskSet<T>) -> usize {
 // ---------------------------------------------------------------------------------------------
 // Helpers (as in ported_cpython.rs)
 // ---------------------------------------------------------------------------------------------
-
-#[derive(Default)]
-struct Gate {
-    open: Mutex<bool>,
-    cv: Condvar,
-}
-
-impl Gate {
-    fn new() -> Arc<Self> {
-        Arc::default()
-    }
-
-    fn open(&self) {
-        *self.open.lock().unwrap() = true;
-        self.cv.notify_all();
-    }
-
-    fn wait(&self) {
-        let guard = self.open.lock().unwrap();
-        let (_guard, res) = self.cv.wait_timeout_while(guard, TIMEOUT, |open| !*open).unwrap();
-        assert!(!res.timed_out(), "gate was never opened");
-    }
-}
 
 /// Counts drops, to prove a value is released by its consumer and not kept by the executor.
 struct DropToken(Arc<AtomicUsize>);
@@ -322,7 +315,7 @@ fn task_set_drop_cancels_unstarted_tasks() {
         let (gate, log) = (gate.clone(), log.clone());
         move || {
             log.lock().unwrap().push(format!("{ident} started"));
-            gate.wait();
+            gate.wait_at_most(TIMEOUT);
             log.lock().unwrap().push(format!("{ident} stopped"));
         }
     };
@@ -394,7 +387,7 @@ fn task_set_times_out_on_unfinished_task() {
     {
         let gate = gate.clone();
         add(&mut set, move || {
-            gate.wait();
+            gate.wait_at_most(TIMEOUT);
             -1
         });
     }
@@ -444,7 +437,7 @@ fn task_set_len_counts_unfinished_after_timeout() {
         // One runs (holding the only worker), one waits behind it.
         let gate = gate.clone();
         add(&mut set, move || {
-            gate.wait();
+            gate.wait_at_most(TIMEOUT);
             0
         });
     }
@@ -468,7 +461,7 @@ fn first_completed_is_the_finished_task() {
     {
         let gate = gate.clone();
         add(&mut set, move || {
-            gate.wait();
+            gate.wait_at_most(TIMEOUT);
             0
         });
     }
@@ -489,7 +482,7 @@ fn first_completed_with_some_already_completed() {
     {
         let gate = gate.clone();
         add(&mut set, move || {
-            gate.wait();
+            gate.wait_at_most(TIMEOUT);
             0
         });
     }
@@ -531,14 +524,14 @@ fn first_exception_stops_at_the_panic() {
     {
         let after_first = after_first.clone();
         add(&mut set, move || -> i32 {
-            after_first.wait();
+            after_first.wait_at_most(TIMEOUT);
             panic!("this is an exception")
         });
     }
     {
         let third = third.clone();
         add(&mut set, move || {
-            third.wait();
+            third.wait_at_most(TIMEOUT);
             0
         });
     }
@@ -566,7 +559,7 @@ fn first_exception_with_some_already_complete() {
     {
         let gate = gate.clone();
         add(&mut set, move || {
-            gate.wait();
+            gate.wait_at_most(TIMEOUT);
             0
         });
     }
@@ -591,7 +584,7 @@ fn first_exception_one_already_failed() {
     {
         let gate = gate.clone();
         add(&mut set, move || {
-            gate.wait();
+            gate.wait_at_most(TIMEOUT);
             0
         });
     }
@@ -635,7 +628,7 @@ fn wait_with_timeout_leaves_unfinished_task_pending() {
     {
         let gate = gate.clone();
         add(&mut set, move || {
-            gate.wait();
+            gate.wait_at_most(TIMEOUT);
             0
         });
     }
@@ -662,7 +655,7 @@ fn task_set_of_100_gated_tasks_completes() {
             for i in 0..100 {
                 let gate = gate.clone();
                 add(&mut set, move || {
-                    gate.wait();
+                    gate.wait_at_most(TIMEOUT);
                     i
                 });
             }

@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc, Condvar, Mutex};
 use std::task::{Context, Poll, Wake, Waker};
 use std::thread::{self, Thread};
+use std::time::Duration;
 
 use bounded_executor::{BoundedExecutor, TaskHandle};
 
@@ -25,6 +26,15 @@ impl Gate {
         while !*open {
             open = cv.wait(open).unwrap();
         }
+    }
+
+    /// Blocks until opened, and panics if `timeout` passes first: a test that never opens its
+    /// gate fails instead of wedging a worker forever.
+    pub fn wait_at_most(&self, timeout: Duration) {
+        let (open, cv) = &*self.0;
+        let open = open.lock().unwrap();
+        let (_open, res) = cv.wait_timeout_while(open, timeout, |open| !*open).unwrap();
+        assert!(!res.timed_out(), "gate was never opened");
     }
 
     pub fn open(&self) {
