@@ -11,7 +11,7 @@
 //! BENCH_POOLS=ours-r2-drop,rayon,floor cargo bench --bench throughput   # only these pools
 //! BENCH_ROUNDS=9 cargo bench --bench throughput  # more rounds (default 5; quick 3)
 //! BENCH_RUNS=4 cargo bench --bench throughput    # back-to-back runs for stability (default 3; quick 2)
-//! BENCH_ONLY=ours-default BENCH_N=100000 target/release/deps/throughput-* --bench   # one pool, once
+//! BENCH_ONLY=ours-default BENCH_N=100000 target/release/deps/throughput-<hash>   # one pool, once
 //! ```
 //!
 //! Ends with the targets of issue 13, each with its measured figure and "met" or "not met":
@@ -22,6 +22,9 @@
 //! interleaved rounds each; the median of each run must be within 1.5× of every other's. Other
 //! figures are medians over all rounds. The memory targets are printed by `benches/memory.rs`, the
 //! instructions per task by `benches/callgrind.sh` (which uses `BENCH_ONLY`).
+//!
+//! Scenario `1cpu noop 1p` (Linux) pins the pool and its producer to one CPU: the default's
+//! slow mode, made deterministic (`cargo bench --bench throughput -- 1cpu`).
 //!
 //! Writes every run to `target/bench-results/throughput.csv` and `utilisation.csv`.
 
@@ -42,6 +45,8 @@ struct Scenario {
     producers: usize,
     /// Two threads spin on the cores for the whole scenario.
     hog: bool,
+    /// Every thread of the scenario (pool, producers) pinned to one CPU (Linux only).
+    one_cpu: bool,
     /// Back-to-back runs of `rounds` interleaved rounds each, for the stability target.
     runs: usize,
 }
@@ -125,6 +130,7 @@ fn main() {
                 n,
                 producers,
                 hog: false,
+                one_cpu: false,
                 runs: if ns == 0 && producers == 1 { runs } else { 1 },
             });
         }
@@ -135,8 +141,24 @@ fn main() {
         n: mode.pick(50_000, 5_000, 200),
         producers: 1,
         hog: true,
+        one_cpu: false,
         runs: 1,
     });
+    // The default's slow mode, made deterministic: with producer and workers on one CPU, every
+    // hand-off is a context switch. A machine whose other core is busy (or whose vCPU the host
+    // took away) runs like this; the signature (wall ≈ task-clock, ~1.7 context switches and ~1.6
+    // futex calls per task for the default) matches the slow rounds seen on 2 cores.
+    if cfg!(target_os = "linux") {
+        scenarios.push(Scenario {
+            name: "1cpu noop 1p".into(),
+            work: Work::NOOP,
+            n: mode.pick(100_000, 5_000, 200),
+            producers: 1,
+            hog: false,
+            one_cpu: true,
+            runs: 1,
+        });
+    }
     let selected =
         |name: &str| filter.is_empty() || filter.iter().any(|f| name.contains(f.as_str()));
 
@@ -182,7 +204,7 @@ fn main() {
     }
 }
 
-/// `BENCH_ONLY=<key>`: one untimed-by-us run of one pool, `BENCH_N` no-op tasks (default 10^6)
+/// `BENCH_ONLY=<key>`: one run of one pool, `BENCH_N` no-op tasks (default 10^6)
 /// from `BENCH_PRODUCERS` producers (default 1), and nothing else: no calibration, no other pool.
 /// For `benches/callgrind.sh`, which counts the instructions of such a run, minus those of a run
 /// with `BENCH_N=0`, to get instructions per task.
@@ -237,6 +259,7 @@ fn utilisation(pools: &[Pool], n: usize, work: Work, rounds: usize, csv: &mut St
 /// always runs first (or right after the same neighbour).
 fn run_scenario(sc: &Scenario, pools: &[Pool], rounds: usize, csv: &mut String) -> Vec<Row> {
     let stop = AtomicBool::new(false);
+    let _pinned = sc.one_cpu.then(Pinned::to_one_cpu);
     thread::scope(|s| {
         if sc.hog {
             for _ in 0..2 {
@@ -265,6 +288,53 @@ fn run_scenario(sc: &Scenario, pools: &[Pool], rounds: usize, csv: &mut String) 
     })
 }
 
+/// The calling thread pinned to one CPU, and so every thread it spawns (pools are built on it, and
+/// the producers are its children); the old affinity comes back on drop.
+struct Pinned {
+    #[cfg(target_os = "linux")]
+    old: libc::cpu_set_t,
+}
+
+impl Pinned {
+    #[cfg(target_os = "linux")]
+    fn to_one_cpu() -> Pinned {
+        // SAFETY: `cpu_set_t` is plain bits; zeroed is the empty set.
+        let mut old: libc::cpu_set_t = unsafe { std::mem::zeroed() };
+        let size = std::mem::size_of::<libc::cpu_set_t>();
+        // SAFETY: `old` is a valid, writable `cpu_set_t` of `size` bytes; 0 is this thread.
+        let got = unsafe { libc::sched_getaffinity(0, size, &mut old) };
+        assert_eq!(got, 0, "sched_getaffinity: {}", std::io::Error::last_os_error());
+        let cpu = (0..libc::CPU_SETSIZE as usize)
+            // SAFETY: `cpu` is below CPU_SETSIZE, the set's size in bits.
+            .find(|&cpu| unsafe { libc::CPU_ISSET(cpu, &old) })
+            .expect("this thread may run on some CPU");
+        // SAFETY: as above.
+        let mut one: libc::cpu_set_t = unsafe { std::mem::zeroed() };
+        // SAFETY: `cpu` is below CPU_SETSIZE.
+        unsafe { libc::CPU_SET(cpu, &mut one) };
+        // SAFETY: `one` is a valid `cpu_set_t` of `size` bytes.
+        let set = unsafe { libc::sched_setaffinity(0, size, &one) };
+        assert_eq!(set, 0, "sched_setaffinity: {}", std::io::Error::last_os_error());
+        Pinned { old }
+    }
+
+    #[cfg(not(target_os = "linux"))]
+    fn to_one_cpu() -> Pinned {
+        Pinned {}
+    }
+}
+
+impl Drop for Pinned {
+    fn drop(&mut self) {
+        #[cfg(target_os = "linux")]
+        {
+            let size = std::mem::size_of::<libc::cpu_set_t>();
+            // SAFETY: `self.old` is the valid set `sched_getaffinity` filled in.
+            unsafe { libc::sched_setaffinity(0, size, &self.old) };
+        }
+    }
+}
+
 fn min_max(xs: &[f64]) -> (f64, f64) {
     xs.iter().fold((f64::MAX, f64::MIN), |(lo, hi), &x| (lo.min(x), hi.max(x)))
 }
@@ -283,7 +353,13 @@ fn table(sc: &Scenario, rows: &[Row]) -> String {
         sc.name,
         sc.n,
         sc.producers,
-        if sc.hog { ", 2 threads hogging the cores" } else { "" },
+        if sc.hog {
+            ", 2 threads hogging the cores"
+        } else if sc.one_cpu {
+            ", every thread pinned to one CPU"
+        } else {
+            ""
+        },
         rows.first().map_or(0, |r| r.figures.len()),
     );
     for row in rows {
