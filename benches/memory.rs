@@ -8,9 +8,16 @@
 //! `target/bench-results/memory.csv` and draws `target/bench-results/memory.svg`.
 //!
 //! ```text
-//! cargo bench --bench memory                 # N = 10^4, 10^5, 10^6
-//! BENCH_QUICK=1 cargo bench --bench memory   # N = 10^3, 10^4: seconds
+//! cargo bench --bench memory                 # N = 10^4, 10^5, 10^6, 3 rounds: a few minutes
+//! BENCH_QUICK=1 cargo bench --bench memory   # N = 10^3, 10^4, 1 round: seconds
+//! BENCH_POOLS=ours-default,threadpool BENCH_SIZES=10000,1000000 BENCH_ROUNDS=3 cargo bench --bench memory
 //! ```
+//!
+//! Every (pool, N) cell runs once per round, pools interleaved; the table shows the largest peak
+//! of the rounds and the median time. It ends with issue 13's two memory targets for the default
+//! (`BoundedExecutor::new(2)`), with "met" or "not met": its time at the largest N against
+//! threadpool's (≤ 1.1×), and its peak heap, flat in N (largest N within 1.5× of the smallest)
+//! and ≤ 64 KiB at every N.
 
 #[allow(dead_code)] // the memory bench uses only part of what the benches share
 mod common;
@@ -84,8 +91,9 @@ static ALLOC: Counting = Counting;
 /// queue grows for the whole run.
 const TASK_NS: u64 = 2_000;
 
-/// The pools compared. Ours at ratio 2 with dropped handles is the reference for the ratios.
-const POOLS: [Pool; 8] = [
+/// The pools compared. The default (`BoundedExecutor::new`) is first: the reference for the ratios.
+const POOLS: [Pool; 10] = [
+    Pool::OursDefault,
     Pool::Ours { ratio: 2, window: false },
     Pool::Ours { ratio: 2, window: true },
     Pool::Ours { ratio: 512, window: false },
@@ -93,6 +101,7 @@ const POOLS: [Pool; 8] = [
     Pool::Rayon,
     Pool::Threadpool,
     Pool::Tokio { keep_handles: true },
+    Pool::Bounded4,
     Pool::Floor,
 ];
 
@@ -114,40 +123,80 @@ fn main() {
         return;
     }
     let mode = Mode::from_env();
-    let sizes: &[usize] = mode.pick(&[10_000, 100_000, 1_000_000], &[1_000, 10_000], &[1_000]);
+    let sizes: Vec<usize> = std::env::var("BENCH_SIZES")
+        .ok()
+        .map(|v| v.split(',').filter_map(|x| x.trim().parse().ok()).collect())
+        .unwrap_or_else(|| {
+            mode.pick(&[10_000, 100_000, 1_000_000][..], &[1_000, 10_000], &[1_000]).to_vec()
+        });
+    let sizes = &sizes[..];
+    let rounds: usize = std::env::var("BENCH_ROUNDS")
+        .ok()
+        .and_then(|r| r.trim().parse().ok())
+        .unwrap_or(mode.pick(3, 1, 1))
+        .max(1);
+    let pools: Vec<Pool> = match std::env::var("BENCH_POOLS") {
+        Ok(keys) => {
+            POOLS.into_iter().filter(|p| keys.split(',').any(|k| k.trim() == p.key())).collect()
+        }
+        Err(_) => POOLS.to_vec(),
+    };
+    assert!(!pools.is_empty(), "BENCH_POOLS matched none of the memory bench's pools");
     let iters_per_us = common::calibrate();
     println!(
         "memory: 1 producer, {} workers, tasks of ~{} µs ({iters_per_us:.0} loop iterations/µs); \
-         each cell in its own process",
+         each cell in its own process, {rounds} round(s) interleaved; load average before start: {}",
         common::WORKERS,
-        TASK_NS / 1000
+        TASK_NS / 1000,
+        loadavg()
     );
 
     let exe = std::env::current_exe().expect("current_exe");
-    let mut cells = vec![vec![None; sizes.len()]; POOLS.len()];
-    for (j, &n) in sizes.iter().enumerate() {
-        for (i, pool) in POOLS.iter().enumerate() {
-            let out = Command::new(&exe)
-                .args(["--child", &pool.key(), &n.to_string(), &iters_per_us.to_string()])
-                .output()
-                .expect("run child");
-            assert!(
-                out.status.success(),
-                "{} N={n} failed: {}",
-                pool.name(),
-                String::from_utf8_lossy(&out.stderr)
-            );
-            cells[i][j] = Some(parse(&String::from_utf8_lossy(&out.stdout)));
+    let mut samples = vec![vec![Vec::new(); sizes.len()]; pools.len()];
+    for round in 0..rounds {
+        for (j, &n) in sizes.iter().enumerate() {
+            for k in 0..pools.len() {
+                let i = (k + round) % pools.len();
+                let pool = pools[i];
+                let out = Command::new(&exe)
+                    .args(["--child", &pool.key(), &n.to_string(), &iters_per_us.to_string()])
+                    .output()
+                    .expect("run child");
+                assert!(
+                    out.status.success(),
+                    "{} N={n} failed: {}",
+                    pool.name(),
+                    String::from_utf8_lossy(&out.stderr)
+                );
+                samples[i][j].push(parse(&String::from_utf8_lossy(&out.stdout)));
+            }
         }
     }
-    let cells: Vec<Vec<Cell>> =
-        cells.into_iter().map(|row| row.into_iter().map(Option::unwrap).collect()).collect();
+    // The largest peaks of the rounds, the median time.
+    let cells: Vec<Vec<Cell>> = samples
+        .iter()
+        .map(|row| {
+            row.iter()
+                .map(|s| Cell {
+                    heap: s.iter().map(|c| c.heap).max().unwrap_or(0),
+                    rss: s.iter().map(|c| c.rss).max().unwrap_or(0),
+                    time: Duration::from_secs_f64(common::median(
+                        &mut s.iter().map(|c| c.time.as_secs_f64()).collect::<Vec<_>>(),
+                    )),
+                })
+                .collect()
+        })
+        .collect();
 
-    print!("{}", table(sizes, &cells));
+    print!("{}", table(&pools, sizes, &cells));
+    print!("{}", targets(&pools, sizes, &cells, &samples));
+    println!("load average at the end: {}", loadavg());
     if mode != Mode::Smoke {
         let dir = common::results_dir();
-        std::fs::write(dir.join("memory.csv"), csv(sizes, &cells)).expect("write memory.csv");
-        std::fs::write(dir.join("memory.svg"), svg(sizes, &cells)).expect("write memory.svg");
+        std::fs::write(dir.join("memory.csv"), csv(&pools, sizes, &samples))
+            .expect("write memory.csv");
+        std::fs::write(dir.join("memory.svg"), svg(&pools, sizes, &cells))
+            .expect("write memory.svg");
         println!("wrote {0}/memory.csv and {0}/memory.svg", dir.display());
     }
 }
@@ -198,16 +247,17 @@ fn bytes(b: usize) -> String {
     }
 }
 
-fn table(sizes: &[usize], cells: &[Vec<Cell>]) -> String {
+fn table(pools: &[Pool], sizes: &[usize], cells: &[Vec<Cell>]) -> String {
     let mut s = String::new();
     let _ = write!(
         s,
-        "\n| pool | N | peak heap | peak RSS | time | heap vs ours r2 | RSS vs ours r2 |\n"
+        "\n| pool | N | peak heap | peak RSS | time (median) | heap vs {0} | RSS vs {0} |\n",
+        pools[0].name()
     );
     s.push_str("|---|---:|---:|---:|---:|---:|---:|\n");
     for (j, &n) in sizes.iter().enumerate() {
         let ours = cells[0][j];
-        for (i, pool) in POOLS.iter().enumerate() {
+        for (i, pool) in pools.iter().enumerate() {
             let c = cells[i][j];
             let _ = writeln!(
                 s,
@@ -224,18 +274,86 @@ fn table(sizes: &[usize], cells: &[Vec<Cell>]) -> String {
     s
 }
 
-fn csv(sizes: &[usize], cells: &[Vec<Cell>]) -> String {
-    let mut s = String::from("pool,n,peak_heap_bytes,peak_rss_bytes,wall_ns\n");
-    for (i, pool) in POOLS.iter().enumerate() {
+/// Issue 13's memory targets for the default, if it ran: its time at the largest N against
+/// threadpool's, and its peak heap at every N.
+fn targets(
+    pools: &[Pool],
+    sizes: &[usize],
+    cells: &[Vec<Cell>],
+    samples: &[Vec<Vec<Cell>>],
+) -> String {
+    let mut s = String::from(
+        "\n### Memory targets of issue 13 (default = `BoundedExecutor::new(2)`, handles dropped)\n\n\
+         | target | limit | measured | ratio | met |\n|---|---|---|---:|---|\n",
+    );
+    let met = |ok: bool| if ok { "met" } else { "**not met**" };
+    let at = |pool: Pool| pools.iter().position(|&p| p == pool);
+    let (Some(d), Some(last)) = (at(Pool::OursDefault), sizes.len().checked_sub(1)) else {
+        s.push_str("| (the default did not run: BENCH_POOLS) | | | | not measured |\n");
+        return s;
+    };
+    let n = sizes[last];
+    let ms = |i: usize| {
+        let times: Vec<f64> = samples[i][last].iter().map(|c| c.time.as_secs_f64() * 1e3).collect();
+        let (lo, hi) =
+            times.iter().fold((f64::MAX, f64::MIN), |(lo, hi), &t| (lo.min(t), hi.max(t)));
+        format!("{:.0} ms ({lo:.0}–{hi:.0})", cells[i][last].time.as_secs_f64() * 1e3)
+    };
+    let what = format!("default, time at N = {n} (~2 µs tasks): / threadpool");
+    match at(Pool::Threadpool) {
+        Some(t) => {
+            let r = cells[d][last].time.as_secs_f64() / cells[t][last].time.as_secs_f64();
+            let _ = writeln!(
+                s,
+                "| {what} | ≤ 1.1× | {} vs {} | {r:.2}× | {} |",
+                ms(d),
+                ms(t),
+                met(r <= 1.1)
+            );
+        }
+        None => {
+            let _ = writeln!(s, "| {what} | ≤ 1.1× | threadpool not run | | not measured |");
+        }
+    }
+    let heaps: Vec<String> =
+        sizes.iter().zip(&cells[d]).map(|(n, c)| format!("N = {n}: {}", bytes(c.heap))).collect();
+    let flat = cells[d][last].heap as f64 / cells[d][0].heap.max(1) as f64;
+    let small = cells[d].iter().all(|c| c.heap <= 64 * 1024);
+    let _ = writeln!(
+        s,
+        "| default, peak heap: flat in N (largest N / smallest ≤ 1.5×) and ≤ 64 KiB | ≤ 64 KiB, flat | {} | {flat:.2}× | {} |",
+        heaps.join(", "),
+        met(small && flat <= 1.5)
+    );
+    s
+}
+
+fn loadavg() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_default()
+}
+
+fn csv(pools: &[Pool], sizes: &[usize], samples: &[Vec<Vec<Cell>>]) -> String {
+    let mut s = String::from("pool,n,peak_heap_bytes,peak_rss_bytes,wall_ns,round\n");
+    for (i, pool) in pools.iter().enumerate() {
         for (j, &n) in sizes.iter().enumerate() {
-            let c = cells[i][j];
-            let _ = writeln!(s, "{},{n},{},{},{}", pool.key(), c.heap, c.rss, c.time.as_nanos());
+            for (round, c) in samples[i][j].iter().enumerate() {
+                let _ = writeln!(
+                    s,
+                    "{},{n},{},{},{},{round}",
+                    pool.key(),
+                    c.heap,
+                    c.rss,
+                    c.time.as_nanos()
+                );
+            }
         }
     }
     s
 }
 
-fn svg(sizes: &[usize], cells: &[Vec<Cell>]) -> String {
+fn svg(pools: &[Pool], sizes: &[usize], cells: &[Vec<Cell>]) -> String {
     use plotters::prelude::*;
 
     // Decimal units on the axis, so that the log scale's powers of ten read as round numbers.
@@ -277,7 +395,7 @@ fn svg(sizes: &[usize], cells: &[Vec<Cell>]) -> String {
             .y_label_formatter(&|b| si(*b))
             .draw()
             .unwrap();
-        for (i, pool) in POOLS.iter().enumerate() {
+        for (i, pool) in pools.iter().enumerate() {
             let color = Palette99::pick(i).to_rgba();
             let points: Vec<(f64, f64)> = sizes
                 .iter()

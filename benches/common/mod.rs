@@ -161,9 +161,17 @@ impl Latch {
 /// A pool under test and the way it is driven.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Pool {
+    /// This crate as it ships: `BoundedExecutor::new(WORKERS)`, whatever ratio and tuning that
+    /// default has today. Handles are dropped at once; `shutdown` (inside the timed region) waits
+    /// for the tasks. The pool every target of issue 13 is about.
+    OursDefault,
     /// This crate, `queue_ratio(ratio)`: capacity = ratio × workers. With `window`, each producer
     /// keeps the newest `capacity` handles and joins the oldest when the window is full;
     /// otherwise handles are dropped at once (detached) and `shutdown` waits for the tasks.
+    ///
+    /// Built with `builder().max_workers(WORKERS).queue_ratio(ratio)`, so `ours-r2-drop` is the
+    /// same configuration as [`Pool::OursDefault`] only while the builder's default ratio is 2 and
+    /// `new` sets nothing else; `OursDefault` follows `new` if the default changes.
     Ours { ratio: usize, window: bool },
     /// `rayon::ThreadPool::spawn`, completion counted by a [`Latch`].
     Rayon,
@@ -176,6 +184,10 @@ pub(crate) enum Pool {
     /// The pool one writes by hand: a bounded crossbeam channel of boxed closures
     /// (capacity = 2 × workers, like our default), each result sent back on a second channel.
     NaiveBounded,
+    /// Workers draining a crossbeam channel *bounded* at 2 × workers (the capacity of our
+    /// default) of boxed closures, no result delivery: what a bound of that size costs by itself,
+    /// the reference issue 13 asks the default to match.
+    Bounded4,
     /// Workers draining an unbounded crossbeam channel of boxed closures, no result delivery:
     /// the least work any pool can do per task.
     Floor,
@@ -184,6 +196,7 @@ pub(crate) enum Pool {
 impl Pool {
     pub(crate) fn name(self) -> String {
         match self {
+            Pool::OursDefault => format!("ours default (new({WORKERS}))"),
             Pool::Ours { ratio, window } => {
                 format!("ours r{ratio} {}", if window { "window" } else { "drop" })
             }
@@ -192,6 +205,7 @@ impl Pool {
             Pool::Tokio { keep_handles: true } => "tokio spawn_blocking".into(),
             Pool::Tokio { keep_handles: false } => "tokio spawn_blocking".into(),
             Pool::NaiveBounded => "naive bounded".into(),
+            Pool::Bounded4 => format!("bounded({}) channel", 2 * WORKERS),
             Pool::Floor => "floor (unbounded)".into(),
         }
     }
@@ -199,6 +213,7 @@ impl Pool {
     /// A short, argument-safe name.
     pub(crate) fn key(self) -> String {
         match self {
+            Pool::OursDefault => "ours-default".into(),
             Pool::Ours { ratio, window } => {
                 format!("ours-r{ratio}-{}", if window { "window" } else { "drop" })
             }
@@ -207,6 +222,7 @@ impl Pool {
             Pool::Tokio { keep_handles: false } => "tokio".into(),
             Pool::Tokio { keep_handles: true } => "tokio-handles".into(),
             Pool::NaiveBounded => "naive-bounded".into(),
+            Pool::Bounded4 => format!("bounded{}", 2 * WORKERS),
             Pool::Floor => "floor".into(),
         }
     }
@@ -216,6 +232,22 @@ impl Pool {
     pub(crate) fn run(self, n: usize, producers: usize, work: Work) -> Duration {
         let share = |p: usize| n / producers + usize::from(p < n % producers);
         match self {
+            Pool::OursDefault => {
+                let exec = BoundedExecutor::new(WORKERS);
+                let start = Instant::now();
+                thread::scope(|s| {
+                    for p in 0..producers {
+                        let exec = &exec;
+                        s.spawn(move || {
+                            for _ in 0..share(p) {
+                                drop(exec.submit(move || work.run()));
+                            }
+                        });
+                    }
+                });
+                exec.shutdown();
+                start.elapsed()
+            }
             Pool::Ours { ratio, window } => {
                 let exec = BoundedExecutor::builder()
                     .max_workers(WORKERS)
@@ -366,9 +398,13 @@ impl Pool {
                 }
                 elapsed
             }
-            Pool::Floor => {
+            Pool::Bounded4 | Pool::Floor => {
                 type Job = Box<dyn FnOnce() + Send>;
-                let (job_tx, job_rx) = crossbeam_channel::unbounded::<Job>();
+                let (job_tx, job_rx) = if self == Pool::Bounded4 {
+                    crossbeam_channel::bounded::<Job>(2 * WORKERS)
+                } else {
+                    crossbeam_channel::unbounded::<Job>()
+                };
                 let workers: Vec<_> = (0..WORKERS)
                     .map(|_| {
                         let job_rx = job_rx.clone();
