@@ -33,6 +33,7 @@ pub struct Builder {
     capacity: Option<usize>,
     thread_name: String,
     stack_size: Option<usize>,
+    producer_helps: bool,
 }
 
 /// A validated configuration.
@@ -41,6 +42,7 @@ pub(crate) struct Config {
     pub(crate) capacity: usize,
     pub(crate) thread_name: String,
     pub(crate) stack_size: Option<usize>,
+    pub(crate) producer_helps: bool,
 }
 
 impl Default for Builder {
@@ -78,6 +80,7 @@ impl Builder {
             capacity: None,
             thread_name: "bounded-executor".to_owned(),
             stack_size: None,
+            producer_helps: true,
         }
     }
 
@@ -155,6 +158,44 @@ impl Builder {
         self
     }
 
+    /// Whether a producer blocked in [`submit`](BoundedExecutor::submit) while the executor is
+    /// full runs queued tasks itself until a slot frees. Default: true.
+    ///
+    /// Each queued task already holds a slot, so the bound is the same either way. With
+    /// helping, the producer sleeps only while every task in flight is running: no core idles
+    /// while work is queued, and a slot freed by the producer's own run is taken without a
+    /// wake-up. On 2 cores this is what makes the default executor as fast per task as the
+    /// unbounded pools (see the README's benchmark table).
+    ///
+    /// What to know when it is on:
+    /// - a helped task runs on the producer's thread: its thread name and thread-locals are the
+    ///   producer's, not a worker's, and [`Stats::helped`](crate::Stats::helped) counts it;
+    /// - `submit` can take as long as the task it helps with, so a producer that must react
+    ///   quickly should use [`try_submit`](BoundedExecutor::try_submit) or
+    ///   [`submit_timeout`](BoundedExecutor::submit_timeout), which never help, as
+    ///   [`submit_async`](BoundedExecutor::submit_async) never does;
+    /// - a producer that holds a lock across `submit` must not submit tasks that take the same
+    ///   lock: a helped task would wait for its own thread. Turn helping off in that case.
+    ///
+    /// A task submitted from a worker of the same executor never reaches this point: it runs
+    /// inline (see the crate docs, `# Deadlocks`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let exec = bounded_executor::BoundedExecutor::builder()
+    ///     .max_workers(2)
+    ///     .producer_helps(false) // every task runs on a worker thread
+    ///     .build()
+    ///     .unwrap();
+    /// let name = exec.submit(|| std::thread::current().name().map(str::to_owned)).unwrap();
+    /// assert!(name.join().unwrap().unwrap().starts_with("bounded-executor-"));
+    /// ```
+    pub fn producer_helps(mut self, helps: bool) -> Self {
+        self.producer_helps = helps;
+        self
+    }
+
     /// Starts the executor.
     ///
     /// # Errors
@@ -206,6 +247,7 @@ impl Builder {
             capacity,
             thread_name: self.thread_name,
             stack_size: self.stack_size,
+            producer_helps: self.producer_helps,
         })
     }
 }

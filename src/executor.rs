@@ -79,7 +79,10 @@ impl BoundedExecutor {
     }
 
     pub(crate) fn start(config: Config) -> Result<Self, BuildError> {
-        let shared = Arc::new(Shared::new(config.max_workers, config.capacity));
+        let shared = Arc::new(
+            Shared::new(config.max_workers, config.capacity)
+                .with_producer_helps(config.producer_helps),
+        );
         let exec = Self {
             shared,
             max_workers: config.max_workers,

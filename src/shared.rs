@@ -95,6 +95,9 @@ pub(crate) enum Admission {
 pub(crate) enum PoppedBy {
     /// Worker `index`, which runs it (or cancels it once `shutdown_now` began).
     Worker(usize),
+    /// A producer waiting for a slot, which runs it as a worker would (see
+    /// `Shared::help_while_full`).
+    Producer,
     /// `shutdown_now`'s drain, which cancels it.
     Drain,
 }
@@ -130,6 +133,10 @@ pub(crate) struct Shared {
     live_workers: AtomicUsize,
     producers: Padded<ProducerCounters>,
     workers: Box<[Padded<WorkerCounters>]>,
+    /// Whether a blocking `submit` that finds the executor full runs queued tasks itself.
+    producer_helps: bool,
+    /// Tasks run by producers while they helped (any number of threads write).
+    helpers: Padded<WorkerCounters>,
     cancelled: AtomicU64,
     cancelled_by_shutdown: AtomicU64,
     async_waiters: Mutex<AsyncWaiters>,
@@ -147,10 +154,30 @@ impl Shared {
             live_workers: AtomicUsize::new(max_workers),
             producers: Padded::default(),
             workers: (0..max_workers).map(|_| Padded::default()).collect(),
+            producer_helps: false,
+            helpers: Padded::default(),
             cancelled: AtomicU64::new(0),
             cancelled_by_shutdown: AtomicU64::new(0),
             async_waiters: Mutex::new(AsyncWaiters::default()),
         }
+    }
+
+    /// The worker index a helping producer runs under: one past the real workers, so that its
+    /// counts go to `helpers`.
+    fn helper_index(&self) -> usize {
+        self.workers.len()
+    }
+
+    /// The counters of worker `index` (of the helping producers for `helper_index`).
+    #[inline]
+    fn counters(&self, index: usize) -> &WorkerCounters {
+        self.workers.get(index).map_or(&*self.helpers, |counters| &**counters)
+    }
+
+    /// Sets whether blocking producers run queued tasks while the executor is full.
+    pub(crate) fn with_producer_helps(mut self, helps: bool) -> Self {
+        self.producer_helps = helps;
+        self
     }
 
     fn slots_key(&self) -> usize {
@@ -243,6 +270,11 @@ impl Shared {
     /// Waits for a slot until `deadline` (forever if `None`).
     #[cold]
     fn acquire_slow(&self, deadline: Option<Instant>) -> Result<(), Refusal> {
+        if self.producer_helps && deadline.is_none() {
+            if let Some(result) = self.help_while_full() {
+                return result;
+            }
+        }
         let started = Instant::now();
         let result = match self.spin_for_slot() {
             Some(result) => result,
@@ -299,6 +331,38 @@ impl Shared {
         let found = found.map(|(result, _)| result);
         score.store(next, Ordering::Relaxed);
         found
+    }
+
+    /// A producer that finds the executor full runs queued tasks itself, as a worker would,
+    /// until it gets a slot: `None` once the queue is empty (every task in flight is running),
+    /// and the producer waits as usual.
+    ///
+    /// Every queued task already holds its slot, so the bound is untouched; what changes is
+    /// that no core idles while work is queued and the producer sleeps, and that a slot freed
+    /// by the producer's own run is taken without a wake-up. A panic from user code after a
+    /// helped task's outcome is published is contained here, as a worker contains it.
+    fn help_while_full(&self) -> Option<Result<(), Refusal>> {
+        loop {
+            match self.queue.try_pop()? {
+                Message::Run(job) => {
+                    let mut late = LatePanic::default();
+                    worker::as_worker(self, self.helper_index(), || {
+                        late.catch(|| self.execute(&*job, PoppedBy::Producer));
+                    });
+                    let _ = late.discard();
+                }
+                Message::Stop => {
+                    // Only pushed once the count reached zero after `SHUTDOWN`: hand it back to
+                    // the workers; the next try is refused.
+                    self.queue.push(Message::Stop);
+                    return None;
+                }
+            }
+            match self.try_acquire() {
+                Err(Refusal::Full) => {}
+                other => return Some(other),
+            }
+        }
     }
 
     fn park_for_slot(&self, deadline: Option<Instant>) -> Result<(), Refusal> {
@@ -526,7 +590,7 @@ impl Shared {
         match admission {
             Admission::Slot => this.queue.push(Message::Run(job)),
             Admission::Inline(index) => {
-                let counters = &this.workers[index];
+                let counters = this.counters(index);
                 bump(&counters.inline, 1);
                 // Never queued, so never popped: nothing to settle afterwards. (Nothing is
                 // detached or awaited yet either, so no user code runs after the closure.)
@@ -549,14 +613,16 @@ impl Shared {
     pub(crate) fn execute(&self, job: &dyn Job, by: PoppedBy) {
         // ORDERING: Relaxed; a job popped just as `shutdown_now` begins may still start, which is
         // what "not yet started" means for it. (`shutdown_now` drains the queue itself too.)
-        let claim = match by {
-            PoppedBy::Worker(index) if !self.cancelling.load(Ordering::Relaxed) => {
-                let counters = &self.workers[index];
-                job.run(&mut |panicked| {
-                    counters.finished(panicked);
-                    self.release();
-                })
-            }
+        let counters = match by {
+            PoppedBy::Worker(index) => Some(self.counters(index)),
+            PoppedBy::Producer => Some(&*self.helpers),
+            PoppedBy::Drain => None,
+        };
+        let claim = match counters {
+            Some(counters) if !self.cancelling.load(Ordering::Relaxed) => job.run(&mut |panicked| {
+                counters.finished(panicked);
+                self.release();
+            }),
             _ => job.cancel(&mut || {
                 self.count_cancel(true);
                 self.release();
@@ -614,7 +680,7 @@ impl Shared {
         if self.cancelling.load(Ordering::Relaxed) {
             return self.cancel_off_queue_by(job, true);
         }
-        let counters = &self.workers[index];
+        let counters = self.counters(index);
         let claim = job.run(&mut |panicked| {
             counters.finished(panicked);
             self.husks.fetch_add(1, Ordering::Relaxed);
@@ -733,6 +799,10 @@ impl Shared {
             stats.panicked += counters.panicked.load(Ordering::Relaxed);
             stats.inline += counters.inline.load(Ordering::Relaxed);
         }
+        stats.inline += self.helpers.inline.load(Ordering::Relaxed);
+        stats.helped = self.helpers.completed.load(Ordering::Relaxed);
+        stats.completed += stats.helped;
+        stats.panicked += self.helpers.panicked.load(Ordering::Relaxed);
         stats
     }
 }

@@ -39,6 +39,9 @@ pub struct Stats {
     /// Tasks a worker ran itself because it submitted to its own full executor (a subset of
     /// `completed`; see the crate docs, `# Deadlocks`).
     pub inline: u64,
+    /// Tasks a producer ran itself while it waited in a full executor's `submit` (a subset of
+    /// `completed`; see [`Builder::producer_helps`](crate::Builder::producer_helps)).
+    pub helped: u64,
     /// The most tasks ever in flight at once; never more than `capacity()`.
     pub peak_in_flight: usize,
     /// Total time producers spent waiting for a free slot.

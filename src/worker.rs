@@ -34,6 +34,22 @@ pub(crate) fn index_in(shared: *const Shared) -> Option<usize> {
         .map(|c| c.index)
 }
 
+/// Runs `f` as worker `index` of `shared`: a producer helping a full executor (see
+/// `Shared::help_while_full`) runs a queued task under the same rules as a worker, so that a
+/// nested submit runs inline and a join runs the awaited task instead of waiting for a slot that
+/// only the helped task can free. The previous value is restored, on unwinding too.
+pub(crate) fn as_worker<R>(shared: &Shared, index: usize, f: impl FnOnce() -> R) -> R {
+    struct Restore(Option<Current>);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            CURRENT.with(|current| current.set(self.0));
+        }
+    }
+    let previous = CURRENT.with(|current| current.replace(Some(Current { shared, index })));
+    let _restore = Restore(previous);
+    f()
+}
+
 /// A worker thread's body.
 pub(crate) fn main(shared: Arc<Shared>, index: usize) {
     CURRENT.with(|current| current.set(Some(Current { shared: Arc::as_ptr(&shared), index })));

@@ -320,7 +320,9 @@ fn shutdown_runs_detached_tasks() {
 // tasks are submitted from a second thread while the first `capacity()` hold the pool.
 #[test]
 fn saturation_uses_exactly_max_workers_threads() {
-    let exec = BoundedExecutor::new(4);
+    // Without helping: a producer that helps runs tasks on its own thread, and this test counts
+    // the worker threads (CPython's pool never runs a task on the submitter).
+    let exec = BoundedExecutor::builder().max_workers(4).producer_helps(false).build().unwrap();
     let total = 15 * exec.max_workers();
     let gate = Gate::new();
     let started = Latch::new();

@@ -226,8 +226,16 @@ fn time_seed() -> u64 {
 /// The whole run; panics on the first broken promise, returns the summary line.
 fn run(tasks: usize, seed: u64, progress: &Arc<Progress>) -> String {
     let started = Instant::now();
+    // Without helping: the shutdown scenario holds every worker and needs `submit` to wait
+    // (a helping producer would run the queued tasks itself). `panic_everywhere.rs` and the
+    // rest of the suite run with the default, helping on.
     let exec = Arc::new(
-        BoundedExecutor::builder().max_workers(WORKERS).capacity(CAPACITY).build().unwrap(),
+        BoundedExecutor::builder()
+            .max_workers(WORKERS)
+            .capacity(CAPACITY)
+            .producer_helps(false)
+            .build()
+            .unwrap(),
     );
     let counters = Arc::new(Counters {
         ran: (0..tasks).map(|_| AtomicU8::new(0)).collect(),
