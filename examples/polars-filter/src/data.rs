@@ -3,7 +3,7 @@
 
 use std::collections::HashSet;
 use std::fs::File;
-use std::io::Cursor;
+use std::io::{Cursor, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
 use anyhow::{anyhow, bail, Context, Result};
@@ -34,6 +34,41 @@ impl Source {
             Source::File(path) => path.display().to_string(),
         }
     }
+
+    /// Opens the input for a sequential read; also gives its size in bytes (for the progress
+    /// bar).
+    pub(crate) fn open(&self) -> Result<(Box<dyn Read + Send>, u64)> {
+        match self {
+            Source::Bundled => {
+                Ok((Box::new(Cursor::new(BUNDLED_CSV.as_bytes())), BUNDLED_CSV.len() as u64))
+            }
+            Source::File(path) => {
+                let file = open_file(path, "CSV")?;
+                let len = file.metadata().map(|m| m.len()).unwrap_or(0);
+                Ok((Box::new(file), len))
+            }
+        }
+    }
+
+    /// The `len` bytes at `offset`: how a `--processes` child reads its block, never the whole
+    /// file.
+    pub(crate) fn read_range(&self, offset: u64, len: usize) -> Result<Vec<u8>> {
+        let mut bytes = vec![0; len];
+        match self {
+            Source::Bundled => {
+                let start = usize::try_from(offset).unwrap_or(usize::MAX);
+                let range = BUNDLED_CSV.as_bytes().get(start..start.saturating_add(len));
+                bytes.copy_from_slice(range.ok_or_else(|| anyhow!("range past the bundled data"))?);
+            }
+            Source::File(path) => {
+                let mut file = open_file(path, "CSV")?;
+                file.seek(SeekFrom::Start(offset))
+                    .and_then(|_| file.read_exact(&mut bytes))
+                    .with_context(|| format!("cannot read CSV {}", path.display()))?;
+            }
+        }
+        Ok(bytes)
+    }
 }
 
 /// Every column is read as a string (so `0001` stays `0001`: inference would make it the integer
@@ -50,6 +85,57 @@ fn read_options() -> CsvReadOptions {
         .with_infer_schema_length(Some(0))
         .with_schema_overwrite(Some(Arc::new(schema)))
         .map_parse_options(|parse| parse.with_missing_is_null(false))
+}
+
+/// The schema of the whole file, from its header row alone: the same names and types as
+/// [`read_frame`] gives, so that every block parses exactly as the whole file would.
+pub(crate) fn header_schema(header: &[u8], what: &str) -> Result<SchemaRef> {
+    let frame = read_options()
+        .into_reader_with_file_handle(Cursor::new(header))
+        .finish()
+        .map_err(|e| anyhow!("cannot parse CSV {what}: {}", polars_msg(&e)))?;
+    validate(&frame, what)?;
+    Ok(frame.schema().clone())
+}
+
+/// Parses rows with no header under `schema`, on the calling thread only: the executor is what
+/// runs blocks in parallel.
+pub(crate) fn parse_rows(rows: &[u8], schema: &SchemaRef) -> PolarsResult<DataFrame> {
+    CsvReadOptions::default()
+        .with_has_header(false)
+        .with_schema(Some(schema.clone()))
+        .with_n_threads(Some(1))
+        .map_parse_options(|parse| parse.with_missing_is_null(false))
+        .into_reader_with_file_handle(Cursor::new(rows))
+        .finish()
+}
+
+/// The first row with a missing field, and that field's column.
+pub(crate) fn first_null(frame: &DataFrame) -> Option<(usize, String)> {
+    frame.columns().iter().filter(|c| c.null_count() > 0).find_map(|column| {
+        let row = column.is_null().iter().position(|null| null == Some(true))?;
+        Some((row, column.name().to_string()))
+    })
+}
+
+/// The header line Polars writes for `schema`: what every `<code>.csv` starts with.
+pub(crate) fn header_line(schema: &SchemaRef) -> Result<Vec<u8>> {
+    let mut out = Vec::new();
+    CsvWriter::new(&mut out)
+        .include_header(true)
+        .finish(&mut DataFrame::empty_with_schema(schema))
+        .map_err(|e| anyhow!("cannot write a CSV header: {}", polars_msg(&e)))?;
+    Ok(out)
+}
+
+/// Parses a CSV held in memory (with its header), as [`read_frame`] would read it from a file.
+pub(crate) fn read_frame_bytes(bytes: &[u8], what: &str) -> Result<DataFrame> {
+    let frame = read_options()
+        .into_reader_with_file_handle(Cursor::new(bytes))
+        .finish()
+        .map_err(|e| anyhow!("cannot parse CSV {what}: {}", polars_msg(&e)))?;
+    validate(&frame, what)?;
+    Ok(frame)
 }
 
 /// Reads the whole CSV once and checks it, or says in one line why it cannot.

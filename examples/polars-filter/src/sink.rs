@@ -28,6 +28,8 @@ pub(crate) struct Sink {
     out: Option<PathBuf>,
     quiet: bool,
     bar: Option<ProgressBar>,
+    /// The bar follows bytes read (the stream strategies), not codes.
+    by_bytes: bool,
     codes: usize,
     rows: u64,
     empty: Vec<String>,
@@ -37,8 +39,9 @@ pub(crate) struct Sink {
 impl Sink {
     /// `out`: the directory for `<code>.csv` files (already checked by [`prepare_out`]), or
     /// `None` to print.
-    pub(crate) fn new(out: Option<PathBuf>, quiet: bool, total: usize) -> Self {
-        let bar = (total >= PROGRESS_MIN_CODES && io::stderr().is_terminal()).then(|| {
+    pub(crate) fn new(out: Option<PathBuf>, quiet: bool, total: usize, stream: bool) -> Self {
+        let wanted = stream || total >= PROGRESS_MIN_CODES;
+        let bar = (wanted && io::stderr().is_terminal()).then(|| {
             let bar = ProgressBar::new(total as u64);
             if let Ok(style) =
                 ProgressStyle::with_template("{elapsed_precise} [{bar:40}] {pos}/{len} codes {msg}")
@@ -47,7 +50,43 @@ impl Sink {
             }
             bar
         });
-        Sink { out, quiet, bar, codes: 0, rows: 0, empty: Vec::new(), failed: Vec::new() }
+        Sink {
+            out,
+            quiet,
+            bar,
+            by_bytes: false,
+            codes: 0,
+            rows: 0,
+            empty: Vec::new(),
+            failed: Vec::new(),
+        }
+    }
+
+    /// Whether only the summary line is printed.
+    pub(crate) fn quiet(&self) -> bool {
+        self.quiet
+    }
+
+    /// Makes the progress bar follow bytes read (of `total`, `done` of which are read already)
+    /// instead of codes.
+    pub(crate) fn track_bytes(&mut self, total: u64, done: u64) {
+        self.by_bytes = true;
+        if let Some(bar) = &self.bar {
+            bar.set_length(total);
+            bar.set_position(done);
+            if let Ok(style) = ProgressStyle::with_template(
+                "{elapsed_precise} [{bar:40}] {bytes}/{total_bytes} {bytes_per_sec} {msg}",
+            ) {
+                bar.set_style(style.progress_chars("=> "));
+            }
+        }
+    }
+
+    /// `bytes` more of the input consumed.
+    pub(crate) fn advance_bytes(&self, bytes: u64) {
+        if let Some(bar) = &self.bar {
+            bar.inc(bytes);
+        }
     }
 
     /// The output directory, if results are written rather than printed.
@@ -85,7 +124,7 @@ impl Sink {
         if rows == 0 {
             self.empty.push(code.to_owned());
         }
-        if let Some(bar) = &self.bar {
+        if let (Some(bar), false) = (&self.bar, self.by_bytes) {
             bar.inc(1);
         }
         Ok(())
@@ -96,7 +135,9 @@ impl Sink {
         self.codes += 1;
         if let Some(bar) = &self.bar {
             bar.set_message(format!("({} failed)", self.failed.len() + 1));
-            bar.inc(1);
+            if !self.by_bytes {
+                bar.inc(1);
+            }
         }
         self.failed.push((code.to_owned(), why));
     }
@@ -174,4 +215,47 @@ pub(crate) fn prepare_out(dir: &Path) -> Result<()> {
         .with_context(|| format!("output directory {} is not writable", dir.display()))?;
     let _ = fs::remove_file(&probe);
     Ok(())
+}
+
+/// A private directory under the system's temporary directory, removed on drop.
+#[derive(Debug)]
+pub(crate) struct Scratch(PathBuf);
+
+impl Scratch {
+    pub(crate) fn new() -> Result<Self> {
+        let base = std::env::temp_dir();
+        for attempt in 0..100u32 {
+            let dir = base.join(format!("polars-filter-{}-{attempt}", std::process::id()));
+            // create_dir fails on an existing path, symlinks included: the directory is ours.
+            match fs::create_dir(&dir) {
+                Ok(()) => return Ok(Scratch(dir)),
+                Err(err) if err.kind() == io::ErrorKind::AlreadyExists => continue,
+                Err(err) => {
+                    return Err(err).with_context(|| {
+                        format!("cannot create scratch directory {}", dir.display())
+                    })
+                }
+            }
+        }
+        bail!("cannot create a scratch directory under {}", base.display())
+    }
+
+    pub(crate) fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.0);
+    }
+}
+
+/// The peak resident set size of this process (`VmHWM` in `/proc/self/status`), where the
+/// system tells it.
+pub(crate) fn peak_rss() -> Option<u64> {
+    let status = fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
 }
