@@ -86,7 +86,8 @@ impl Iterator for RowEnds<'_> {
 
 /// The number of line breaks in `bytes`: how line numbers advance over a block.
 pub(crate) fn count_lines(bytes: &[u8]) -> u64 {
-    memchr::memchr_iter(b'\n', bytes).count() as u64
+    // A plain count: the compiler vectorises it, where an iterator of matches pays per match.
+    bytes.iter().filter(|&&b| b == b'\n').count() as u64
 }
 
 /// Why the input cannot be cut into rows, at a place in one block.

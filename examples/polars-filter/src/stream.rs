@@ -15,7 +15,6 @@
 //! `<code>.csv`. A run that fails on its input removes its `.part` files, so no output looks
 //! complete unless the whole input was read.
 
-use std::collections::HashMap;
 use std::fs::{self, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -36,13 +35,20 @@ const MAX_MESSAGE: usize = 160;
 /// The wanted codes, each with its index in the code list.
 #[derive(Debug)]
 pub(crate) struct Wanted {
-    index: HashMap<String, u32>,
+    /// Polars' fast hasher: this lookup runs once per input row.
+    index: PlHashMap<String, u32>,
+    /// The codes themselves when they are few: a vectorised comparison with each beats hashing.
+    few: Vec<String>,
 }
+
+/// Up to this many codes, a row's code is compared with each instead of hashed.
+const FEW: usize = 8;
 
 impl Wanted {
     pub(crate) fn new(codes: &[String]) -> Self {
         let index = codes.iter().enumerate().map(|(i, code)| (code.clone(), i as u32)).collect();
-        Wanted { index }
+        let few = if codes.len() <= FEW { codes.to_vec() } else { Vec::new() };
+        Wanted { index, few }
     }
 
     fn len(&self) -> usize {
@@ -101,10 +107,27 @@ pub(crate) fn process_block(
     // file order.
     let mut counts = vec![0 as IdxSize; wanted.len()];
     let mut selected: Vec<(IdxSize, u32)> = Vec::new();
-    for (row, code) in codes.iter().enumerate() {
-        if let Some(&i) = code.and_then(|code| wanted.index.get(code)) {
-            counts[i as usize] += 1;
-            selected.push((row as IdxSize, i));
+    if wanted.few.is_empty() {
+        for (row, code) in codes.iter().enumerate() {
+            if let Some(i) = code.and_then(|code| wanted.index.get(code)) {
+                counts[*i as usize] += 1;
+                selected.push((row as IdxSize, *i));
+            }
+        }
+    } else {
+        // A few codes: one vectorised comparison each (a short string is compared inside its
+        // 16-byte view), in row order, so each code's rows stay in file order.
+        for (i, code) in wanted.few.iter().enumerate() {
+            let hits = codes.equal(code.as_str());
+            let mut offset = 0;
+            for chunk in hits.downcast_iter() {
+                // The code column has no nulls (checked above): the value bits are the answer.
+                for row in chunk.values().true_idx_iter() {
+                    counts[i] += 1;
+                    selected.push(((offset + row) as IdxSize, i as u32));
+                }
+                offset += chunk.len();
+            }
         }
     }
     if selected.is_empty() {
