@@ -29,8 +29,8 @@ pub(crate) struct Args {
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=4096))]
     pub(crate) workers: Option<u32>,
 
-    /// Tasks in flight per worker: the executor's capacity, and so the most result frames alive
-    /// at once, is workers × this.
+    /// Tasks in flight per worker: the executor's capacity, and so the most blocks (stream) or
+    /// result frames (per-code) alive at once, is workers × this.
     #[arg(long, value_name = "R", default_value_t = 2,
           value_parser = clap::value_parser!(u32).range(1..=1024))]
     pub(crate) queue_ratio: u32,
@@ -48,6 +48,10 @@ pub(crate) struct Args {
     #[arg(long, value_name = "K", default_value_t = 1000, requires = "generate",
           value_parser = clap::value_parser!(u64).range(1..=100_000_000))]
     pub(crate) distinct_codes: u64,
+
+    /// With --generate: overwrite an existing --csv file (without it, an existing file is refused).
+    #[arg(long, requires = "generate")]
+    pub(crate) force: bool,
 
     /// Seed of the generated file: the same seed gives the same bytes.
     #[arg(long, value_name = "S", default_value_t = 42, requires = "generate")]

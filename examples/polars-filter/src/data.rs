@@ -216,7 +216,57 @@ pub(crate) fn parse_codes<'a>(
 pub(crate) fn read_codes_file(path: &Path) -> Result<Vec<String>> {
     let text = std::fs::read_to_string(path)
         .with_context(|| format!("cannot read codes file {}", path.display()))?;
+    // Windows editors start a UTF-8 file with a BOM: it is not part of the first code. (`lines`
+    // and the trim take care of CRLF.)
+    let text = text.strip_prefix('\u{FEFF}').unwrap_or(&text);
     parse_codes(text.lines(), &format!("codes file {}", path.display()))
+}
+
+/// Creates `path` afresh: whatever was there is removed first (unlinking a symlink removes the
+/// link, not its target), and the file is created with `O_EXCL`, so no existing path, a symlink
+/// planted in a shared directory included, is ever written through.
+pub(crate) fn create_new(path: &Path) -> std::io::Result<File> {
+    match std::fs::remove_file(path) {
+        Err(err) if err.kind() != std::io::ErrorKind::NotFound => return Err(err),
+        _ => {}
+    }
+    std::fs::OpenOptions::new().write(true).create_new(true).open(path)
+}
+
+/// Refuses an `--out` where a result file (or its `.part`) would be the input file itself:
+/// `--csv 2024.csv --codes 2024 --out .` would replace the input with its own 2024 rows.
+pub(crate) fn check_out_is_not_input(out: &Path, codes: &[String], source: &Source) -> Result<()> {
+    let Source::File(csv) = source else { return Ok(()) };
+    let Ok(input) = std::fs::metadata(csv) else { return Ok(()) };
+    if !out.is_dir() {
+        return Ok(());
+    }
+    for code in codes {
+        for name in [format!("{code}.csv"), format!("{code}.csv.part")] {
+            let target = out.join(&name);
+            if std::fs::metadata(&target).is_ok_and(|meta| same_file(&meta, &input)) {
+                bail!(
+                    "--out {} would overwrite the input {}: the result for code {code} is {name}",
+                    out.display(),
+                    csv.display()
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+#[cfg(unix)]
+fn same_file(a: &std::fs::Metadata, b: &std::fs::Metadata) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    (a.dev(), a.ino()) == (b.dev(), b.ino())
+}
+
+#[cfg(not(unix))]
+fn same_file(a: &std::fs::Metadata, b: &std::fs::Metadata) -> bool {
+    // Without inodes: the same size and modification time is taken as the same file (refusing
+    // too much is the safe side).
+    a.len() == b.len() && a.modified().ok() == b.modified().ok()
 }
 
 /// A code becomes a file name in `--out` and in `--processes` mode: it must be one.
@@ -239,7 +289,7 @@ pub(crate) fn write_csv(frame: &mut DataFrame, path: &Path) -> Result<()> {
     partial.push(".part");
     let partial = PathBuf::from(partial);
     let result = (|| {
-        let file = File::create(&partial)?;
+        let file = create_new(&partial)?;
         CsvWriter::new(file)
             .include_header(true)
             .finish(frame)

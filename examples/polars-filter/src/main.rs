@@ -50,7 +50,7 @@ fn run(args: Args) -> Result<()> {
 
     let start = Instant::now();
     if let (Some(rows), Some(path)) = (args.generate, &args.csv) {
-        generate::write(path, rows, args.distinct_codes, args.seed)?;
+        generate::write(path, rows, args.distinct_codes, args.seed, args.force)?;
         eprintln!(
             "generated {} ({rows} rows, {} codes, seed {}) in {:.3} s",
             path.display(),
@@ -73,7 +73,12 @@ fn run(args: Args) -> Result<()> {
         data::check_file_names(&codes)?;
     }
     if let Some(dir) = &args.out {
-        sink::prepare_out(dir)?;
+        data::check_out_is_not_input(dir, &codes, &source)?;
+        let input = match &source {
+            Source::File(path) => Some(path.as_path()),
+            Source::Bundled => None,
+        };
+        sink::prepare_out(dir, input)?;
     }
 
     let workers = match args.workers {

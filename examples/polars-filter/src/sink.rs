@@ -34,6 +34,8 @@ pub(crate) struct Sink {
     rows: u64,
     empty: Vec<String>,
     failed: Vec<(String, String)>,
+    /// The files written to `out`, for the manifest.
+    written: Vec<String>,
 }
 
 impl Sink {
@@ -59,6 +61,7 @@ impl Sink {
             rows: 0,
             empty: Vec::new(),
             failed: Vec::new(),
+            written: Vec::new(),
         }
     }
 
@@ -121,6 +124,9 @@ impl Sink {
         };
         self.codes += 1;
         self.rows += rows;
+        if self.out.is_some() {
+            self.written.push(format!("{code}.csv"));
+        }
         if rows == 0 {
             self.empty.push(code.to_owned());
         }
@@ -159,6 +165,10 @@ impl Sink {
     pub(crate) fn finish(self, how: &str, elapsed: Duration) -> Result<()> {
         if let Some(bar) = &self.bar {
             bar.finish_and_clear();
+        }
+        // Only a run that wrote every result says so.
+        if let (Some(dir), true) = (&self.out, self.failed.is_empty()) {
+            write_manifest(dir, &self.written)?;
         }
         let empty = if self.empty.is_empty() {
             String::new()
@@ -207,14 +217,70 @@ fn list(items: &[String], max: usize) -> String {
 
 /// Creates `dir` if needed and proves it writable before any work starts, so that an unwritable
 /// `--out` fails at once instead of after the first result.
-pub(crate) fn prepare_out(dir: &Path) -> Result<()> {
+///
+/// Then it makes the directory say "incomplete" until this run succeeds: the previous run's
+/// [`MANIFEST`] is removed, and so is every file it lists (the previous results), except the
+/// input itself. Files this program did not write are never touched.
+pub(crate) fn prepare_out(dir: &Path, input: Option<&Path>) -> Result<()> {
     fs::create_dir_all(dir)
         .with_context(|| format!("cannot create output directory {}", dir.display()))?;
     let probe = dir.join(format!(".polars-filter-probe-{}", std::process::id()));
-    fs::write(&probe, b"")
+    crate::data::create_new(&probe)
         .with_context(|| format!("output directory {} is not writable", dir.display()))?;
     let _ = fs::remove_file(&probe);
+
+    let manifest = dir.join(MANIFEST);
+    let listed = match fs::symlink_metadata(&manifest) {
+        Ok(meta) if meta.is_file() => fs::read_to_string(&manifest).unwrap_or_default(),
+        _ => String::new(),
+    };
+    match fs::remove_file(&manifest) {
+        Err(err) if err.kind() != io::ErrorKind::NotFound => {
+            return Err(err).with_context(|| format!("cannot remove {}", manifest.display()))
+        }
+        _ => {}
+    }
+    let input = input.and_then(|path| fs::canonicalize(path).ok());
+    for name in listed.lines() {
+        // Only plain `<code>.csv` names of this directory: a tampered manifest cannot reach out.
+        let plain = name.ends_with(".csv") && !name.contains('/') && !name.contains('\\');
+        if !plain {
+            continue;
+        }
+        let stale = dir.join(name);
+        if input.is_some() && fs::canonicalize(&stale).ok() == input {
+            continue;
+        }
+        match fs::remove_file(&stale) {
+            Err(err) if err.kind() != io::ErrorKind::NotFound => {
+                return Err(err).with_context(|| format!("cannot remove {}", stale.display()))
+            }
+            _ => {}
+        }
+    }
     Ok(())
+}
+
+/// The file a run writes last into `--out`, listing the files it wrote: a directory without it
+/// is incomplete (a failed, interrupted or still running run).
+pub(crate) const MANIFEST: &str = "_SUCCESS";
+
+/// Writes [`MANIFEST`] (through a `.part` name, so it appears complete or not at all).
+fn write_manifest(dir: &Path, files: &[String]) -> Result<()> {
+    let path = dir.join(MANIFEST);
+    let partial = dir.join(format!("{MANIFEST}.part"));
+    let result = (|| {
+        let mut file = crate::data::create_new(&partial)?;
+        for name in files {
+            writeln!(file, "{name}")?;
+        }
+        file.sync_all()?;
+        fs::rename(&partial, &path)
+    })();
+    if result.is_err() {
+        let _ = fs::remove_file(&partial);
+    }
+    result.with_context(|| format!("cannot write {}", path.display()))
 }
 
 /// A private directory under the system's temporary directory, removed on drop.

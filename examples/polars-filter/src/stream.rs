@@ -452,11 +452,7 @@ impl Collector {
                     OpenOptions::new().append(true).open(&path)?
                 } else {
                     // Never through an existing path (a stale file, or a planted symlink).
-                    match fs::remove_file(&path) {
-                        Err(err) if err.kind() != std::io::ErrorKind::NotFound => return Err(err),
-                        _ => {}
-                    }
-                    let mut file = OpenOptions::new().write(true).create_new(true).open(&path)?;
+                    let mut file = data::create_new(&path)?;
                     part.started = true;
                     file.write_all(&self.header)?;
                     file

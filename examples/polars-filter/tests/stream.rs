@@ -73,8 +73,10 @@ fn assert_identical(dir: &Path, csv: &Path, block_sizes: &[usize]) {
     let reference = dir.join("per-code");
     run_to(csv, &codes, &reference, &["--strategy", "per-code"]).ok();
     let expected = files(&reference);
-    assert_eq!(expected.len(), 13);
-    assert_eq!(expected.last().unwrap(), &("9999.csv".to_owned(), b"code,name,age\n".to_vec()));
+    // 13 result files and the `_SUCCESS` manifest (the same in every run: the files, in order).
+    assert_eq!(expected.len(), 14);
+    assert_eq!(expected[12], ("9999.csv".to_owned(), b"code,name,age\n".to_vec()));
+    assert_eq!(expected[13].0, "_SUCCESS");
     let check = |name: String, extra: &[&str]| {
         let out = dir.join(&name);
         run_to(csv, &codes, &out, extra).ok();
@@ -221,5 +223,5 @@ fn twenty_thousand_codes_under_a_limit_of_64_open_files() {
     let stdout = String::from_utf8_lossy(&status.stdout);
     assert!(status.status.success(), "{stdout}{}", String::from_utf8_lossy(&status.stderr));
     assert!(stdout.contains("done: 20000 codes, 40000 rows selected"), "{stdout}");
-    assert_eq!(fs::read_dir(&out).unwrap().count(), 20000);
+    assert_eq!(fs::read_dir(&out).unwrap().count(), 20000 + 1, "a file per code, and _SUCCESS");
 }

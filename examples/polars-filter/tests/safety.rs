@@ -1,0 +1,180 @@
+//! The user's data is never destroyed or misreported (issue 14): the output never overwrites the
+//! input, a BOM in the codes file is not part of a code, `--generate` never overwrites a file
+//! unasked, and a symlink planted where a result is written is never followed.
+
+mod common;
+
+use std::ffi::OsStr;
+use std::fs;
+use std::path::Path;
+
+use common::{read_out_dir, run, scratch};
+
+const PEOPLE: &str = "code,name,age\n2023,hoge,20\n2024,fuga,10\n2024,piyo,32\n";
+
+fn refuses_an_out_that_would_overwrite_the_input(extra: &[&str]) {
+    let dir = scratch(&format!("overwrite-input{}", extra.join("")));
+    let csv = dir.join("2024.csv");
+    fs::write(&csv, PEOPLE).unwrap();
+    let mut argv = Vec::<&OsStr>::from([
+        "--csv".as_ref(),
+        csv.as_os_str(),
+        "--codes".as_ref(),
+        "2023,2024".as_ref(),
+        "--out".as_ref(),
+        dir.as_os_str(),
+    ]);
+    argv.extend(extra.iter().map(OsStr::new));
+    run(argv).fails_with(&["2024.csv", "would overwrite the input"]);
+    assert_eq!(fs::read_to_string(&csv).unwrap(), PEOPLE, "the input is untouched");
+    assert!(!dir.join("2023.csv").exists(), "nothing was started");
+}
+
+#[test]
+fn out_that_would_overwrite_the_input_is_refused() {
+    refuses_an_out_that_would_overwrite_the_input(&[]);
+}
+
+#[test]
+fn out_that_would_overwrite_the_input_is_refused_with_processes() {
+    refuses_an_out_that_would_overwrite_the_input(&["--processes"]);
+}
+
+#[test]
+fn out_that_would_overwrite_the_input_is_refused_per_code() {
+    refuses_an_out_that_would_overwrite_the_input(&["--strategy", "per-code"]);
+}
+
+#[test]
+fn bom_and_crlf_in_the_codes_file_are_not_part_of_a_code() {
+    let dir = scratch("codes-bom");
+    let csv = dir.join("in.csv");
+    fs::write(&csv, PEOPLE).unwrap();
+    let codes = dir.join("codes.txt");
+    fs::write(&codes, "\u{FEFF}2023\r\n2024\r\n").unwrap();
+    let out = dir.join("out");
+    let run = run(Vec::<&OsStr>::from([
+        "--csv".as_ref(),
+        csv.as_os_str(),
+        "--codes-file".as_ref(),
+        codes.as_os_str(),
+        "--out".as_ref(),
+        out.as_os_str(),
+    ]))
+    .ok();
+    assert!(
+        run.summary().starts_with("done: 2 codes, 3 rows selected, 0 empty"),
+        "{}",
+        run.summary()
+    );
+    let files = read_out_dir(&out);
+    assert_eq!(files.keys().collect::<Vec<_>>(), ["2023", "2024"]);
+}
+
+#[test]
+fn generate_refuses_an_existing_file_unless_forced() {
+    let dir = scratch("generate-existing");
+    let csv = dir.join("precious.csv");
+    fs::write(&csv, PEOPLE).unwrap();
+    let generate = |force: bool| {
+        let mut argv = Vec::<&OsStr>::from([
+            "--generate".as_ref(),
+            "10".as_ref(),
+            "--csv".as_ref(),
+            csv.as_os_str(),
+            "--quiet".as_ref(),
+        ]);
+        if force {
+            argv.push("--force".as_ref());
+        }
+        run(argv)
+    };
+    generate(false).fails_with(&["precious.csv", "already exists", "--force"]);
+    assert_eq!(fs::read_to_string(&csv).unwrap(), PEOPLE, "the file is untouched");
+    generate(true).ok();
+    assert_ne!(fs::read_to_string(&csv).unwrap(), PEOPLE, "--force overwrote it");
+}
+
+#[cfg(unix)]
+fn planted_symlink_is_not_followed(extra: &[&str]) {
+    let dir = scratch(&format!("symlink{}", extra.join("")));
+    let victim = dir.join("victim.txt");
+    fs::write(&victim, "precious\n").unwrap();
+    let out = dir.join("out");
+    fs::create_dir(&out).unwrap();
+    std::os::unix::fs::symlink(&victim, out.join("0001.csv.part")).unwrap();
+    let mut argv = Vec::<&OsStr>::from(["--out".as_ref(), out.as_os_str()]);
+    argv.extend(extra.iter().map(OsStr::new));
+    run(argv).ok();
+    assert_eq!(fs::read_to_string(&victim).unwrap(), "precious\n", "{extra:?}");
+    assert_eq!(read_out_dir(&out)["0001"], ["0001,hoge,20"], "{extra:?}");
+    assert!(!Path::new(&out.join("0001.csv.part")).exists());
+}
+
+#[cfg(unix)]
+#[test]
+fn a_symlink_planted_at_a_part_file_is_never_followed() {
+    planted_symlink_is_not_followed(&[]);
+    planted_symlink_is_not_followed(&["--processes"]);
+    planted_symlink_is_not_followed(&["--strategy", "per-code"]);
+    planted_symlink_is_not_followed(&["--strategy", "partition-by"]);
+}
+
+fn out_run(out: &Path, codes: &str, csv: Option<&Path>) -> common::Run {
+    let mut argv = Vec::<&OsStr>::from([
+        "--out".as_ref(),
+        out.as_os_str(),
+        "--codes".as_ref(),
+        codes.as_ref(),
+    ]);
+    if let Some(csv) = csv {
+        argv.extend(["--csv".as_ref(), csv.as_os_str()]);
+    }
+    run(argv)
+}
+
+fn names(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> =
+        fs::read_dir(dir).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
+    names.sort();
+    names
+}
+
+#[test]
+fn a_complete_run_ends_with_a_manifest_and_a_rerun_clears_the_previous_results() {
+    let dir = scratch("manifest-rerun");
+    let out = dir.join("out");
+    fs::create_dir(&out).unwrap();
+    fs::write(out.join("notes.txt"), "mine\n").unwrap();
+    out_run(&out, "0001,0005", None).ok();
+    assert_eq!(names(&out), ["0001.csv", "0005.csv", "_SUCCESS", "notes.txt"]);
+    assert_eq!(fs::read_to_string(out.join("_SUCCESS")).unwrap(), "0001.csv\n0005.csv\n");
+    // Fewer codes: the first run's 0005.csv must not pass for a result of this one.
+    out_run(&out, "0001", None).ok();
+    assert_eq!(names(&out), ["0001.csv", "_SUCCESS", "notes.txt"], "files it did not write stay");
+}
+
+#[test]
+fn a_failed_run_leaves_no_manifest_and_no_old_result_that_looks_current() {
+    let dir = scratch("manifest-failed");
+    let out = dir.join("out");
+    out_run(&out, "0001,0005", None).ok();
+    assert!(out.join("_SUCCESS").exists());
+    let bad = dir.join("bad.csv");
+    fs::write(&bad, "code,name,age\n0001,hoge,20\n0005,bar,sixty\n").unwrap();
+    out_run(&out, "0001,0005", Some(&bad)).fails_with(&["line 3", "`sixty`"]);
+    assert!(names(&out).is_empty(), "left behind: {:?}", names(&out));
+}
+
+#[test]
+fn a_previous_manifest_never_makes_the_input_go() {
+    let dir = scratch("manifest-input");
+    let out = dir.join("out");
+    fs::create_dir(&out).unwrap();
+    let csv = out.join("2024.csv");
+    fs::write(&csv, PEOPLE).unwrap();
+    // A manifest of an earlier run that wrote 2024.csv, now the input.
+    fs::write(out.join("_SUCCESS"), "2024.csv\n").unwrap();
+    out_run(&out, "2023", Some(&csv)).ok();
+    assert_eq!(fs::read_to_string(&csv).unwrap(), PEOPLE);
+}
