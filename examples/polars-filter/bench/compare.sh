@@ -71,11 +71,13 @@ measure() {
     sorted=$(printf '%s\n' "${walls[@]}" | sort -n)
     shown=$(awk -v n="$REPEAT" '{ v[NR] = $1 } END { m = v[int((n + 1) / 2)];
         if (n > 1) printf "%s (%s-%s)", m, v[1], v[n]; else printf "%s", m }' <<<"$sorted")
-    sum=$(cd "$OUT" && { find . -type f | sort; find . -type f -print0 | sort -z |
-        xargs -0 cat --; } | sha256sum | cut -c1-12)
+    # Names and contents of the result files (not _SUCCESS, which only polars-filter writes).
+    sum=$(cd "$OUT" && { find . -type f ! -name _SUCCESS | sort;
+        find . -type f ! -name _SUCCESS -print0 | sort -z | xargs -0 cat --; } |
+        sha256sum | cut -c1-12)
     summary=$(tail -1 "$DATA/stdout.txt")
-    detail=$(grep -oE 'at most [0-9]+ (blocks in flight|result frames alive)|[0-9]+ blocks? read' \
-        <<<"$summary" | paste -sd, - || true)
+    detail=$(grep -oE 'at most [0-9]+ (blocks? in flight|result frames? alive)|[0-9]+ blocks? read' \
+        <<<"$summary" | paste -sd';' - | sed 's/;/; /' || true)
     echo "| $case | $name | $shown | $rss | $detail | $sum | $load |"
 }
 

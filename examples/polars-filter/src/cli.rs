@@ -70,7 +70,7 @@ pub(crate) struct Args {
 
     /// Bytes per block of the stream strategy (suffixes K, M, G: powers of 1024). Each block is
     /// cut at a row end; at most capacity() blocks are alive at once.
-    #[arg(long, value_name = "BYTES", default_value = "4M", value_parser = parse_size)]
+    #[arg(long, value_name = "BYTES", default_value = "2M", value_parser = parse_size)]
     pub(crate) block_size: usize,
 
     /// Print only the summary line (results are still computed and, with --out, written).
@@ -92,7 +92,7 @@ pub(crate) struct Args {
     pub(crate) worker_header: Option<usize>,
 }
 
-/// `4M`, `512K`, `1G` or plain bytes; at least 1.
+/// `2M`, `512K`, `1G` or plain bytes; at least 1.
 fn parse_size(text: &str) -> Result<usize, String> {
     let text = text.trim();
     let (digits, shift) = match text.char_indices().last() {
@@ -101,7 +101,7 @@ fn parse_size(text: &str) -> Result<usize, String> {
         Some((i, 'g' | 'G')) => (&text[..i], 30),
         _ => (text, 0),
     };
-    let n: usize = digits.parse().map_err(|_| format!("not a size: {text:?} (try 4M)"))?;
+    let n: usize = digits.parse().map_err(|_| format!("not a size: {text:?} (try 2M)"))?;
     match n.checked_mul(1 << shift) {
         Some(0) => Err("the block size must be at least 1 byte".to_owned()),
         Some(bytes) => Ok(bytes),

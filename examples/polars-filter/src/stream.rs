@@ -9,11 +9,11 @@
 //!
 //! # Open files and memory
 //!
-//! The consumer buffers pieces per code, up to `--buffer-size` bytes in all (64 MiB by default), then appends each
-//! code's buffer to `DIR/<code>.csv.part` (opened, written, closed: one file open at a time,
-//! whatever the number of codes). Once every block is in, the `.part` files are renamed to
-//! `<code>.csv`. A run that fails on its input removes its `.part` files, so no output looks
-//! complete unless the whole input was read.
+//! The consumer buffers pieces per code, up to `--buffer-size` bytes in all (64 MiB by default),
+//! then appends each code's buffer to `DIR/<code>.csv.part` (opened, written, closed: one file
+//! open at a time, whatever the number of codes). Once every block is in, the `.part` files are
+//! renamed to `<code>.csv`. A run that fails on its input removes its `.part` files, so no output
+//! looks complete unless the whole input was read.
 
 use std::fs::{self, OpenOptions};
 use std::io::Write;
