@@ -90,12 +90,40 @@ fn read_options() -> CsvReadOptions {
 /// The schema of the whole file, from its header row alone: the same names and types as
 /// [`read_frame`] gives, so that every block parses exactly as the whole file would.
 pub(crate) fn header_schema(header: &[u8], what: &str) -> Result<SchemaRef> {
+    check_duplicate_names(header, what)?;
     let frame = read_options()
         .into_reader_with_file_handle(Cursor::new(header))
         .finish()
         .map_err(|e| anyhow!("cannot parse CSV {what}: {}", polars_msg(&e)))?;
     validate(&frame, what)?;
     Ok(frame.schema().clone())
+}
+
+/// Refuses a header that names a column twice: Polars would rename or drop one silently. The
+/// header is read as a data row, so the names come back exactly as written.
+fn check_duplicate_names(header: &[u8], what: &str) -> Result<()> {
+    let Ok(raw) = CsvReadOptions::default()
+        .with_has_header(false)
+        .with_infer_schema_length(Some(0))
+        .into_reader_with_file_handle(Cursor::new(header))
+        .finish()
+    else {
+        // Not even one row: the real read says why, in its own words.
+        return Ok(());
+    };
+    let mut seen = HashSet::new();
+    let mut twice = Vec::new();
+    for column in raw.columns() {
+        if let Ok(Some(name)) = column.str().map(|names| names.get(0)) {
+            if !seen.insert(name.to_owned()) && !twice.contains(&name.to_owned()) {
+                twice.push(name.to_owned());
+            }
+        }
+    }
+    if !twice.is_empty() {
+        bail!("duplicate column names in the header of {what}: {}", twice.join(", "));
+    }
+    Ok(())
 }
 
 /// Parses rows with no header under `schema`, on the calling thread only: the executor is what

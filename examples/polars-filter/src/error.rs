@@ -13,3 +13,12 @@ pub(crate) fn polars_msg(err: &PolarsError) -> String {
 pub(crate) fn one_line(text: &str) -> String {
     text.trim_end().replace('\r', "\\r").replace('\n', "\\n")
 }
+
+/// Whether `err` comes from writing to a closed pipe.
+pub(crate) fn is_broken_pipe(err: &anyhow::Error) -> bool {
+    err.chain().any(|cause| {
+        cause
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}

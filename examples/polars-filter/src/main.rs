@@ -20,16 +20,33 @@ use std::time::Instant;
 
 use anyhow::{anyhow, bail, Result};
 use bounded_executor::BoundedExecutor;
-use clap::Parser;
+use clap::Parser as _;
 
 use crate::cli::{Args, Strategy};
 use crate::data::Source;
 use crate::sink::Sink;
 
 fn main() -> ExitCode {
-    let args = Args::parse();
+    let args = match Args::try_parse() {
+        Ok(args) => args,
+        // --help and --version are not errors.
+        Err(err) if !err.use_stderr() => {
+            let _ = err.print();
+            return ExitCode::SUCCESS;
+        }
+        // The documented contract for every error: one line, exit status 1.
+        Err(err) => {
+            let text = err.to_string();
+            let first = text.lines().find(|l| !l.trim().is_empty()).unwrap_or("bad arguments");
+            let first = first.strip_prefix("error: ").unwrap_or(first);
+            eprintln!("polars-filter: error: {} (see --help)", error::one_line(first));
+            return ExitCode::FAILURE;
+        }
+    };
     match run(args) {
         Ok(()) => ExitCode::SUCCESS,
+        // A closed stdout (`| head`) is the reader saying "enough": end quietly.
+        Err(err) if error::is_broken_pipe(&err) => ExitCode::SUCCESS,
         Err(err) => {
             eprintln!("polars-filter: error: {}", error::one_line(&format!("{err:#}")));
             ExitCode::FAILURE
@@ -98,10 +115,10 @@ fn run(args: Args) -> Result<()> {
             ("stream", stream::run(&exec, &source, &codes, &mut sink, opts)?)
         };
         format!(
-            "{name}: {workers} workers, capacity {}, at most {} blocks in flight, {} read \
-             ({} each); {} input rows",
+            "{name}: {workers} workers, capacity {}, at most {} in flight, {} read ({} each); {} \
+             input rows",
             exec.capacity(),
-            totals.peak_blocks,
+            plural(totals.peak_blocks as u64, "block"),
             plural(totals.blocks, "block"),
             size(args.block_size as u64),
             totals.rows,
@@ -134,9 +151,9 @@ fn run(args: Args) -> Result<()> {
             None => String::new(),
         };
         format!(
-            "{}: {bound}at most {} result frames alive; {rows_in} input rows read in {read_secs:.3} s",
+            "{}: {bound}at most {} alive; {rows_in} input rows read in {read_secs:.3} s",
             args.strategy.name(),
-            report.peak_frames
+            plural(report.peak_frames as u64, "result frame"),
         )
     };
     let rss = match sink::peak_rss() {

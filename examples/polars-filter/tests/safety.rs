@@ -178,3 +178,43 @@ fn a_previous_manifest_never_makes_the_input_go() {
     out_run(&out, "2023", Some(&csv)).ok();
     assert_eq!(fs::read_to_string(&csv).unwrap(), PEOPLE);
 }
+
+#[test]
+fn duplicate_column_names_are_refused_by_name() {
+    let dir = scratch("duplicate-columns");
+    for (header, named) in [("code,name,name,age", "name"), ("code,code,age", "code")] {
+        let csv = dir.join("dup.csv");
+        fs::write(&csv, format!("{header}\n0001,a,b,20\n")).unwrap();
+        let argv = Vec::<&OsStr>::from([
+            "--csv".as_ref(),
+            csv.as_os_str(),
+            "--codes".as_ref(),
+            "0001".as_ref(),
+        ]);
+        run(argv).fails_with(&["duplicate column names", named]);
+    }
+}
+
+#[test]
+fn bad_option_values_give_one_line_and_exit_1() {
+    for argv in [&["--workers", "0"][..], &["--block-size", "lots"], &["--no-such-option"]] {
+        run(argv).fails_with(&["see --help"]);
+    }
+}
+
+#[cfg(unix)]
+#[test]
+fn a_closed_stdout_ends_the_run_quietly() {
+    use std::process::{Command, Stdio};
+    // Many codes printed into a pipe whose reader has gone: no "Broken pipe" error, exit 0.
+    let mut child = Command::new(common::BIN)
+        .args(["--codes", "0001,0002,0003,0004,0005"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let output = child.wait_with_output().unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(output.stderr.is_empty(), "{}", String::from_utf8_lossy(&output.stderr));
+}

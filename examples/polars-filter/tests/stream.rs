@@ -130,11 +130,15 @@ fn a_file_an_exact_multiple_of_the_block_size_gives_identical_output() {
 
 /// The summary's "at most N blocks in flight" and "B blocks read".
 fn blocks_of(summary: &str) -> (usize, usize) {
+    let number_after = |marker: &str| -> usize {
+        let tail = summary.split(marker).nth(1).unwrap_or_else(|| panic!("{summary}"));
+        tail.split(' ').next().unwrap().parse().unwrap_or_else(|_| panic!("{summary}"))
+    };
     let number_before = |marker: &str| -> usize {
         let head = summary.split(marker).next().unwrap();
         head.rsplit(' ').next().unwrap().parse().unwrap_or_else(|_| panic!("{summary}"))
     };
-    (number_before(" blocks in flight"), number_before(" blocks read"))
+    (number_after("at most "), number_before(" blocks read"))
 }
 
 #[test]
