@@ -44,9 +44,10 @@ pub(crate) struct Args {
     #[arg(long, value_name = "ROWS", requires = "csv")]
     pub(crate) generate: Option<u64>,
 
-    /// Distinct codes in the generated file.
+    /// Distinct codes in the generated file (at most a million: by default each becomes a result
+    /// file).
     #[arg(long, value_name = "K", default_value_t = 1000, requires = "generate",
-          value_parser = clap::value_parser!(u64).range(1..=100_000_000))]
+          value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
     pub(crate) distinct_codes: u64,
 
     /// With --generate: overwrite an existing --csv file (without it, an existing file is refused).
@@ -86,6 +87,11 @@ pub(crate) struct Args {
     /// Hidden worker mode of --processes: the block to handle, as OFFSET:LEN in bytes.
     #[arg(long, hide = true, value_name = "OFFSET:LEN", requires_all = ["worker_header", "codes_file"])]
     pub(crate) worker_range: Option<String>,
+
+    /// Hidden worker mode of --processes: the identity (device, inode, size, modification time) of
+    /// the file the parent cut, so that a child never reads another version of it.
+    #[arg(long, hide = true, value_name = "ID", requires = "worker_range")]
+    pub(crate) worker_input: Option<String>,
 
     /// Hidden worker mode of --processes: the header's length in bytes, from offset 0.
     #[arg(long, hide = true, value_name = "LEN", requires = "worker_range")]

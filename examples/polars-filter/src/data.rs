@@ -50,9 +50,28 @@ impl Source {
         }
     }
 
+    /// What identifies this version of the input: device, inode, size and modification time
+    /// (`None` for the bundled data, which cannot change).
+    pub(crate) fn identity(&self) -> Result<Option<String>> {
+        match self {
+            Source::Bundled => Ok(None),
+            Source::File(path) => {
+                let meta = open_file(path, "CSV")?
+                    .metadata()
+                    .with_context(|| format!("cannot read CSV {}", path.display()))?;
+                Ok(Some(identity(&meta)))
+            }
+        }
+    }
+
     /// The `len` bytes at `offset`: how a `--processes` child reads its block, never the whole
-    /// file.
-    pub(crate) fn read_range(&self, offset: u64, len: usize) -> Result<Vec<u8>> {
+    /// file. With `expected`, the file must still be the version the parent cut.
+    pub(crate) fn read_range(
+        &self,
+        offset: u64,
+        len: usize,
+        expected: Option<&str>,
+    ) -> Result<Vec<u8>> {
         let mut bytes = vec![0; len];
         match self {
             Source::Bundled => {
@@ -62,6 +81,18 @@ impl Source {
             }
             Source::File(path) => {
                 let mut file = open_file(path, "CSV")?;
+                if let Some(expected) = expected {
+                    let meta = file
+                        .metadata()
+                        .with_context(|| format!("cannot read CSV {}", path.display()))?;
+                    if identity(&meta) != expected {
+                        bail!(
+                            "the input {} changed during the run: a child would read another \
+                             version of it than the one the parent cut into blocks",
+                            path.display()
+                        );
+                    }
+                }
                 file.seek(SeekFrom::Start(offset))
                     .and_then(|_| file.read_exact(&mut bytes))
                     .with_context(|| format!("cannot read CSV {}", path.display()))?;
@@ -282,6 +313,23 @@ pub(crate) fn check_out_is_not_input(out: &Path, codes: &[String], source: &Sour
         }
     }
     Ok(())
+}
+
+/// Device, inode, size and modification time of a file, as one string.
+fn identity(meta: &std::fs::Metadata) -> String {
+    let mtime = meta
+        .modified()
+        .ok()
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .map_or(0, |d| d.as_nanos());
+    #[cfg(unix)]
+    let inode = {
+        use std::os::unix::fs::MetadataExt;
+        format!("{}:{}", meta.dev(), meta.ino())
+    };
+    #[cfg(not(unix))]
+    let inode = String::from("-");
+    format!("{inode}:{}:{mtime}", meta.len())
 }
 
 #[cfg(unix)]

@@ -22,3 +22,21 @@ pub(crate) fn is_broken_pipe(err: &anyhow::Error) -> bool {
             .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
     })
 }
+
+/// The longest error line printed, in bytes, before it is cut: an excerpt of a bad file must not
+/// become a screenful.
+const MAX_LINE: usize = 240;
+
+/// [`one_line`], cut to about [`MAX_LINE`] bytes.
+pub(crate) fn short(text: &str) -> String {
+    let mut line = one_line(text);
+    if line.len() > MAX_LINE {
+        let mut cut = MAX_LINE;
+        while !line.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        line.truncate(cut);
+        line.push_str("...");
+    }
+    line
+}

@@ -48,7 +48,7 @@ fn main() -> ExitCode {
         // A closed stdout (`| head`) is the reader saying "enough": end quietly.
         Err(err) if error::is_broken_pipe(&err) => ExitCode::SUCCESS,
         Err(err) => {
-            eprintln!("polars-filter: error: {}", error::one_line(&format!("{err:#}")));
+            eprintln!("polars-filter: error: {}", error::short(&format!("{err:#}")));
             ExitCode::FAILURE
         }
     }
@@ -62,7 +62,7 @@ fn run(args: Args) -> Result<()> {
     if let Some(range) = &args.worker_range {
         let codes = args.codes_file.as_deref().ok_or_else(|| anyhow!("--codes-file missing"))?;
         let header = args.worker_header.ok_or_else(|| anyhow!("--worker-header missing"))?;
-        return processes::child(&source, codes, range, header);
+        return processes::child(&source, codes, range, header, args.worker_input.as_deref());
     }
 
     let start = Instant::now();

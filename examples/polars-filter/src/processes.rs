@@ -21,7 +21,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::sync::Arc;
 
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
 use bounded_executor::BoundedExecutor;
 
 use crate::blocks::{BlockError, ErrorKind};
@@ -43,7 +43,21 @@ pub(crate) fn run(
     opts: Options,
 ) -> Result<Totals> {
     let exe = std::env::current_exe().context("cannot find this program's own path")?;
+    if let Source::File(path) = source {
+        // A pipe or a device cannot be read again by the children (and opening a FIFO would wait
+        // for a writer): say so at once.
+        let meta = std::fs::metadata(path);
+        if meta.as_ref().is_ok_and(|meta| !meta.is_file() && !meta.is_dir()) {
+            bail!(
+                "--processes needs a regular file: {} is not one (its children re-read their \
+                 blocks by offset); run without --processes",
+                path.display()
+            );
+        }
+    }
     let Opened { header, schema, blocks, len } = stream::open(source, opts.block_size, false)?;
+    // The version of the input the parent cuts: each child checks it reads the same one.
+    let identity = source.identity()?;
     let counters = blocks.counters();
     // The code list goes to the children in a file: 20,000 codes do not fit on a command line.
     let scratch = Scratch::new()?;
@@ -67,7 +81,11 @@ pub(crate) fn run(
         command
             .arg(joined("--codes-file=", codes_file.as_os_str()))
             .arg(format!("--worker-range={offset}:{len}"))
-            .arg(format!("--worker-header={header_len}"))
+            .arg(format!("--worker-header={header_len}"));
+        if let Some(identity) = &identity {
+            command.arg(format!("--worker-input={identity}"));
+        }
+        command
             .env(POLARS_MAX_THREADS, &polars_threads)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -116,15 +134,16 @@ pub(crate) fn child(
     codes_file: &Path,
     range: &str,
     header_len: usize,
+    identity: Option<&str>,
 ) -> Result<()> {
     let (offset, len) = range
         .split_once(':')
         .and_then(|(offset, len)| Some((offset.parse().ok()?, len.parse().ok()?)))
         .context("--worker-range wants OFFSET:LEN")?;
-    let header = source.read_range(0, header_len)?;
+    let header = source.read_range(0, header_len, identity)?;
     let schema = data::header_schema(&header, &source.describe())?;
     let codes = data::read_codes_file(codes_file)?;
-    let block = source.read_range(offset, len)?;
+    let block = source.read_range(offset, len, identity)?;
     let result = stream::process_block(&block, &schema, &Wanted::new(&codes));
     drop(block);
     let mut out = Vec::new();

@@ -218,3 +218,77 @@ fn a_closed_stdout_ends_the_run_quietly() {
     assert_eq!(output.status.code(), Some(0), "{}", String::from_utf8_lossy(&output.stderr));
     assert!(output.stderr.is_empty(), "{}", String::from_utf8_lossy(&output.stderr));
 }
+
+#[cfg(unix)]
+#[test]
+fn processes_mode_refuses_a_fifo_at_once_instead_of_hanging() {
+    let dir = scratch("fifo");
+    let fifo = dir.join("in.csv");
+    let made = std::process::Command::new("mkfifo").arg(&fifo).status().unwrap();
+    assert!(made.success());
+    let argv = Vec::<&OsStr>::from([
+        "--csv".as_ref(),
+        fifo.as_os_str(),
+        "--codes".as_ref(),
+        "0001".as_ref(),
+        "--processes".as_ref(),
+    ]);
+    run(argv).fails_with(&["--processes needs a regular file", "in.csv"]);
+}
+
+#[test]
+fn a_child_refuses_to_read_another_version_of_the_input() {
+    // The hidden worker mode, as the parent would call it, but with the identity of a file that
+    // has since been replaced.
+    let dir = scratch("child-version");
+    let csv = dir.join("in.csv");
+    fs::write(&csv, PEOPLE).unwrap();
+    let codes = dir.join("codes.txt");
+    fs::write(&codes, "2024\n").unwrap();
+    let argv = Vec::<&OsStr>::from([
+        "--csv".as_ref(),
+        csv.as_os_str(),
+        "--codes-file".as_ref(),
+        codes.as_os_str(),
+        "--worker-range=14:13".as_ref(),
+        "--worker-header=14".as_ref(),
+        "--worker-input=0:0:1:2".as_ref(),
+    ]);
+    run(argv).fails_with(&["changed during the run"]);
+}
+
+#[test]
+fn generate_refuses_an_absurd_number_of_codes_up_front() {
+    let dir = scratch("generate-huge");
+    let csv = dir.join("g.csv");
+    let argv = Vec::<&OsStr>::from([
+        "--generate".as_ref(),
+        "10".as_ref(),
+        "--distinct-codes".as_ref(),
+        "100000000".as_ref(),
+        "--csv".as_ref(),
+        csv.as_os_str(),
+    ]);
+    run(argv).fails_with(&["--distinct-codes"]);
+    assert!(!csv.exists());
+}
+
+#[test]
+fn an_unterminated_quote_gives_a_short_line_in_every_strategy() {
+    let dir = scratch("quote-excerpt");
+    let csv = dir.join("q.csv");
+    let tail = "0002,fuga,10\n".repeat(20_000);
+    fs::write(&csv, format!("code,name,age\n0001,\"hoge,20\n{tail}")).unwrap();
+    for strategy in ["stream", "per-code", "partition-by"] {
+        let argv = Vec::<&OsStr>::from([
+            "--csv".as_ref(),
+            csv.as_os_str(),
+            "--codes".as_ref(),
+            "0001".as_ref(),
+            "--strategy".as_ref(),
+            strategy.as_ref(),
+        ]);
+        let line = run(argv).fails_with(&["cannot parse CSV"]);
+        assert!(line.len() < 300, "{strategy}: {} bytes: {line}", line.len());
+    }
+}
