@@ -1,7 +1,7 @@
 //! The stream strategy: byte-identical output to the whole-frame strategies on awkward CSV
-//! (quoted commas, doubled quotes, line breaks in quotes, CRLF, a size that is an exact multiple of
-//! the block size), a bound on blocks in flight, bad rows named by line, and many codes under a
-//! small limit of open files.
+//! (quoted commas, doubled quotes, line breaks in quotes, CRLF, a BOM, no final line break, a size
+//! that is an exact multiple of the block size), a bound on blocks in flight, bad rows named by
+//! line, and many codes under a small limit of open files.
 
 mod common;
 
@@ -112,6 +112,15 @@ fn crlf_line_ends_give_identical_output() {
     let dir = scratch("stream-crlf");
     let csv = write(&dir, "in.csv", &awkward_csv(3000, 10, "\r\n", 2));
     assert_identical(&dir, &csv, &[50, 1000]);
+}
+
+#[test]
+fn a_bom_crlf_and_no_final_line_break_give_identical_output() {
+    let dir = scratch("stream-bom");
+    let text = awkward_csv(2000, 10, "\r\n", 4);
+    let text = format!("\u{FEFF}{}", text.strip_suffix("\r\n").unwrap());
+    let csv = write(&dir, "in.csv", &text);
+    assert_identical(&dir, &csv, &[64, 1000]);
 }
 
 #[test]
