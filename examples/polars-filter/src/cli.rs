@@ -93,6 +93,10 @@ pub(crate) struct Args {
     #[arg(long, hide = true, value_name = "ID", requires = "worker_range")]
     pub(crate) worker_input: Option<String>,
 
+    /// Hidden worker mode of --processes: exit as soon as stdin ends (the parent is gone).
+    #[arg(long, hide = true, requires = "worker_range")]
+    pub(crate) worker_watch_stdin: bool,
+
     /// Hidden worker mode of --processes: the header's length in bytes, from offset 0.
     #[arg(long, hide = true, value_name = "LEN", requires = "worker_range")]
     pub(crate) worker_header: Option<usize>,

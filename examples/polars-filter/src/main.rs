@@ -60,6 +60,9 @@ fn run(args: Args) -> Result<()> {
         None => Source::Bundled,
     };
     if let Some(range) = &args.worker_range {
+        if args.worker_watch_stdin {
+            processes::exit_with_parent();
+        }
         let codes = args.codes_file.as_deref().ok_or_else(|| anyhow!("--codes-file missing"))?;
         let header = args.worker_header.ok_or_else(|| anyhow!("--worker-header missing"))?;
         return processes::child(&source, codes, range, header, args.worker_input.as_deref());

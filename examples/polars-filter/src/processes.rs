@@ -16,9 +16,9 @@
 //! nothing run in between), which starts with no threads and no inherited locks.
 
 use std::ffi::OsString;
-use std::io::Write;
+use std::io::{Read, Write};
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::{Command, Output, Stdio};
 use std::sync::Arc;
 
 use anyhow::{bail, Context, Result};
@@ -87,7 +87,6 @@ pub(crate) fn run(
         }
         command
             .env(POLARS_MAX_THREADS, &polars_threads)
-            .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
         run_child(command)
@@ -106,11 +105,11 @@ fn joined(name: &str, value: &std::ffi::OsStr) -> OsString {
 }
 
 /// Spawns one child and waits for it; its pieces come back on stdout, its error on stderr.
-fn run_child(mut command: Command) -> Result<Pieces, BlockError> {
+fn run_child(command: Command) -> Result<Pieces, BlockError> {
     let failed =
         |message: String| BlockError { line: 0, row: None, kind: ErrorKind::Other, message };
     let output =
-        command.output().map_err(|e| failed(format!("cannot spawn a child process: {e}")))?;
+        watched_output(command).map_err(|e| failed(format!("cannot run a child process: {e}")))?;
     if !output.status.success() {
         let stderr = String::from_utf8_lossy(&output.stderr);
         let last = stderr
@@ -126,6 +125,36 @@ fn run_child(mut command: Command) -> Result<Pieces, BlockError> {
     }
     decode(&output.stdout)
         .ok_or_else(|| failed("a child process sent a malformed result".into()))?
+}
+
+/// `Command::output`, except that the child's stdin stays open (and silent) until the child has
+/// exited: the child watches it, and its end of file means "the parent is gone, stop". So a
+/// child never outlives a killed parent by more than the moment it takes to notice.
+fn watched_output(mut command: Command) -> std::io::Result<Output> {
+    let mut child = command.arg("--worker-watch-stdin").stdin(Stdio::piped()).spawn()?;
+    let stdin = child.stdin.take();
+    let mut stdout = Vec::new();
+    let mut stderr = Vec::new();
+    // stdout first: a child writes at most one short line to stderr, which its pipe holds.
+    if let Some(mut out) = child.stdout.take() {
+        out.read_to_end(&mut stdout)?;
+    }
+    if let Some(mut err) = child.stderr.take() {
+        err.read_to_end(&mut stderr)?;
+    }
+    let status = child.wait()?;
+    drop(stdin);
+    Ok(Output { status, stdout, stderr })
+}
+
+/// In a child: exits as soon as stdin reaches its end, which happens when the parent dies (the
+/// parent never writes to it, and closes it only after the child has exited).
+pub(crate) fn exit_with_parent() {
+    std::thread::spawn(|| {
+        let mut byte = [0u8; 1];
+        let _ = std::io::stdin().read(&mut byte);
+        std::process::exit(3);
+    });
 }
 
 /// The hidden worker mode: one block of the CSV, read by range, its pieces written to stdout.

@@ -292,3 +292,40 @@ fn an_unterminated_quote_gives_a_short_line_in_every_strategy() {
         assert!(line.len() < 300, "{strategy}: {} bytes: {line}", line.len());
     }
 }
+
+#[cfg(unix)]
+#[test]
+fn a_child_exits_as_soon_as_its_parent_is_gone() {
+    use std::process::{Command, Stdio};
+    use std::time::{Duration, Instant};
+    // A child whose input is a FIFO with no writer waits forever in open(); once its stdin ends,
+    // which is what a dying parent's closed pipe looks like, it must exit at once.
+    let dir = scratch("orphan");
+    let fifo = dir.join("never.csv");
+    assert!(Command::new("mkfifo").arg(&fifo).status().unwrap().success());
+    let codes = dir.join("codes.txt");
+    fs::write(&codes, "0001\n").unwrap();
+    let mut child = Command::new(common::BIN)
+        .arg(format!("--csv={}", fifo.display()))
+        .arg(format!("--codes-file={}", codes.display()))
+        .args(["--worker-range=0:1", "--worker-header=1", "--worker-watch-stdin"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    drop(child.stdin.take());
+    // A bound on the wait for the exit, not a guess at when it happens.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if Instant::now() > deadline {
+            child.kill().unwrap();
+            panic!("the child outlived its parent's pipe by a minute");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    assert_eq!(status.code(), Some(3));
+}
