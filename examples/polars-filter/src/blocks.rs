@@ -209,8 +209,8 @@ impl Blocks {
             if blocks.eof || blocks.pending.len() > MAX_ROW {
                 break blocks.pending.len();
             }
-            let more = blocks.pending.len() + (64 << 10);
-            blocks.fill(more)?;
+            // One read at a time: from a pipe, the header may be all there is for now.
+            blocks.read_once(64 << 10)?;
         };
         let rest = blocks.pending.split_off(header_end);
         let header = std::mem::replace(&mut blocks.pending, rest);
@@ -220,6 +220,26 @@ impl Blocks {
 
     pub(crate) fn counters(&self) -> Arc<Counters> {
         Arc::clone(&self.counters)
+    }
+
+    /// One read of up to `max` more bytes (none at the end of the input).
+    fn read_once(&mut self, max: usize) -> io::Result<()> {
+        let len = self.pending.len();
+        self.pending.resize(len + max, 0);
+        loop {
+            match self.reader.read(&mut self.pending[len..]) {
+                Ok(n) => {
+                    self.pending.truncate(len + n);
+                    self.eof = n == 0;
+                    return Ok(());
+                }
+                Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
+                Err(err) => {
+                    self.pending.truncate(len);
+                    return Err(err);
+                }
+            }
+        }
     }
 
     /// Reads until `pending` holds `target` bytes or the input ends.

@@ -10,6 +10,7 @@ mod cli;
 mod data;
 mod error;
 mod generate;
+mod interrupt;
 mod processes;
 mod sink;
 mod stream;
@@ -68,6 +69,7 @@ fn run(args: Args) -> Result<()> {
         return processes::child(&source, codes, range, header, args.worker_input.as_deref());
     }
 
+    interrupt::install()?;
     let start = Instant::now();
     if let (Some(rows), Some(path)) = (args.generate, &args.csv) {
         generate::write(path, rows, args.distinct_codes, args.seed, args.force)?;
@@ -99,6 +101,7 @@ fn run(args: Args) -> Result<()> {
             Source::Bundled => None,
         };
         sink::prepare_out(dir, input)?;
+        interrupt::watch_out(dir, &codes);
     }
 
     let workers = match args.workers {

@@ -294,7 +294,10 @@ impl Scratch {
             let dir = base.join(format!("polars-filter-{}-{attempt}", std::process::id()));
             // create_dir fails on an existing path, symlinks included: the directory is ours.
             match fs::create_dir(&dir) {
-                Ok(()) => return Ok(Scratch(dir)),
+                Ok(()) => {
+                    crate::interrupt::watch_scratch(&dir);
+                    return Ok(Scratch(dir));
+                }
                 Err(err) if err.kind() == io::ErrorKind::AlreadyExists => continue,
                 Err(err) => {
                     return Err(err).with_context(|| {
@@ -314,6 +317,7 @@ impl Scratch {
 impl Drop for Scratch {
     fn drop(&mut self) {
         let _ = fs::remove_dir_all(&self.0);
+        crate::interrupt::unwatch_scratch(&self.0);
     }
 }
 

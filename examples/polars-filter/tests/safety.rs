@@ -329,3 +329,46 @@ fn a_child_exits_as_soon_as_its_parent_is_gone() {
     };
     assert_eq!(status.code(), Some(3));
 }
+
+#[cfg(unix)]
+#[test]
+fn an_interrupted_run_removes_its_partial_results_and_says_so() {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    use std::time::{Duration, Instant};
+    // The input is a FIFO this test keeps open: the run reads what is written, writes its first
+    // `.part` file (a 1-byte buffer appends after every block), then waits for more input. Then
+    // SIGINT: the handler must act although the main thread is blocked in a read.
+    let dir = scratch("interrupt");
+    let fifo = dir.join("in.csv");
+    assert!(Command::new("mkfifo").arg(&fifo).status().unwrap().success());
+    let out = dir.join("out");
+    let child = Command::new(common::BIN)
+        .arg("--csv")
+        .arg(&fifo)
+        .arg("--out")
+        .arg(&out)
+        .args(["--codes", "0001", "--block-size", "64", "--buffer-size", "1"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut writer = fs::OpenOptions::new().write(true).open(&fifo).unwrap();
+    writer.write_all(format!("code,name,age\n{}", "0001,hoge,20\n".repeat(50)).as_bytes()).unwrap();
+    writer.flush().unwrap();
+    let part = out.join("0001.csv.part");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !part.exists() {
+        assert!(Instant::now() < deadline, "no .part file after a minute");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let killed = Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
+    assert!(killed.success());
+    let output = child.wait_with_output().unwrap();
+    drop(writer);
+    assert_eq!(output.status.code(), Some(130));
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("interrupted by SIGINT"), "{stderr}");
+    assert!(names(&out).is_empty(), "left behind: {:?}", names(&out));
+}
