@@ -3,7 +3,7 @@
 
 use std::collections::HashSet;
 use std::fs::File;
-use std::io::Cursor;
+use std::io::{Cursor, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
 use anyhow::{anyhow, bail, Context, Result};
@@ -34,6 +34,72 @@ impl Source {
             Source::File(path) => path.display().to_string(),
         }
     }
+
+    /// Opens the input for a sequential read; also gives its size in bytes (for the progress
+    /// bar).
+    pub(crate) fn open(&self) -> Result<(Box<dyn Read + Send>, u64)> {
+        match self {
+            Source::Bundled => {
+                Ok((Box::new(Cursor::new(BUNDLED_CSV.as_bytes())), BUNDLED_CSV.len() as u64))
+            }
+            Source::File(path) => {
+                let file = open_file(path, "CSV")?;
+                let len = file.metadata().map(|m| m.len()).unwrap_or(0);
+                Ok((Box::new(file), len))
+            }
+        }
+    }
+
+    /// What identifies this version of the input: device, inode, size and modification time
+    /// (`None` for the bundled data, which cannot change).
+    pub(crate) fn identity(&self) -> Result<Option<String>> {
+        match self {
+            Source::Bundled => Ok(None),
+            Source::File(path) => {
+                let meta = open_file(path, "CSV")?
+                    .metadata()
+                    .with_context(|| format!("cannot read CSV {}", path.display()))?;
+                Ok(Some(identity(&meta)))
+            }
+        }
+    }
+
+    /// The `len` bytes at `offset`: how a `--processes` child reads its block, never the whole
+    /// file. With `expected`, the file must still be the version the parent cut.
+    pub(crate) fn read_range(
+        &self,
+        offset: u64,
+        len: usize,
+        expected: Option<&str>,
+    ) -> Result<Vec<u8>> {
+        let mut bytes = vec![0; len];
+        match self {
+            Source::Bundled => {
+                let start = usize::try_from(offset).unwrap_or(usize::MAX);
+                let range = BUNDLED_CSV.as_bytes().get(start..start.saturating_add(len));
+                bytes.copy_from_slice(range.ok_or_else(|| anyhow!("range past the bundled data"))?);
+            }
+            Source::File(path) => {
+                let mut file = open_file(path, "CSV")?;
+                if let Some(expected) = expected {
+                    let meta = file
+                        .metadata()
+                        .with_context(|| format!("cannot read CSV {}", path.display()))?;
+                    if identity(&meta) != expected {
+                        bail!(
+                            "the input {} changed during the run: a child would read another \
+                             version of it than the one the parent cut into blocks",
+                            path.display()
+                        );
+                    }
+                }
+                file.seek(SeekFrom::Start(offset))
+                    .and_then(|_| file.read_exact(&mut bytes))
+                    .with_context(|| format!("cannot read CSV {}", path.display()))?;
+            }
+        }
+        Ok(bytes)
+    }
 }
 
 /// Every column is read as a string (so `0001` stays `0001`: inference would make it the integer
@@ -50,6 +116,85 @@ fn read_options() -> CsvReadOptions {
         .with_infer_schema_length(Some(0))
         .with_schema_overwrite(Some(Arc::new(schema)))
         .map_parse_options(|parse| parse.with_missing_is_null(false))
+}
+
+/// The schema of the whole file, from its header row alone: the same names and types as
+/// [`read_frame`] gives, so that every block parses exactly as the whole file would.
+pub(crate) fn header_schema(header: &[u8], what: &str) -> Result<SchemaRef> {
+    check_duplicate_names(header, what)?;
+    let frame = read_options()
+        .into_reader_with_file_handle(Cursor::new(header))
+        .finish()
+        .map_err(|e| anyhow!("cannot parse CSV {what}: {}", polars_msg(&e)))?;
+    validate(&frame, what)?;
+    Ok(frame.schema().clone())
+}
+
+/// Refuses a header that names a column twice: Polars would rename or drop one silently. The
+/// header is read as a data row, so the names come back exactly as written.
+fn check_duplicate_names(header: &[u8], what: &str) -> Result<()> {
+    let Ok(raw) = CsvReadOptions::default()
+        .with_has_header(false)
+        .with_infer_schema_length(Some(0))
+        .into_reader_with_file_handle(Cursor::new(header))
+        .finish()
+    else {
+        // Not even one row: the real read says why, in its own words.
+        return Ok(());
+    };
+    let mut seen = HashSet::new();
+    let mut twice = Vec::new();
+    for column in raw.columns() {
+        if let Ok(Some(name)) = column.str().map(|names| names.get(0)) {
+            if !seen.insert(name.to_owned()) && !twice.contains(&name.to_owned()) {
+                twice.push(name.to_owned());
+            }
+        }
+    }
+    if !twice.is_empty() {
+        bail!("duplicate column names in the header of {what}: {}", twice.join(", "));
+    }
+    Ok(())
+}
+
+/// Parses rows with no header under `schema`, on the calling thread only: the executor is what
+/// runs blocks in parallel.
+pub(crate) fn parse_rows(rows: &[u8], schema: &SchemaRef) -> PolarsResult<DataFrame> {
+    CsvReadOptions::default()
+        .with_has_header(false)
+        .with_schema(Some(schema.clone()))
+        .with_n_threads(Some(1))
+        .map_parse_options(|parse| parse.with_missing_is_null(false))
+        .into_reader_with_file_handle(Cursor::new(rows))
+        .finish()
+}
+
+/// The first row with a missing field, and that field's column.
+pub(crate) fn first_null(frame: &DataFrame) -> Option<(usize, String)> {
+    frame.columns().iter().filter(|c| c.null_count() > 0).find_map(|column| {
+        let row = column.is_null().iter().position(|null| null == Some(true))?;
+        Some((row, column.name().to_string()))
+    })
+}
+
+/// The header line Polars writes for `schema`: what every `<code>.csv` starts with.
+pub(crate) fn header_line(schema: &SchemaRef) -> Result<Vec<u8>> {
+    let mut out = Vec::new();
+    CsvWriter::new(&mut out)
+        .include_header(true)
+        .finish(&mut DataFrame::empty_with_schema(schema))
+        .map_err(|e| anyhow!("cannot write a CSV header: {}", polars_msg(&e)))?;
+    Ok(out)
+}
+
+/// Parses a CSV held in memory (with its header), as [`read_frame`] would read it from a file.
+pub(crate) fn read_frame_bytes(bytes: &[u8], what: &str) -> Result<DataFrame> {
+    let frame = read_options()
+        .into_reader_with_file_handle(Cursor::new(bytes))
+        .finish()
+        .map_err(|e| anyhow!("cannot parse CSV {what}: {}", polars_msg(&e)))?;
+    validate(&frame, what)?;
+    Ok(frame)
 }
 
 /// Reads the whole CSV once and checks it, or says in one line why it cannot.
@@ -130,7 +275,74 @@ pub(crate) fn parse_codes<'a>(
 pub(crate) fn read_codes_file(path: &Path) -> Result<Vec<String>> {
     let text = std::fs::read_to_string(path)
         .with_context(|| format!("cannot read codes file {}", path.display()))?;
+    // Windows editors start a UTF-8 file with a BOM: it is not part of the first code. (`lines`
+    // and the trim take care of CRLF.)
+    let text = text.strip_prefix('\u{FEFF}').unwrap_or(&text);
     parse_codes(text.lines(), &format!("codes file {}", path.display()))
+}
+
+/// Creates `path` afresh: whatever was there is removed first (unlinking a symlink removes the
+/// link, not its target), and the file is created with `O_EXCL`, so no existing path, a symlink
+/// planted in a shared directory included, is ever written through.
+pub(crate) fn create_new(path: &Path) -> std::io::Result<File> {
+    match std::fs::remove_file(path) {
+        Err(err) if err.kind() != std::io::ErrorKind::NotFound => return Err(err),
+        _ => {}
+    }
+    std::fs::OpenOptions::new().write(true).create_new(true).open(path)
+}
+
+/// Refuses an `--out` where a result file (or its `.part`) would be the input file itself:
+/// `--csv 2024.csv --codes 2024 --out .` would replace the input with its own 2024 rows.
+pub(crate) fn check_out_is_not_input(out: &Path, codes: &[String], source: &Source) -> Result<()> {
+    let Source::File(csv) = source else { return Ok(()) };
+    let Ok(input) = std::fs::metadata(csv) else { return Ok(()) };
+    if !out.is_dir() {
+        return Ok(());
+    }
+    for code in codes {
+        for name in [format!("{code}.csv"), format!("{code}.csv.part")] {
+            let target = out.join(&name);
+            if std::fs::metadata(&target).is_ok_and(|meta| same_file(&meta, &input)) {
+                bail!(
+                    "--out {} would overwrite the input {}: the result for code {code} is {name}",
+                    out.display(),
+                    csv.display()
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Device, inode, size and modification time of a file, as one string.
+fn identity(meta: &std::fs::Metadata) -> String {
+    let mtime = meta
+        .modified()
+        .ok()
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .map_or(0, |d| d.as_nanos());
+    #[cfg(unix)]
+    let inode = {
+        use std::os::unix::fs::MetadataExt;
+        format!("{}:{}", meta.dev(), meta.ino())
+    };
+    #[cfg(not(unix))]
+    let inode = String::from("-");
+    format!("{inode}:{}:{mtime}", meta.len())
+}
+
+#[cfg(unix)]
+fn same_file(a: &std::fs::Metadata, b: &std::fs::Metadata) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    (a.dev(), a.ino()) == (b.dev(), b.ino())
+}
+
+#[cfg(not(unix))]
+fn same_file(a: &std::fs::Metadata, b: &std::fs::Metadata) -> bool {
+    // Without inodes: the same size and modification time is taken as the same file (refusing
+    // too much is the safe side).
+    a.len() == b.len() && a.modified().ok() == b.modified().ok()
 }
 
 /// A code becomes a file name in `--out` and in `--processes` mode: it must be one.
@@ -153,7 +365,7 @@ pub(crate) fn write_csv(frame: &mut DataFrame, path: &Path) -> Result<()> {
     partial.push(".part");
     let partial = PathBuf::from(partial);
     let result = (|| {
-        let file = File::create(&partial)?;
+        let file = create_new(&partial)?;
         CsvWriter::new(file)
             .include_header(true)
             .finish(frame)

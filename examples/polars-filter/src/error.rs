@@ -13,3 +13,30 @@ pub(crate) fn polars_msg(err: &PolarsError) -> String {
 pub(crate) fn one_line(text: &str) -> String {
     text.trim_end().replace('\r', "\\r").replace('\n', "\\n")
 }
+
+/// Whether `err` comes from writing to a closed pipe.
+pub(crate) fn is_broken_pipe(err: &anyhow::Error) -> bool {
+    err.chain().any(|cause| {
+        cause
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}
+
+/// The longest error line printed, in bytes, before it is cut: an excerpt of a bad file must not
+/// become a screenful.
+const MAX_LINE: usize = 240;
+
+/// [`one_line`], cut to about [`MAX_LINE`] bytes.
+pub(crate) fn short(text: &str) -> String {
+    let mut line = one_line(text);
+    if line.len() > MAX_LINE {
+        let mut cut = MAX_LINE;
+        while !line.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        line.truncate(cut);
+        line.push_str("...");
+    }
+    line
+}

@@ -1,11 +1,11 @@
 //! The synthetic data of `--generate`: a CSV of the bundled file's shape, any size, same bytes for
 //! the same seed.
 
-use std::fs::File;
+use std::fs::{File, OpenOptions};
 use std::io::{BufWriter, Write};
 use std::path::Path;
 
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
 
 /// Code number `i` of `distinct`, zero-padded one digit wider than needed so that every code has
 /// a leading zero (what CSV type inference would destroy).
@@ -42,9 +42,22 @@ impl SplitMix64 {
 const SYLLABLES: [&str; 8] = ["ho", "ge", "fu", "ga", "pi", "yo", "ba", "ru"];
 
 /// Writes `rows` rows of `code,name,age` with codes drawn uniformly from `distinct` codes.
-pub(crate) fn write(path: &Path, rows: u64, distinct: u64, seed: u64) -> Result<()> {
+/// An existing file is refused unless `force`: a mistyped `--csv` must not cost a real input.
+pub(crate) fn write(path: &Path, rows: u64, distinct: u64, seed: u64, force: bool) -> Result<()> {
     let context = || format!("cannot write generated CSV {}", path.display());
-    let mut out = BufWriter::with_capacity(1 << 20, File::create(path).with_context(context)?);
+    let file = if force {
+        File::create(path)
+    } else {
+        OpenOptions::new().write(true).create_new(true).open(path)
+    };
+    let file = match file {
+        Err(err) if err.kind() == std::io::ErrorKind::AlreadyExists => bail!(
+            "{} already exists: --generate does not overwrite a file unless --force is given",
+            path.display()
+        ),
+        file => file.with_context(context)?,
+    };
+    let mut out = BufWriter::with_capacity(1 << 20, file);
     let mut rng = SplitMix64(seed);
     let mut line = String::new();
     writeln!(out, "code,name,age").with_context(context)?;

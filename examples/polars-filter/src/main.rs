@@ -1,16 +1,19 @@
 //! `polars-filter`: for each code of a list, the rows of a CSV whose `code` equals it, computed in
-//! parallel through a [`BoundedExecutor`], so that at most `capacity()` result frames are alive
-//! however many codes there are.
+//! parallel through a [`BoundedExecutor`]. The default strategy streams the file through the
+//! executor in blocks, so at most `capacity()` blocks are alive whatever the file's size.
 //!
 //! `cargo run --release -p polars-filter` runs on the bundled data; `--help` lists the options.
-//! See the README's "Polars filter example" section for the measurements.
+//! See `examples/polars-filter/README.md` for the design and the measurements.
 
+mod blocks;
 mod cli;
 mod data;
 mod error;
 mod generate;
+mod interrupt;
 mod processes;
 mod sink;
+mod stream;
 mod threads;
 
 use std::process::ExitCode;
@@ -18,18 +21,35 @@ use std::time::Instant;
 
 use anyhow::{anyhow, bail, Result};
 use bounded_executor::BoundedExecutor;
-use clap::Parser;
+use clap::Parser as _;
 
 use crate::cli::{Args, Strategy};
 use crate::data::Source;
 use crate::sink::Sink;
 
 fn main() -> ExitCode {
-    let args = Args::parse();
+    let args = match Args::try_parse() {
+        Ok(args) => args,
+        // --help and --version are not errors.
+        Err(err) if !err.use_stderr() => {
+            let _ = err.print();
+            return ExitCode::SUCCESS;
+        }
+        // The documented contract for every error: one line, exit status 1.
+        Err(err) => {
+            let text = err.to_string();
+            let first = text.lines().find(|l| !l.trim().is_empty()).unwrap_or("bad arguments");
+            let first = first.strip_prefix("error: ").unwrap_or(first);
+            eprintln!("polars-filter: error: {} (see --help)", error::one_line(first));
+            return ExitCode::FAILURE;
+        }
+    };
     match run(args) {
         Ok(()) => ExitCode::SUCCESS,
+        // A closed stdout (`| head`) is the reader saying "enough": end quietly.
+        Err(err) if error::is_broken_pipe(&err) => ExitCode::SUCCESS,
         Err(err) => {
-            eprintln!("polars-filter: error: {}", error::one_line(&format!("{err:#}")));
+            eprintln!("polars-filter: error: {}", error::short(&format!("{err:#}")));
             ExitCode::FAILURE
         }
     }
@@ -40,14 +60,19 @@ fn run(args: Args) -> Result<()> {
         Some(path) => Source::File(path.clone()),
         None => Source::Bundled,
     };
-    if let Some(code) = &args.worker_code {
-        let out = args.worker_out.as_deref().ok_or_else(|| anyhow!("--worker-out missing"))?;
-        return processes::child(&source, code, out);
+    if let Some(range) = &args.worker_range {
+        if args.worker_watch_stdin {
+            processes::exit_with_parent();
+        }
+        let codes = args.codes_file.as_deref().ok_or_else(|| anyhow!("--codes-file missing"))?;
+        let header = args.worker_header.ok_or_else(|| anyhow!("--worker-header missing"))?;
+        return processes::child(&source, codes, range, header, args.worker_input.as_deref());
     }
 
+    interrupt::install()?;
     let start = Instant::now();
     if let (Some(rows), Some(path)) = (args.generate, &args.csv) {
-        generate::write(path, rows, args.distinct_codes, args.seed)?;
+        generate::write(path, rows, args.distinct_codes, args.seed, args.force)?;
         eprintln!(
             "generated {} ({rows} rows, {} codes, seed {}) in {:.3} s",
             path.display(),
@@ -70,7 +95,13 @@ fn run(args: Args) -> Result<()> {
         data::check_file_names(&codes)?;
     }
     if let Some(dir) = &args.out {
-        sink::prepare_out(dir)?;
+        data::check_out_is_not_input(dir, &codes, &source)?;
+        let input = match &source {
+            Source::File(path) => Some(path.as_path()),
+            Source::Bundled => None,
+        };
+        sink::prepare_out(dir, input)?;
+        interrupt::watch_out(dir, &codes);
     }
 
     let workers = match args.workers {
@@ -78,27 +109,37 @@ fn run(args: Args) -> Result<()> {
         None => std::thread::available_parallelism().map_or(2, |n| n.get()),
     };
     let ratio = args.queue_ratio as usize;
-    let mut sink = Sink::new(args.out.clone(), args.quiet, codes.len());
+    let streaming = args.processes || args.strategy == Strategy::Stream;
+    let mut sink = Sink::new(args.out.clone(), args.quiet, codes.len(), streaming);
 
-    // Read once, in the parent, in every mode: bad input fails here with one clear line instead
-    // of once per code.
-    let read_start = Instant::now();
-    let frame = data::read_frame(&source)?;
-    let read_secs = read_start.elapsed().as_secs_f64();
-    let rows_in = frame.height();
-
-    let how = if args.processes {
-        drop(frame);
+    let how = if streaming {
         let exec = build(workers, ratio)?;
-        let peak = processes::run(&exec, &source, &codes, &mut sink)?;
+        let opts = stream::Options { block_size: args.block_size, buffer_size: args.buffer_size };
+        let (name, totals) = if args.processes {
+            ("processes", processes::run(&exec, &source, &codes, &mut sink, opts)?)
+        } else {
+            ("stream", stream::run(&exec, &source, &codes, &mut sink, opts)?)
+        };
         format!(
-            "processes: {workers} at once, capacity {}, at most {peak} results unconsumed",
-            exec.capacity()
+            "{name}: {workers} workers, capacity {}, at most {} in flight, {} read ({} each); {} \
+             input rows",
+            exec.capacity(),
+            plural(totals.peak_blocks as u64, "block"),
+            plural(totals.blocks, "block"),
+            size(args.block_size as u64),
+            totals.rows,
         )
     } else {
+        // Read once, in the parent: bad input fails here with one clear line instead of once per
+        // code.
+        let read_start = Instant::now();
+        let frame = data::read_frame(&source)?;
+        let read_secs = read_start.elapsed().as_secs_f64();
+        let rows_in = frame.height();
         let report = match args.strategy {
-            Strategy::Executor => {
-                threads::executor(&build(workers, ratio)?, frame, &codes, &mut sink)?
+            Strategy::Stream => unreachable!("streaming is handled above"),
+            Strategy::PerCode => {
+                threads::per_code(&build(workers, ratio)?, frame, &codes, &mut sink)?
             }
             Strategy::Naive => {
                 let exec = BoundedExecutor::builder()
@@ -116,13 +157,40 @@ fn run(args: Args) -> Result<()> {
             None => String::new(),
         };
         format!(
-            "{}: {bound}at most {} result frames alive",
+            "{}: {bound}at most {} alive; {rows_in} input rows read in {read_secs:.3} s",
             args.strategy.name(),
-            report.peak_frames
+            plural(report.peak_frames as u64, "result frame"),
         )
     };
-    let how = format!("{how}; {rows_in} input rows read in {read_secs:.3} s");
-    sink.finish(&how, start.elapsed())
+    let rss = match sink::peak_rss() {
+        Some(bytes) => format!("; peak RSS {}", size(bytes)),
+        None => String::new(),
+    };
+    sink.finish(&format!("{how}{rss}"), start.elapsed())
+}
+
+fn plural(n: u64, what: &str) -> String {
+    if n == 1 {
+        format!("1 {what}")
+    } else {
+        format!("{n} {what}s")
+    }
+}
+
+/// Bytes as the largest binary unit that keeps them at or above 1 (`4 MiB`, `289.3 MiB`).
+fn size(bytes: u64) -> String {
+    const UNITS: [&str; 4] = ["B", "KiB", "MiB", "GiB"];
+    let mut value = bytes as f64;
+    let mut unit = 0;
+    while value >= 1024.0 && unit + 1 < UNITS.len() {
+        value /= 1024.0;
+        unit += 1;
+    }
+    if value.fract() == 0.0 {
+        format!("{value} {}", UNITS[unit])
+    } else {
+        format!("{value:.1} {}", UNITS[unit])
+    }
 }
 
 fn build(workers: usize, ratio: usize) -> Result<BoundedExecutor> {

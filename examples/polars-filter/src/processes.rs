@@ -1,5 +1,11 @@
-//! `--processes`: one freshly spawned child per code, the executor bounding how many run at once,
-//! and the hidden worker mode each child runs.
+//! `--processes`: the stream strategy with each block handled by a freshly spawned child, and the
+//! hidden worker mode each child runs.
+//!
+//! The parent reads the file once to cut it into blocks at row ends (the same producer as the
+//! threads), but keeps only each block's byte range. A child is given its range and the length of
+//! the header, reads exactly those bytes (never the whole file), parses, filters and splits them
+//! as a thread would, and sends the pieces back on its stdout. The parent's consumer appends them
+//! in input order, exactly as in thread mode, so both modes write the same bytes.
 //!
 //! # Spawn, never fork
 //!
@@ -9,113 +15,101 @@
 //! child is a new process image from `std::process::Command` (posix_spawn or fork+exec with
 //! nothing run in between), which starts with no threads and no inherited locks.
 
-use std::io::Write;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::sync::mpsc;
+use std::ffi::OsString;
+use std::io::{Read, Write};
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+use std::sync::Arc;
 
-use anyhow::{anyhow, bail, Context, Result};
+use anyhow::{bail, Context, Result};
 use bounded_executor::BoundedExecutor;
 
-use crate::data::{read_frame, select, write_csv, Source};
-use crate::error::{one_line, polars_msg};
-use crate::sink::{Outcome, Sink};
+use crate::blocks::{BlockError, ErrorKind};
+use crate::data::{self, Source};
+use crate::error::one_line;
+use crate::sink::{Scratch, Sink};
+use crate::stream::{self, Input, Opened, Options, Piece, Pieces, Totals, Wanted};
 
 /// The environment variable Polars reads for the size of its pool.
 const POLARS_MAX_THREADS: &str = "POLARS_MAX_THREADS";
 
-/// Runs every code in its own child, at most `capacity()` children alive (`max_workers` of them
-/// running, the rest waiting for a worker thread to spawn them). Results are taken in completion
-/// order. A failing child fails its code only; the others still run.
+/// Runs every block in its own child, at most `capacity()` blocks alive (`max_workers` children
+/// running at once).
 pub(crate) fn run(
     exec: &BoundedExecutor,
     source: &Source,
     codes: &[String],
     sink: &mut Sink,
-) -> Result<usize> {
+    opts: Options,
+) -> Result<Totals> {
     let exe = std::env::current_exe().context("cannot find this program's own path")?;
-    // Printing needs somewhere for the children to write: a private directory, removed after.
-    let scratch = match sink.out_dir() {
-        Some(_) => None,
-        None => Some(Scratch::new()?),
-    };
-    let dir: PathBuf = match (&scratch, sink.out_dir()) {
-        (Some(scratch), _) => scratch.0.clone(),
-        (None, Some(out)) => out.to_path_buf(),
-        (None, None) => unreachable!("either --out or a scratch directory"),
-    };
+    if let Source::File(path) = source {
+        // A pipe or a device cannot be read again by the children (and opening a FIFO would wait
+        // for a writer): say so at once.
+        let meta = std::fs::metadata(path);
+        if meta.as_ref().is_ok_and(|meta| !meta.is_file() && !meta.is_dir()) {
+            bail!(
+                "--processes needs a regular file: {} is not one (its children re-read their \
+                 blocks by offset); run without --processes",
+                path.display()
+            );
+        }
+    }
+    let Opened { header, schema, blocks, len } = stream::open(source, opts.block_size, false)?;
+    // The version of the input the parent cuts: each child checks it reads the same one.
+    let identity = source.identity()?;
+    let counters = blocks.counters();
+    // The code list goes to the children in a file: 20,000 codes do not fit on a command line.
+    let scratch = Scratch::new()?;
+    let codes_file = scratch.path().join("codes.txt");
+    std::fs::write(&codes_file, codes.join("\n"))
+        .with_context(|| format!("cannot write {}", codes_file.display()))?;
     // Each child is one of `max_workers` running at once: one Polars thread each fills the cores
     // without oversubscribing them. A POLARS_MAX_THREADS set by the user is passed through as is.
     let polars_threads = std::env::var(POLARS_MAX_THREADS).unwrap_or_else(|_| "1".to_owned());
-
-    let capacity = exec.capacity();
-    let (tx, rx) = mpsc::channel::<(String, std::result::Result<u64, String>)>();
-    let mut outstanding = 0usize;
-    let mut peak = 0usize;
-    let take = |(code, result): (String, std::result::Result<u64, String>),
-                sink: &mut Sink|
-     -> Result<()> {
-        match result {
-            Ok(rows) if scratch.is_some() => {
-                // Printing: read the child's file back (same schema), print it, remove it.
-                let file = dir.join(format!("{code}.csv"));
-                let frame = read_frame(&Source::File(file.clone()))
-                    .with_context(|| format!("code {code}: child's result unreadable"));
-                let _ = std::fs::remove_file(&file);
-                let frame = frame?;
-                debug_assert_eq!(frame.height() as u64, rows);
-                sink.deliver(&code, Outcome::Frame(frame))
-            }
-            Ok(rows) => sink.deliver(&code, Outcome::Written(rows)),
-            Err(why) => {
-                sink.fail(&code, why);
-                Ok(())
-            }
-        }
+    let csv = match source {
+        Source::File(path) => Some(path.clone()),
+        Source::Bundled => None,
     };
-    for code in codes {
-        while let Ok(msg) = rx.try_recv() {
-            outstanding -= 1;
-            take(msg, sink)?;
-        }
-        if outstanding == capacity {
-            let msg = rx.recv().map_err(|_| anyhow!("a child's task vanished"))?;
-            outstanding -= 1;
-            take(msg, sink)?;
-        }
+    let header_len = header.len();
+    let spawn = Arc::new(move |offset: u64, len: usize| {
         let mut command = Command::new(&exe);
-        if let Source::File(path) = source {
-            command.arg("--csv").arg(path);
+        // `--name=value`: a value that starts with `-` stays a value.
+        if let Some(path) = &csv {
+            command.arg(joined("--csv=", path.as_os_str()));
         }
         command
-            .arg("--worker-code")
-            .arg(code)
-            .arg("--worker-out")
-            .arg(dir.join(format!("{code}.csv")))
+            .arg(joined("--codes-file=", codes_file.as_os_str()))
+            .arg(format!("--worker-range={offset}:{len}"))
+            .arg(format!("--worker-header={header_len}"));
+        if let Some(identity) = &identity {
+            command.arg(format!("--worker-input={identity}"));
+        }
+        command
             .env(POLARS_MAX_THREADS, &polars_threads)
-            .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
-        let tx = tx.clone();
-        let code = code.clone();
-        exec.submit(move || {
-            let _ = tx.send((code, run_child(command)));
-        })
-        .map_err(|err| anyhow!("cannot submit a task: {err}"))?;
-        outstanding += 1;
-        peak = peak.max(outstanding);
-    }
-    while outstanding > 0 {
-        let msg = rx.recv().map_err(|_| anyhow!("a child's task vanished"))?;
-        outstanding -= 1;
-        take(msg, sink)?;
-    }
-    Ok(peak)
+        run_child(command)
+    });
+    let results = exec.map(blocks, move |block| block.and_then(|b| spawn(b.offset, b.len)));
+    let input = Input { header: &header, schema: &schema, source, len };
+    let totals = stream::consume(results, &counters, input, codes, sink, opts);
+    drop(scratch);
+    totals
 }
 
-/// Spawns one child and waits for it; its row count comes back on stdout, its error on stderr.
-fn run_child(mut command: Command) -> std::result::Result<u64, String> {
-    let output = command.output().map_err(|e| format!("cannot spawn a child process: {e}"))?;
+fn joined(name: &str, value: &std::ffi::OsStr) -> OsString {
+    let mut arg = OsString::from(name);
+    arg.push(value);
+    arg
+}
+
+/// Spawns one child and waits for it; its pieces come back on stdout, its error on stderr.
+fn run_child(command: Command) -> Result<Pieces, BlockError> {
+    let failed =
+        |message: String| BlockError { line: 0, row: None, kind: ErrorKind::Other, message };
+    let output =
+        watched_output(command).map_err(|e| failed(format!("cannot run a child process: {e}")))?;
     if !output.status.success() {
         let stderr = String::from_utf8_lossy(&output.stderr);
         let last = stderr
@@ -123,49 +117,156 @@ fn run_child(mut command: Command) -> std::result::Result<u64, String> {
             .rev()
             .find(|l| !l.trim().is_empty())
             .map(|l| l.strip_prefix("polars-filter: error: ").unwrap_or(l));
-        return Err(format!(
+        return Err(failed(format!(
             "child process failed ({}): {}",
             output.status,
             last.map(one_line).unwrap_or_else(|| "no message".to_owned())
-        ));
+        )));
     }
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    stdout
-        .trim()
-        .parse()
-        .map_err(|_| format!("child process printed no row count: {:?}", stdout.trim()))
+    decode(&output.stdout)
+        .ok_or_else(|| failed("a child process sent a malformed result".into()))?
 }
 
-/// The hidden worker mode: read the CSV, select one code, write the result file, print the row
-/// count.
-pub(crate) fn child(source: &Source, code: &str, out: &Path) -> Result<()> {
-    let frame = read_frame(source)?;
-    let mut found = select(&frame, code).map_err(|e| anyhow!("{}", polars_msg(&e)))?;
-    drop(frame);
-    write_csv(&mut found, out)?;
+/// `Command::output`, except that the child's stdin stays open (and silent) until the child has
+/// exited: the child watches it, and its end of file means "the parent is gone, stop". So a
+/// child never outlives a killed parent by more than the moment it takes to notice.
+fn watched_output(mut command: Command) -> std::io::Result<Output> {
+    let mut child = command.arg("--worker-watch-stdin").stdin(Stdio::piped()).spawn()?;
+    let stdin = child.stdin.take();
+    let mut stdout = Vec::new();
+    let mut stderr = Vec::new();
+    // stdout first: a child writes at most one short line to stderr, which its pipe holds.
+    if let Some(mut out) = child.stdout.take() {
+        out.read_to_end(&mut stdout)?;
+    }
+    if let Some(mut err) = child.stderr.take() {
+        err.read_to_end(&mut stderr)?;
+    }
+    let status = child.wait()?;
+    drop(stdin);
+    Ok(Output { status, stdout, stderr })
+}
+
+/// In a child: exits as soon as stdin reaches its end, which happens when the parent dies (the
+/// parent never writes to it, and closes it only after the child has exited).
+pub(crate) fn exit_with_parent() {
+    std::thread::spawn(|| {
+        let mut byte = [0u8; 1];
+        let _ = std::io::stdin().read(&mut byte);
+        std::process::exit(3);
+    });
+}
+
+/// The hidden worker mode: one block of the CSV, read by range, its pieces written to stdout.
+pub(crate) fn child(
+    source: &Source,
+    codes_file: &Path,
+    range: &str,
+    header_len: usize,
+    identity: Option<&str>,
+) -> Result<()> {
+    let (offset, len) = range
+        .split_once(':')
+        .and_then(|(offset, len)| Some((offset.parse().ok()?, len.parse().ok()?)))
+        .context("--worker-range wants OFFSET:LEN")?;
+    let header = source.read_range(0, header_len, identity)?;
+    let schema = data::header_schema(&header, &source.describe())?;
+    let codes = data::read_codes_file(codes_file)?;
+    let block = source.read_range(offset, len, identity)?;
+    let result = stream::process_block(&block, &schema, &Wanted::new(&codes));
+    drop(block);
+    let mut out = Vec::new();
+    encode(&result, &mut out);
     let mut stdout = std::io::stdout().lock();
-    writeln!(stdout, "{}", found.height()).context("cannot write to standard output")?;
-    Ok(())
+    stdout.write_all(&out).and_then(|()| stdout.flush()).context("cannot write to standard output")
 }
 
-/// A private directory under the system's temporary directory, removed on drop.
-#[derive(Debug)]
-struct Scratch(PathBuf);
-
-impl Scratch {
-    fn new() -> Result<Self> {
-        let dir = std::env::temp_dir().join(format!("polars-filter-{}", std::process::id()));
-        if dir.exists() {
-            bail!("scratch directory {} already exists (a crashed run?); remove it", dir.display());
+/// The child's answer on the wire: a tag, then the pieces or the error, integers little-endian.
+fn encode(result: &Result<Pieces, BlockError>, out: &mut Vec<u8>) {
+    match result {
+        Ok(p) => {
+            out.push(0);
+            for n in [p.lines, p.rows, p.input_len, p.pieces.len() as u64] {
+                out.extend_from_slice(&n.to_le_bytes());
+            }
+            for piece in &p.pieces {
+                for n in [u64::from(piece.code), piece.rows, piece.end as u64] {
+                    out.extend_from_slice(&n.to_le_bytes());
+                }
+            }
+            out.extend_from_slice(&(p.bytes.len() as u64).to_le_bytes());
+            out.extend_from_slice(&p.bytes);
         }
-        std::fs::create_dir_all(&dir)
-            .with_context(|| format!("cannot create scratch directory {}", dir.display()))?;
-        Ok(Scratch(dir))
+        Err(e) => {
+            out.push(1);
+            out.push(e.kind as u8);
+            for n in [e.line, e.row.unwrap_or(u64::MAX), e.message.len() as u64] {
+                out.extend_from_slice(&n.to_le_bytes());
+            }
+            out.extend_from_slice(e.message.as_bytes());
+        }
     }
 }
 
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
+/// The inverse of [`encode`]; `None` if the bytes are not an answer.
+fn decode(bytes: &[u8]) -> Option<Result<Pieces, BlockError>> {
+    let mut at: usize = 0;
+    let mut take = |n: usize| -> Option<&[u8]> {
+        let slice = bytes.get(at..at.checked_add(n)?)?;
+        at += n;
+        Some(slice)
+    };
+    let u64_of = |s: &[u8]| u64::from_le_bytes(s.try_into().unwrap_or_default());
+    let tag = take(1)?[0];
+    if tag == 0 {
+        let lines = u64_of(take(8)?);
+        let rows = u64_of(take(8)?);
+        let input_len = u64_of(take(8)?);
+        let count = usize::try_from(u64_of(take(8)?)).ok()?;
+        let mut pieces = Vec::with_capacity(count.min(1 << 20));
+        for _ in 0..count {
+            let code = u32::try_from(u64_of(take(8)?)).ok()?;
+            let rows = u64_of(take(8)?);
+            let end = usize::try_from(u64_of(take(8)?)).ok()?;
+            pieces.push(Piece { code, rows, end });
+        }
+        let len = usize::try_from(u64_of(take(8)?)).ok()?;
+        let bytes = take(len)?.to_vec();
+        Some(Ok(Pieces { bytes, pieces, lines, rows, input_len }))
+    } else {
+        let kind = ErrorKind::from_u8(take(1)?[0]);
+        let line = u64_of(take(8)?);
+        let row = Some(u64_of(take(8)?)).filter(|&r| r != u64::MAX);
+        let len = usize::try_from(u64_of(take(8)?)).ok()?;
+        let message = String::from_utf8_lossy(take(len)?).into_owned();
+        Some(Err(BlockError { line, row, kind, message }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn answers_round_trip() {
+        let ok = Ok(Pieces {
+            bytes: b"1,a,2\n".to_vec(),
+            pieces: vec![Piece { code: 3, rows: 1, end: 6 }],
+            lines: 4,
+            rows: 4,
+            input_len: 40,
+        });
+        let err = Err(BlockError {
+            line: 7,
+            row: None,
+            kind: ErrorKind::Missing,
+            message: "age".to_owned(),
+        });
+        for answer in [ok, err] {
+            let mut bytes = Vec::new();
+            encode(&answer, &mut bytes);
+            assert_eq!(decode(&bytes), Some(answer));
+        }
+        assert_eq!(decode(b"\x00\x01"), None);
     }
 }

@@ -28,17 +28,22 @@ pub(crate) struct Sink {
     out: Option<PathBuf>,
     quiet: bool,
     bar: Option<ProgressBar>,
+    /// The bar follows bytes read (the stream strategies), not codes.
+    by_bytes: bool,
     codes: usize,
     rows: u64,
     empty: Vec<String>,
     failed: Vec<(String, String)>,
+    /// The files written to `out`, for the manifest.
+    written: Vec<String>,
 }
 
 impl Sink {
     /// `out`: the directory for `<code>.csv` files (already checked by [`prepare_out`]), or
     /// `None` to print.
-    pub(crate) fn new(out: Option<PathBuf>, quiet: bool, total: usize) -> Self {
-        let bar = (total >= PROGRESS_MIN_CODES && io::stderr().is_terminal()).then(|| {
+    pub(crate) fn new(out: Option<PathBuf>, quiet: bool, total: usize, stream: bool) -> Self {
+        let wanted = stream || total >= PROGRESS_MIN_CODES;
+        let bar = (wanted && io::stderr().is_terminal()).then(|| {
             let bar = ProgressBar::new(total as u64);
             if let Ok(style) =
                 ProgressStyle::with_template("{elapsed_precise} [{bar:40}] {pos}/{len} codes {msg}")
@@ -47,7 +52,44 @@ impl Sink {
             }
             bar
         });
-        Sink { out, quiet, bar, codes: 0, rows: 0, empty: Vec::new(), failed: Vec::new() }
+        Sink {
+            out,
+            quiet,
+            bar,
+            by_bytes: false,
+            codes: 0,
+            rows: 0,
+            empty: Vec::new(),
+            failed: Vec::new(),
+            written: Vec::new(),
+        }
+    }
+
+    /// Whether only the summary line is printed.
+    pub(crate) fn quiet(&self) -> bool {
+        self.quiet
+    }
+
+    /// Makes the progress bar follow bytes read (of `total`, `done` of which are read already)
+    /// instead of codes.
+    pub(crate) fn track_bytes(&mut self, total: u64, done: u64) {
+        self.by_bytes = true;
+        if let Some(bar) = &self.bar {
+            bar.set_length(total);
+            bar.set_position(done);
+            if let Ok(style) = ProgressStyle::with_template(
+                "{elapsed_precise} [{bar:40}] {bytes}/{total_bytes} {bytes_per_sec} {msg}",
+            ) {
+                bar.set_style(style.progress_chars("=> "));
+            }
+        }
+    }
+
+    /// `bytes` more of the input consumed.
+    pub(crate) fn advance_bytes(&self, bytes: u64) {
+        if let Some(bar) = &self.bar {
+            bar.inc(bytes);
+        }
     }
 
     /// The output directory, if results are written rather than printed.
@@ -82,10 +124,13 @@ impl Sink {
         };
         self.codes += 1;
         self.rows += rows;
+        if self.out.is_some() {
+            self.written.push(format!("{code}.csv"));
+        }
         if rows == 0 {
             self.empty.push(code.to_owned());
         }
-        if let Some(bar) = &self.bar {
+        if let (Some(bar), false) = (&self.bar, self.by_bytes) {
             bar.inc(1);
         }
         Ok(())
@@ -96,7 +141,9 @@ impl Sink {
         self.codes += 1;
         if let Some(bar) = &self.bar {
             bar.set_message(format!("({} failed)", self.failed.len() + 1));
-            bar.inc(1);
+            if !self.by_bytes {
+                bar.inc(1);
+            }
         }
         self.failed.push((code.to_owned(), why));
     }
@@ -118,6 +165,10 @@ impl Sink {
     pub(crate) fn finish(self, how: &str, elapsed: Duration) -> Result<()> {
         if let Some(bar) = &self.bar {
             bar.finish_and_clear();
+        }
+        // Only a run that wrote every result says so.
+        if let (Some(dir), true) = (&self.out, self.failed.is_empty()) {
+            write_manifest(dir, &self.written)?;
         }
         let empty = if self.empty.is_empty() {
             String::new()
@@ -166,12 +217,115 @@ fn list(items: &[String], max: usize) -> String {
 
 /// Creates `dir` if needed and proves it writable before any work starts, so that an unwritable
 /// `--out` fails at once instead of after the first result.
-pub(crate) fn prepare_out(dir: &Path) -> Result<()> {
+///
+/// Then it makes the directory say "incomplete" until this run succeeds: the previous run's
+/// [`MANIFEST`] is removed, and so is every file it lists (the previous results), except the
+/// input itself. Files this program did not write are never touched.
+pub(crate) fn prepare_out(dir: &Path, input: Option<&Path>) -> Result<()> {
     fs::create_dir_all(dir)
         .with_context(|| format!("cannot create output directory {}", dir.display()))?;
     let probe = dir.join(format!(".polars-filter-probe-{}", std::process::id()));
-    fs::write(&probe, b"")
+    crate::data::create_new(&probe)
         .with_context(|| format!("output directory {} is not writable", dir.display()))?;
     let _ = fs::remove_file(&probe);
+
+    let manifest = dir.join(MANIFEST);
+    let listed = match fs::symlink_metadata(&manifest) {
+        Ok(meta) if meta.is_file() => fs::read_to_string(&manifest).unwrap_or_default(),
+        _ => String::new(),
+    };
+    match fs::remove_file(&manifest) {
+        Err(err) if err.kind() != io::ErrorKind::NotFound => {
+            return Err(err).with_context(|| format!("cannot remove {}", manifest.display()))
+        }
+        _ => {}
+    }
+    let input = input.and_then(|path| fs::canonicalize(path).ok());
+    for name in listed.lines() {
+        // Only plain `<code>.csv` names of this directory: a tampered manifest cannot reach out.
+        let plain = name.ends_with(".csv") && !name.contains('/') && !name.contains('\\');
+        if !plain {
+            continue;
+        }
+        let stale = dir.join(name);
+        if input.is_some() && fs::canonicalize(&stale).ok() == input {
+            continue;
+        }
+        match fs::remove_file(&stale) {
+            Err(err) if err.kind() != io::ErrorKind::NotFound => {
+                return Err(err).with_context(|| format!("cannot remove {}", stale.display()))
+            }
+            _ => {}
+        }
+    }
     Ok(())
+}
+
+/// The file a run writes last into `--out`, listing the files it wrote: a directory without it
+/// is incomplete (a failed, interrupted or still running run).
+pub(crate) const MANIFEST: &str = "_SUCCESS";
+
+/// Writes [`MANIFEST`] (through a `.part` name, so it appears complete or not at all).
+fn write_manifest(dir: &Path, files: &[String]) -> Result<()> {
+    let path = dir.join(MANIFEST);
+    let partial = dir.join(format!("{MANIFEST}.part"));
+    let result = (|| {
+        let mut file = crate::data::create_new(&partial)?;
+        for name in files {
+            writeln!(file, "{name}")?;
+        }
+        file.sync_all()?;
+        fs::rename(&partial, &path)
+    })();
+    if result.is_err() {
+        let _ = fs::remove_file(&partial);
+    }
+    result.with_context(|| format!("cannot write {}", path.display()))
+}
+
+/// A private directory under the system's temporary directory, removed on drop.
+#[derive(Debug)]
+pub(crate) struct Scratch(PathBuf);
+
+impl Scratch {
+    pub(crate) fn new() -> Result<Self> {
+        let base = std::env::temp_dir();
+        for attempt in 0..100u32 {
+            let dir = base.join(format!("polars-filter-{}-{attempt}", std::process::id()));
+            // create_dir fails on an existing path, symlinks included: the directory is ours.
+            match fs::create_dir(&dir) {
+                Ok(()) => {
+                    crate::interrupt::watch_scratch(&dir);
+                    return Ok(Scratch(dir));
+                }
+                Err(err) if err.kind() == io::ErrorKind::AlreadyExists => continue,
+                Err(err) => {
+                    return Err(err).with_context(|| {
+                        format!("cannot create scratch directory {}", dir.display())
+                    })
+                }
+            }
+        }
+        bail!("cannot create a scratch directory under {}", base.display())
+    }
+
+    pub(crate) fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.0);
+        crate::interrupt::unwatch_scratch(&self.0);
+    }
+}
+
+/// The peak resident set size of this process (`VmHWM` in `/proc/self/status`), where the
+/// system tells it.
+pub(crate) fn peak_rss() -> Option<u64> {
+    let status = fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
 }

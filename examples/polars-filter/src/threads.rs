@@ -1,9 +1,9 @@
-//! The three in-process strategies: bounded executor, one `partition_by` pass, and the naive
-//! unbounded baseline.
+//! The whole-frame strategies: one bounded task per code, one `partition_by` pass, and the naive
+//! unbounded baseline. Each reads the whole CSV into one frame first.
 
 use std::collections::HashMap;
-use std::panic::{self, AssertUnwindSafe};
-use std::sync::{mpsc, Arc};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 
 use anyhow::{anyhow, Result};
 use bounded_executor::BoundedExecutor;
@@ -22,64 +22,43 @@ pub(crate) struct Report {
     pub(crate) capacity: Option<usize>,
 }
 
-type Message = (String, std::result::Result<DataFrame, String>);
-
-/// One task per code. The frame is shared through an `Arc` (one pointer copy per task; the data
-/// is never copied). Each task sends its result over a channel; the producer keeps at most
-/// `capacity()` results unconsumed, taking finished ones as they come, so no more than
-/// `capacity()` result frames are ever alive, however many codes there are.
-pub(crate) fn executor(
+/// One task per code (`--strategy per-code`, the seed's pattern). The frame is shared through an
+/// `Arc` (one pointer copy per task; the data is never copied). The executor's `map` keeps at most
+/// `capacity()` tasks and untaken results, so no more than `capacity()` result frames are ever
+/// alive, however many codes there are. Results come back in code-list order; every task scans
+/// the whole frame, so the tasks cost the same and order costs no parallelism.
+pub(crate) fn per_code(
     exec: &BoundedExecutor,
     frame: DataFrame,
     codes: &[String],
     sink: &mut Sink,
 ) -> Result<Report> {
     let frame = Arc::new(frame);
-    let capacity = exec.capacity();
-    let (tx, rx) = mpsc::channel::<Message>();
-    let mut outstanding = 0usize;
-    let mut peak = 0usize;
-    let take = |msg: Message, sink: &mut Sink| -> Result<()> {
-        match msg {
-            (code, Ok(found)) => sink.deliver(&code, Outcome::Frame(found)),
-            (code, Err(why)) => {
-                sink.fail(&code, why);
-                Ok(())
+    // Result frames made and not yet consumed.
+    let alive = Arc::new(AtomicUsize::new(0));
+    let peak = Arc::new(AtomicUsize::new(0));
+    let (counter, task_peak) = (Arc::clone(&alive), Arc::clone(&peak));
+    let results = exec.map(codes.to_vec(), move |code| {
+        let found = run_one(&frame, &code);
+        // ORDERING: Relaxed: counts for the summary line, no data is published through them.
+        let now = counter.fetch_add(1, Ordering::Relaxed) + 1;
+        task_peak.fetch_max(now, Ordering::Relaxed);
+        found
+    });
+    for (code, result) in codes.iter().zip(results) {
+        match result {
+            Ok(found) => {
+                match found {
+                    Ok(found) => sink.deliver(code, Outcome::Frame(found))?,
+                    Err(why) => sink.fail(code, why),
+                }
+                alive.fetch_sub(1, Ordering::Relaxed);
             }
+            // The executor caught the panic: it fails this code only.
+            Err(err) => sink.fail(code, err.to_string()),
         }
-    };
-    for code in codes {
-        // Consume whatever has finished; wait for one result when `capacity()` are unconsumed.
-        while let Ok(msg) = rx.try_recv() {
-            outstanding -= 1;
-            take(msg, sink)?;
-        }
-        if outstanding == capacity {
-            let msg = rx.recv().map_err(|_| anyhow!("a filter task vanished"))?;
-            outstanding -= 1;
-            take(msg, sink)?;
-        }
-        let frame = Arc::clone(&frame);
-        let tx = tx.clone();
-        let code = code.clone();
-        // The handle is dropped: the result comes back over the channel, in completion order.
-        let submitted = exec.submit(move || {
-            let result = run_one(&frame, &code);
-            // The receiver lives until every result is in, unless the run already failed.
-            let _ = tx.send((code, result));
-        });
-        if let Err(err) = submitted {
-            return Err(anyhow!("cannot submit a task: {err}"));
-        }
-        outstanding += 1;
-        peak = peak.max(outstanding);
     }
-    while outstanding > 0 {
-        let msg = rx.recv().map_err(|_| anyhow!("a filter task vanished"))?;
-        outstanding -= 1;
-        take(msg, sink)?;
-    }
-    Ok(Report { peak_frames: peak, capacity: Some(capacity) })
+    Ok(Report { peak_frames: peak.load(Ordering::Relaxed), capacity: Some(exec.capacity()) })
 }
 
 /// Every code submitted at once to an executor whose capacity is the whole list (in effect an
@@ -138,17 +117,8 @@ pub(crate) fn partition_by(frame: DataFrame, codes: &[String], sink: &mut Sink) 
     Ok(Report { peak_frames: peak, capacity: None })
 }
 
-/// One code's filter; a Polars error or a panic becomes a message for that code alone.
+/// One code's filter; a Polars error becomes a message for that code alone (a panic is caught by
+/// the executor and comes back through `join`).
 fn run_one(frame: &DataFrame, code: &str) -> std::result::Result<DataFrame, String> {
-    match panic::catch_unwind(AssertUnwindSafe(|| select(frame, code))) {
-        Ok(Ok(found)) => Ok(found),
-        Ok(Err(e)) => Err(polars_msg(&e)),
-        Err(payload) => Err(match payload.downcast_ref::<&str>() {
-            Some(msg) => format!("panicked: {msg}"),
-            None => match payload.downcast_ref::<String>() {
-                Some(msg) => format!("panicked: {msg}"),
-                None => "panicked".to_owned(),
-            },
-        }),
-    }
+    select(frame, code).map_err(|e| polars_msg(&e))
 }

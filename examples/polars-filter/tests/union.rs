@@ -13,10 +13,11 @@ use common::{read_out_dir, run, scratch};
 const ROWS: &str = "6000";
 const CODES: usize = 2000;
 
-/// Generates the input (and runs the executor on every generated code into `out`).
+/// Generates the input (and runs the default strategy, stream, on every generated code into
+/// `out`).
 fn generate(dir: &Path) -> (PathBuf, PathBuf) {
     let csv = dir.join("input.csv");
-    let out = dir.join("executor");
+    let out = dir.join("stream");
     let run = run([
         "--generate".as_ref(),
         ROWS.as_ref(),
@@ -81,25 +82,27 @@ fn assert_partition(files: &BTreeMap<String, Vec<String>>, rows: &[String]) {
 #[test]
 fn every_strategy_and_mode_partitions_the_input_exactly() {
     let dir = scratch("union");
-    let (csv, executor_out) = generate(&dir);
+    let (csv, stream_out) = generate(&dir);
     let (rows, present) = input_rows(&csv);
     assert_eq!(rows.len(), 6000);
     assert!(present.len() > 1500, "the generator scatters codes: {}", present.len());
     assert!(present.iter().all(|code| code.starts_with('0')), "leading zeros kept");
 
-    // The executor ran on every generated code, present in the data or not.
-    let executor = read_out_dir(&executor_out);
-    assert_eq!(executor.len(), CODES);
-    assert_partition(&executor, &rows);
+    // The stream strategy ran on every generated code, present in the data or not.
+    let stream = read_out_dir(&stream_out);
+    assert_eq!(stream.len(), CODES);
+    assert_partition(&stream, &rows);
 
     // Every code of the list, once, through each other strategy and through child processes.
     let codes_file = dir.join("codes.txt");
-    let listed: Vec<&str> = executor.keys().map(String::as_str).collect();
+    let listed: Vec<&str> = stream.keys().map(String::as_str).collect();
     fs::write(&codes_file, listed.join("\n")).unwrap();
-    let cases: [&[&str]; 3] = [
+    let cases: [&[&str]; 5] = [
+        &["--strategy", "per-code"],
         &["--strategy", "partition-by"],
         &["--strategy", "naive"],
-        &["--processes", "--workers", "2"],
+        &["--processes", "--workers", "2", "--block-size", "16K"],
+        &["--block-size", "1K"],
     ];
     for (i, extra) in cases.into_iter().enumerate() {
         let out = dir.join(format!("case-{i}"));
@@ -119,12 +122,12 @@ fn every_strategy_and_mode_partitions_the_input_exactly() {
             run.summary()
         );
         let files = read_out_dir(&out);
-        assert_eq!(files, executor, "{extra:?} differs from the executor's output");
+        assert_eq!(files, stream, "{extra:?} differs from the stream strategy's output");
     }
 }
 
 #[test]
-fn naive_keeps_every_result_frame_and_executor_does_not() {
+fn naive_keeps_every_result_frame_and_per_code_does_not() {
     let dir = scratch("bounds");
     let csv = dir.join("input.csv");
     let generate = run([
@@ -138,12 +141,14 @@ fn naive_keeps_every_result_frame_and_executor_does_not() {
         "1".as_ref(),
         "--queue-ratio".as_ref(),
         "3".as_ref(),
+        "--strategy".as_ref(),
+        "per-code".as_ref(),
         "--quiet".as_ref(),
     ])
     .ok();
     let summary = generate.summary();
     assert!(summary.starts_with("done: 500 codes, 3000 rows selected"), "{summary}");
-    assert!(summary.contains("executor: 1 workers, capacity 3, at most "), "{summary}");
+    assert!(summary.contains("per-code: 1 workers, capacity 3, at most "), "{summary}");
     assert!((1..=3).contains(&peak_frames(summary)), "{summary}");
 
     let codes: Vec<String> = (0..500).map(|i| format!("{i:04}")).collect();

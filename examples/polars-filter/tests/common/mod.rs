@@ -72,12 +72,16 @@ pub fn scratch(name: &str) -> PathBuf {
     dir
 }
 
-/// Every `<code>.csv` of an output directory: code → data lines (header checked and removed).
+/// Every `<code>.csv` of an output directory: code → data lines (header checked and removed). The
+/// `_SUCCESS` manifest is skipped.
 pub fn read_out_dir(dir: &Path) -> BTreeMap<String, Vec<String>> {
     let mut files = BTreeMap::new();
     for entry in fs::read_dir(dir).expect("read the output directory") {
         let path = entry.expect("directory entry").path();
         let name = path.file_name().unwrap().to_str().unwrap().to_owned();
+        if name == "_SUCCESS" {
+            continue;
+        }
         let code = name
             .strip_suffix(".csv")
             .unwrap_or_else(|| panic!("stray file {name} in {}", dir.display()));

@@ -1,0 +1,409 @@
+//! The producer of `--strategy stream`: the CSV read once, sequentially, and cut into blocks of
+//! about `--block-size` bytes, each ending at a row end.
+//!
+//! # Where a row ends (RFC 4180)
+//!
+//! A row ends at a `\n` outside quotes (a CRLF row end is a `\r\n`: its `\n` ends the row and the
+//! `\r` stays with the row, for Polars to strip). A quoted field may hold commas, doubled quotes
+//! (`""`) and line breaks; every `"` toggles "inside quotes", so a doubled quote toggles twice and
+//! changes nothing. A block always starts outside quotes, because the previous one was cut at a row
+//! end, so a block can be scanned on its own. When a block has no `"` at all (the common case),
+//! its last row end is simply its last `\n`.
+
+use std::io::{self, Read};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::Arc;
+
+/// The longest row the producer accepts before it calls the input broken: a row longer than this
+/// is almost surely a quote that is never closed, and growing a block without end would undo the
+/// bound on memory.
+const MAX_ROW: usize = 256 << 20;
+
+/// The row ends (offsets just past each `\n` outside quotes) of `bytes`, which starts outside
+/// quotes. After the iterator is exhausted, [`RowEnds::open_quote`] says whether `bytes` ends inside
+/// a quoted field, and where that field opened.
+#[derive(Debug)]
+pub(crate) struct RowEnds<'a> {
+    bytes: &'a [u8],
+    pos: usize,
+    /// False when `bytes` holds no `"`: then every `\n` is a row end.
+    quotes: bool,
+    quoted: bool,
+    opened: usize,
+}
+
+impl<'a> RowEnds<'a> {
+    pub(crate) fn new(bytes: &'a [u8]) -> Self {
+        let quotes = memchr::memchr(b'"', bytes).is_some();
+        RowEnds { bytes, pos: 0, quotes, quoted: false, opened: 0 }
+    }
+
+    /// The offset of the `"` that opened a quoted field still open where the scan stopped.
+    pub(crate) fn open_quote(&self) -> Option<usize> {
+        self.quoted.then_some(self.opened)
+    }
+
+    /// The last row end of the whole of `bytes`.
+    pub(crate) fn last(mut self) -> Option<usize> {
+        if !self.quotes {
+            return memchr::memrchr(b'\n', self.bytes).map(|i| i + 1);
+        }
+        let mut last = None;
+        for end in &mut self {
+            last = Some(end);
+        }
+        last
+    }
+}
+
+impl Iterator for RowEnds<'_> {
+    type Item = usize;
+
+    #[inline]
+    fn next(&mut self) -> Option<usize> {
+        let rest = &self.bytes[self.pos..];
+        if !self.quotes {
+            let i = memchr::memchr(b'\n', rest)?;
+            self.pos += i + 1;
+            return Some(self.pos);
+        }
+        for i in memchr::memchr2_iter(b'"', b'\n', rest) {
+            let at = self.pos + i;
+            if self.bytes[at] == b'"' {
+                self.quoted = !self.quoted;
+                if self.quoted {
+                    self.opened = at;
+                }
+            } else if !self.quoted {
+                self.pos = at + 1;
+                return Some(self.pos);
+            }
+        }
+        self.pos = self.bytes.len();
+        None
+    }
+}
+
+/// The number of line breaks in `bytes`: how line numbers advance over a block.
+pub(crate) fn count_lines(bytes: &[u8]) -> u64 {
+    // A plain count: the compiler vectorises it, where an iterator of matches pays per match.
+    bytes.iter().filter(|&&b| b == b'\n').count() as u64
+}
+
+/// Why the input cannot be cut into rows, at a place in one block.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct BlockError {
+    /// Line breaks in the block before the record at fault (0: its first line).
+    pub(crate) line: u64,
+    /// The record's index in the block, when known.
+    pub(crate) row: Option<u64>,
+    pub(crate) kind: ErrorKind,
+    pub(crate) message: String,
+}
+
+/// What kind of fault a [`BlockError`] is: decides how the one error line reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ErrorKind {
+    /// Polars refused the row (a field too many, a bad integer, ...).
+    Parse = 0,
+    /// The row lacks a field; `message` is the column's name.
+    Missing = 1,
+    /// A quoted field is never closed (or a row is longer than [`MAX_ROW`]).
+    Quote = 2,
+    /// Anything else (a read error, a child that failed); `message` says it all.
+    Other = 3,
+}
+
+impl ErrorKind {
+    pub(crate) fn from_u8(byte: u8) -> Self {
+        match byte {
+            1 => ErrorKind::Missing,
+            2 => ErrorKind::Quote,
+            3 => ErrorKind::Other,
+            _ => ErrorKind::Parse,
+        }
+    }
+}
+
+/// One block: whole rows of the input, `offset` bytes from the file's start.
+#[derive(Debug)]
+pub(crate) struct Block {
+    /// The rows, or nothing when the producer was told not to keep them (`--processes`: each
+    /// child reads its own range).
+    pub(crate) bytes: Vec<u8>,
+    pub(crate) offset: u64,
+    pub(crate) len: usize,
+}
+
+/// What the producer counts, shared with the consumer (which frees a block's slot).
+#[derive(Debug, Default)]
+pub(crate) struct Counters {
+    /// Blocks read and not yet fully consumed.
+    alive: AtomicUsize,
+    /// The most `alive` ever was.
+    peak: AtomicUsize,
+    /// Blocks read.
+    blocks: AtomicU64,
+}
+
+impl Counters {
+    /// Called by the consumer once a block's result has been used up.
+    pub(crate) fn consumed(&self) {
+        // ORDERING: Relaxed: one thread (the consumer, which also runs the producer) reads and
+        // writes these; the atomics only make the struct shareable.
+        self.alive.fetch_sub(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn peak(&self) -> usize {
+        self.peak.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn blocks(&self) -> u64 {
+        self.blocks.load(Ordering::Relaxed)
+    }
+}
+
+/// The producer: an iterator of blocks over a reader, pulled by the executor's `map` only when a
+/// slot is free, so at most `capacity()` blocks are ever alive.
+pub(crate) struct Blocks {
+    reader: Box<dyn Read + Send>,
+    block_size: usize,
+    keep_bytes: bool,
+    /// Bytes read past the last cut.
+    pending: Vec<u8>,
+    /// File offset of `pending[0]`.
+    offset: u64,
+    eof: bool,
+    done: bool,
+    counters: Arc<Counters>,
+}
+
+impl std::fmt::Debug for Blocks {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Blocks").field("offset", &self.offset).finish_non_exhaustive()
+    }
+}
+
+impl Blocks {
+    /// Reads the header row (the first row, quote-aware) and returns it with the producer of the
+    /// blocks after it. An empty input gives an empty header.
+    pub(crate) fn new(
+        reader: Box<dyn Read + Send>,
+        block_size: usize,
+        keep_bytes: bool,
+    ) -> io::Result<(Vec<u8>, Self)> {
+        let mut blocks = Blocks {
+            reader,
+            block_size: block_size.max(1),
+            keep_bytes,
+            pending: Vec::new(),
+            offset: 0,
+            eof: false,
+            done: false,
+            counters: Arc::default(),
+        };
+        let header_end = loop {
+            if let Some(end) = RowEnds::new(&blocks.pending).next() {
+                break end;
+            }
+            if blocks.eof || blocks.pending.len() > MAX_ROW {
+                break blocks.pending.len();
+            }
+            // One read at a time: from a pipe, the header may be all there is for now.
+            blocks.read_once(64 << 10)?;
+        };
+        let rest = blocks.pending.split_off(header_end);
+        let header = std::mem::replace(&mut blocks.pending, rest);
+        blocks.offset = header.len() as u64;
+        Ok((header, blocks))
+    }
+
+    pub(crate) fn counters(&self) -> Arc<Counters> {
+        Arc::clone(&self.counters)
+    }
+
+    /// One read of up to `max` more bytes (none at the end of the input).
+    fn read_once(&mut self, max: usize) -> io::Result<()> {
+        let len = self.pending.len();
+        self.pending.resize(len + max, 0);
+        loop {
+            match self.reader.read(&mut self.pending[len..]) {
+                Ok(n) => {
+                    self.pending.truncate(len + n);
+                    self.eof = n == 0;
+                    return Ok(());
+                }
+                Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
+                Err(err) => {
+                    self.pending.truncate(len);
+                    return Err(err);
+                }
+            }
+        }
+    }
+
+    /// Reads until `pending` holds `target` bytes or the input ends.
+    fn fill(&mut self, target: usize) -> io::Result<()> {
+        while !self.eof && self.pending.len() < target {
+            let len = self.pending.len();
+            self.pending.resize(target, 0);
+            match self.reader.read(&mut self.pending[len..]) {
+                Ok(0) => {
+                    self.pending.truncate(len);
+                    self.eof = true;
+                }
+                Ok(n) => self.pending.truncate(len + n),
+                Err(err) if err.kind() == io::ErrorKind::Interrupted => self.pending.truncate(len),
+                Err(err) => {
+                    self.pending.truncate(len);
+                    return Err(err);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn next_block(&mut self) -> Result<Option<Block>, BlockError> {
+        let mut target = self.block_size;
+        loop {
+            self.fill(target).map_err(|err| BlockError {
+                line: 0,
+                row: None,
+                kind: ErrorKind::Other,
+                message: format!("read error: {err}"),
+            })?;
+            if self.pending.is_empty() {
+                return Ok(None);
+            }
+            // The last row end within the target size; a single row longer than that makes the
+            // block grow to hold it.
+            let window = target.min(self.pending.len());
+            let cut = match RowEnds::new(&self.pending[..window]).last() {
+                Some(end) => end,
+                None if self.eof && window == self.pending.len() => {
+                    // The input's last row, with no line break after it.
+                    let mut ends = RowEnds::new(&self.pending);
+                    for _ in &mut ends {}
+                    if let Some(open) = ends.open_quote() {
+                        return Err(BlockError {
+                            line: count_lines(&self.pending[..open]),
+                            row: None,
+                            kind: ErrorKind::Quote,
+                            message: "a quoted field opened on this line is never closed"
+                                .to_owned(),
+                        });
+                    }
+                    self.pending.len()
+                }
+                None if window > MAX_ROW => {
+                    return Err(BlockError {
+                        line: 0,
+                        row: None,
+                        kind: ErrorKind::Quote,
+                        message: format!(
+                            "a row longer than {} MiB starts here (a quoted field never closed?)",
+                            MAX_ROW >> 20
+                        ),
+                    });
+                }
+                None => {
+                    target = window * 2;
+                    continue;
+                }
+            };
+            let mut rest = Vec::with_capacity(self.block_size.max(self.pending.len() - cut));
+            rest.extend_from_slice(&self.pending[cut..]);
+            let mut bytes = std::mem::replace(&mut self.pending, rest);
+            bytes.truncate(cut);
+            let block = Block { offset: self.offset, len: cut, bytes };
+            self.offset += cut as u64;
+            return Ok(Some(block));
+        }
+    }
+}
+
+impl Iterator for Blocks {
+    type Item = Result<Block, BlockError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.done {
+            return None;
+        }
+        let item = match self.next_block() {
+            Ok(Some(mut block)) => {
+                if !self.keep_bytes {
+                    block.bytes = Vec::new();
+                }
+                Ok(block)
+            }
+            Ok(None) => {
+                self.done = true;
+                return None;
+            }
+            Err(err) => {
+                self.done = true;
+                Err(err)
+            }
+        };
+        let counters = &self.counters;
+        // ORDERING: Relaxed, see `Counters::consumed`.
+        let alive = counters.alive.fetch_add(1, Ordering::Relaxed) + 1;
+        counters.peak.fetch_max(alive, Ordering::Relaxed);
+        counters.blocks.fetch_add(1, Ordering::Relaxed);
+        Some(item)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cut(text: &str, block_size: usize) -> (String, Vec<String>) {
+        let reader = Box::new(io::Cursor::new(text.as_bytes().to_vec()));
+        let (header, blocks) = Blocks::new(reader, block_size, true).unwrap();
+        let blocks = blocks.map(|b| String::from_utf8(b.unwrap().bytes).unwrap()).collect();
+        (String::from_utf8(header).unwrap(), blocks)
+    }
+
+    #[test]
+    fn blocks_end_at_row_ends_and_rejoin_to_the_input() {
+        let text = "code,name,age\n1,\"a,b\",2\n2,\"x\ny\",3\r\n3,\"q\"\"\n\",4\n4,z,5";
+        for size in 1..text.len() + 2 {
+            let (header, blocks) = cut(text, size);
+            assert_eq!(header, "code,name,age\n");
+            assert_eq!(header.clone() + &blocks.concat(), text, "block size {size}");
+            for block in &blocks[..blocks.len() - 1] {
+                assert!(block.ends_with('\n'), "{block:?} at block size {size}");
+                let rows = RowEnds::new(block.as_bytes()).count();
+                assert!(block.len() <= size || rows == 1, "{block:?} at block size {size}");
+                let quotes = block.matches('"').count();
+                assert_eq!(quotes % 2, 0, "{block:?} splits a quoted field");
+            }
+        }
+    }
+
+    #[test]
+    fn unterminated_quote_is_reported_at_its_line() {
+        let text = "code,name,age\n1,a,2\n2,\"b,3\n3,c,4\n";
+        let reader = io::Cursor::new(text.as_bytes().to_vec());
+        for size in [1, 8, 1 << 20] {
+            let (_, blocks) = Blocks::new(Box::new(reader.clone()), size, true).unwrap();
+            let (mut lines, mut errors) = (0, Vec::new());
+            for block in blocks {
+                match block {
+                    Ok(block) => lines += count_lines(&block.bytes),
+                    Err(err) => errors.push(err),
+                }
+            }
+            assert_eq!(errors.len(), 1);
+            // Line 3 of the file: two lines before it, header included (it is not counted here).
+            assert_eq!((lines + errors[0].line, errors[0].kind), (1, ErrorKind::Quote));
+        }
+    }
+
+    #[test]
+    fn header_alone_gives_no_blocks() {
+        assert_eq!(cut("code,name,age", 4), ("code,name,age".to_owned(), vec![]));
+        assert_eq!(cut("", 4), (String::new(), vec![]));
+    }
+}
