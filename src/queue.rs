@@ -1,5 +1,5 @@
-//! The task queue: an unbounded crossbeam channel of type-erased jobs. It needs no bound of its
-//! own, because a slot is taken before anything is pushed (see `shared`); it holds at most
+//! The task queue: a crossbeam channel of type-erased jobs. It needs no bound of its own,
+//! because a slot is taken before anything is pushed (see `shared`); it holds at most
 //! `capacity()` live tasks plus the husks of tasks cancelled or run by a joining worker before a
 //! worker popped them. Under `--cfg loom`, a mutex and condition variable stand in for it.
 
@@ -21,16 +21,31 @@ pub(crate) struct Queue {
     rx: crossbeam_channel::Receiver<Message>,
 }
 
+/// Above this many entries, the queue is a linked list of blocks instead of one array.
+#[cfg(not(loom))]
+const LARGEST_ARRAY: usize = 1 << 16;
+
 #[cfg(not(loom))]
 impl Queue {
-    pub(crate) fn new() -> Self {
-        let (tx, rx) = crossbeam_channel::unbounded();
+    /// A queue for an executor of `capacity` slots and `workers` workers.
+    ///
+    /// It never holds more than `capacity + workers` messages: every `Run` holds a slot until it
+    /// is popped, and at most one `Stop` per worker exists (sent once, when the count reaches
+    /// zero after shutdown, and only ever handed back after that). So an array of that size
+    /// never makes `push` wait: crossbeam's array flavor, which stays in cache and allocates
+    /// nothing per message, is used whenever that array is small enough.
+    pub(crate) fn new(capacity: usize, workers: usize) -> Self {
+        let (tx, rx) = match capacity.checked_add(workers) {
+            Some(bound) if bound <= LARGEST_ARRAY => crossbeam_channel::bounded(bound),
+            _ => crossbeam_channel::unbounded(),
+        };
         Self { tx, rx }
     }
 
     #[inline]
     pub(crate) fn push(&self, message: Message) {
-        // The queue owns both ends, so the channel cannot be disconnected.
+        // The queue owns both ends, so the channel cannot be disconnected; and it is never full
+        // (see `new`), so this never waits.
         let _ = self.tx.send(message);
     }
 
@@ -53,7 +68,7 @@ pub(crate) struct Queue {
 
 #[cfg(loom)]
 impl Queue {
-    pub(crate) fn new() -> Self {
+    pub(crate) fn new(_capacity: usize, _workers: usize) -> Self {
         Self {
             items: loom::sync::Mutex::new(Default::default()),
             ready: loom::sync::Condvar::new(),

@@ -148,7 +148,7 @@ impl Shared {
             slots: Padded(AtomicUsize::new(0)),
             capacity,
             husks: AtomicUsize::new(0),
-            queue: Queue::new(),
+            queue: Queue::new(capacity, max_workers),
             fork_generation: fork::register(),
             cancelling: AtomicBool::new(false),
             live_workers: AtomicUsize::new(max_workers),
@@ -342,13 +342,11 @@ impl Shared {
     /// by the producer's own run is taken without a wake-up. A panic from user code after a
     /// helped task's outcome is published is contained here, as a worker contains it.
     fn help_while_full(&self) -> Option<Result<(), Refusal>> {
-        loop {
+        worker::as_worker(self, self.helper_index(), || loop {
             match self.queue.try_pop()? {
                 Message::Run(job) => {
                     let mut late = LatePanic::default();
-                    worker::as_worker(self, self.helper_index(), || {
-                        late.catch(|| self.execute(&*job, PoppedBy::Producer));
-                    });
+                    late.catch(|| self.execute(&*job, PoppedBy::Producer));
                     let _ = late.discard();
                 }
                 Message::Stop => {
@@ -362,7 +360,7 @@ impl Shared {
                 Err(Refusal::Full) => {}
                 other => return Some(other),
             }
-        }
+        })
     }
 
     fn park_for_slot(&self, deadline: Option<Instant>) -> Result<(), Refusal> {
@@ -619,10 +617,12 @@ impl Shared {
             PoppedBy::Drain => None,
         };
         let claim = match counters {
-            Some(counters) if !self.cancelling.load(Ordering::Relaxed) => job.run(&mut |panicked| {
-                counters.finished(panicked);
-                self.release();
-            }),
+            Some(counters) if !self.cancelling.load(Ordering::Relaxed) => {
+                job.run(&mut |panicked| {
+                    counters.finished(panicked);
+                    self.release();
+                })
+            }
             _ => job.cancel(&mut || {
                 self.count_cancel(true);
                 self.release();
