@@ -122,6 +122,10 @@ impl BoundedExecutor {
     /// (only that worker might free the slot): it runs `f` right there and returns an
     /// already-finished handle. See the crate docs, `# Deadlocks`.
     ///
+    /// From any other thread, while the executor is full, it runs queued tasks on the calling
+    /// thread until a slot frees ([`Builder::producer_helps`], on by default): a lock held across
+    /// this call must not be one those tasks take.
+    ///
     /// # Examples
     ///
     /// ```

@@ -36,7 +36,17 @@
 //!
 //! Every refusal returns the closure untouched (`into_inner()`), so nothing is lost. The bound is
 //! exact under any number of producers: [`Stats::peak_in_flight`] never exceeds `capacity()`.
-//! Each freed slot wakes one waiting producer, so no producer sleeps next to a free slot; while
+//!
+//! A producer blocked in `submit` on a full executor **helps**: it runs the oldest queued task
+//! itself, as a worker would, until a slot frees (each queued task already holds its slot, so
+//! the bound is unchanged). It sleeps only while every task in flight is running, so no core
+//! idles while work is queued, and a slot it frees by its own run costs no wake-up. This is
+//! what makes the default (ratio 2) as fast per task as the unbounded pools; the caveats (the
+//! task runs on the producer's thread; do not hold a lock across `submit` that its tasks take)
+//! are on [`Builder::producer_helps`], which turns it off. `try_submit`, `submit_timeout` and
+//! `submit_async` never help.
+//!
+//! Each freed slot wakes one sleeping producer, so no producer sleeps next to a free slot; while
 //! tasks are short, a waiting producer spins briefly before it sleeps. Producers are not served
 //! in strict FIFO order: a producer that arrives as a slot frees may take it first.
 //!
@@ -128,6 +138,8 @@
 //!   started instead of waiting for a free worker.
 //! - **Shutdown from inside** a task of the same executor does not wait for itself: it stops
 //!   accepting and returns.
+//! - **A helping producer counts as a worker** while it runs a queued task (see
+//!   `# Backpressure`): the rules above apply to that task too.
 //!
 //! What remains is what every pool shares: a task that waits for something only a later task
 //! can provide (a channel, a lock) while every worker is busy waiting the same way. And

@@ -333,3 +333,29 @@ fn loom_cancel_vs_pop_with_a_panicking_closure_gives_the_slot_back_once() {
         drop(handle);
     });
 }
+
+/// A producer that finds the executor full runs the queued task itself while a worker may pop
+/// it too: each task runs exactly once, the bound holds, and every slot comes back.
+#[test]
+fn loom_a_helping_producer_and_a_worker_run_each_task_once() {
+    loom::model(|| {
+        let shared = Arc::new(Shared::new(1, 1).with_producer_helps(true));
+        let runs = Arc::new(AtomicUsize::new(0));
+        let worker = worker(shared.clone());
+        let task = |runs: &Arc<AtomicUsize>| {
+            let runs = runs.clone();
+            move || {
+                runs.fetch_add(1, Ordering::SeqCst);
+            }
+        };
+        let first = Shared::submit(&shared, task(&runs), Wait::Forever).ok().unwrap();
+        // Full: helps with `first` if it is still queued, else waits for the worker.
+        let second = Shared::submit(&shared, task(&runs), Wait::Forever).ok().unwrap();
+        assert!(first.join().is_ok());
+        assert!(second.join().is_ok());
+        shared.begin_shutdown();
+        worker.join().unwrap();
+        assert_eq!(runs.load(Ordering::SeqCst), 2);
+        assert_eq!(shared.slots_taken(), 0);
+    });
+}
