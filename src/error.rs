@@ -361,3 +361,51 @@ impl std::error::Error for BuildError {
         }
     }
 }
+
+/// The one place a refusal of the slot protocol becomes a public error: each submit flavour
+/// maps the same [`Refusal`] to its own error type, handing the closure back.
+mod from_refusal {
+    use super::{SubmitError, SubmitTimeoutError, TaskError, TrySubmitError};
+    use crate::shared::Refusal;
+
+    impl<F> SubmitError<F> {
+        /// For `submit`, which waits: only shutdown or a fork refuses it.
+        pub(crate) fn from_refusal((refusal, f): (Refusal, F)) -> Self {
+            match refusal {
+                Refusal::Forked => SubmitError::Forked(f),
+                Refusal::Full | Refusal::Timeout | Refusal::Shutdown => SubmitError::Shutdown(f),
+            }
+        }
+    }
+
+    impl<F> TrySubmitError<F> {
+        pub(crate) fn from_refusal((refusal, f): (Refusal, F)) -> Self {
+            match refusal {
+                Refusal::Full | Refusal::Timeout => TrySubmitError::Full(f),
+                Refusal::Shutdown => TrySubmitError::Shutdown(f),
+                Refusal::Forked => TrySubmitError::Forked(f),
+            }
+        }
+    }
+
+    impl<F> SubmitTimeoutError<F> {
+        pub(crate) fn from_refusal((refusal, f): (Refusal, F)) -> Self {
+            match refusal {
+                Refusal::Full | Refusal::Timeout => SubmitTimeoutError::Timeout(f),
+                Refusal::Shutdown => SubmitTimeoutError::Shutdown(f),
+                Refusal::Forked => SubmitTimeoutError::Forked(f),
+            }
+        }
+    }
+
+    impl TaskError {
+        /// The error an item of `map`, `map_unordered` or `Scope::submit` gets when it could
+        /// not be submitted.
+        pub(crate) fn from_refusal(refusal: Refusal) -> Self {
+            match refusal {
+                Refusal::Forked => TaskError::forked(),
+                Refusal::Full | Refusal::Timeout | Refusal::Shutdown => TaskError::shutdown(),
+            }
+        }
+    }
+}

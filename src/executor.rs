@@ -9,7 +9,7 @@ use crate::error::{BuildError, BuildErrorKind, SubmitError, SubmitTimeoutError, 
 use crate::handle::TaskHandle;
 use crate::map::{Map, MapUnordered, Source};
 use crate::scope::{self, Scope};
-use crate::shared::{Refusal, Shared, Wait};
+use crate::shared::{Shared, Wait};
 use crate::stats::Stats;
 use crate::submit_future::SubmitFuture;
 use crate::sync::thread::{self, JoinHandle};
@@ -147,7 +147,7 @@ impl BoundedExecutor {
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
     {
-        Self::submit_to(&self.shared, f)
+        Shared::submit(&self.shared, f, Wait::Forever).map_err(SubmitError::from_refusal)
     }
 
     /// Submits `f` if a slot is free right now.
@@ -173,7 +173,7 @@ impl BoundedExecutor {
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
     {
-        Self::try_submit_to(&self.shared, f)
+        Shared::submit(&self.shared, f, Wait::No).map_err(TrySubmitError::from_refusal)
     }
 
     /// Submits `f`, waiting at most `timeout` for a free slot.
@@ -207,49 +207,12 @@ impl BoundedExecutor {
         T: Send + 'static,
     {
         let wait = Instant::now().checked_add(timeout).map_or(Wait::Forever, Wait::Until);
-        Shared::submit(&self.shared, f, wait).map_err(|(refusal, f)| match refusal {
-            Refusal::Full | Refusal::Timeout => SubmitTimeoutError::Timeout(f),
-            Refusal::Shutdown => SubmitTimeoutError::Shutdown(f),
-            Refusal::Forked => SubmitTimeoutError::Forked(f),
-        })
+        Shared::submit(&self.shared, f, wait).map_err(SubmitTimeoutError::from_refusal)
     }
 
     /// The shared state, for the collection types built on top of the executor.
     pub(crate) fn shared(&self) -> &Arc<Shared> {
         &self.shared
-    }
-
-    /// `submit` on a shared state: what `submit` and the collection types call.
-    #[inline]
-    pub(crate) fn submit_to<F, T>(
-        shared: &Arc<Shared>,
-        f: F,
-    ) -> Result<TaskHandle<T>, SubmitError<F>>
-    where
-        F: FnOnce() -> T + Send + 'static,
-        T: Send + 'static,
-    {
-        Shared::submit(shared, f, Wait::Forever).map_err(|(refusal, f)| match refusal {
-            Refusal::Forked => SubmitError::Forked(f),
-            _ => SubmitError::Shutdown(f),
-        })
-    }
-
-    /// `try_submit` on a shared state.
-    #[inline]
-    pub(crate) fn try_submit_to<F, T>(
-        shared: &Arc<Shared>,
-        f: F,
-    ) -> Result<TaskHandle<T>, TrySubmitError<F>>
-    where
-        F: FnOnce() -> T + Send + 'static,
-        T: Send + 'static,
-    {
-        Shared::submit(shared, f, Wait::No).map_err(|(refusal, f)| match refusal {
-            Refusal::Full | Refusal::Timeout => TrySubmitError::Full(f),
-            Refusal::Shutdown => TrySubmitError::Shutdown(f),
-            Refusal::Forked => TrySubmitError::Forked(f),
-        })
     }
 
     /// Submits `f` from async code: the returned future resolves to the task's handle once a

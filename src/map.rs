@@ -132,7 +132,7 @@ impl<T> Source<T> {
             (_, Some(refusal)) => {
                 if self.feed.skip_next() {
                     self.shared.reject();
-                    Next::Refused(refusal.into_task_error())
+                    Next::Refused(TaskError::from_refusal(refusal))
                 } else {
                     self.exhausted = true;
                     Next::Exhausted

@@ -181,7 +181,7 @@ impl<'scope, 'env> Scope<'scope, 'env> {
             Err(refusal) => {
                 self.shared.reject();
                 drop(job);
-                return ScopedTaskHandle::refused(refusal.into_task_error(), &self.state);
+                return ScopedTaskHandle::refused(TaskError::from_refusal(refusal), &self.state);
             }
         };
         let task = TaskArc::new(Task::new(move || job.run()));

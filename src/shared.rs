@@ -32,7 +32,6 @@
 use std::task::Waker;
 use std::time::{Duration, Instant};
 
-use crate::error::TaskError;
 use crate::handle::TaskHandle;
 use crate::queue::{JobRef, Message, Queue};
 use crate::stats::{bump, Padded, ProducerCounters, Stats, WorkerCounters};
@@ -71,16 +70,6 @@ pub(crate) enum Refusal {
     Timeout,
     Shutdown,
     Forked,
-}
-
-impl Refusal {
-    /// The error an item gets when it could not be submitted.
-    pub(crate) fn into_task_error(self) -> TaskError {
-        match self {
-            Refusal::Forked => TaskError::forked(),
-            _ => TaskError::shutdown(),
-        }
-    }
 }
 
 /// How a task got in: with a slot, or to run inline on worker `index` of its own full executor.

@@ -96,10 +96,7 @@ where
                     this.stop_waiting();
                     this.shared.reject();
                     let f = this.take_closure();
-                    return Poll::Ready(Err(match refusal {
-                        Refusal::Forked => SubmitError::Forked(f),
-                        _ => SubmitError::Shutdown(f),
-                    }));
+                    return Poll::Ready(Err(SubmitError::from_refusal((refusal, f))));
                 }
             }
             this.waiting_since.get_or_insert_with(Instant::now);

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use crate::error::{SubmitError, TaskError, TrySubmitError};
 use crate::handle::TaskHandle;
-use crate::shared::Shared;
+use crate::shared::{Shared, Wait};
 use crate::sync::{Arc, Condvar, Mutex};
 use crate::unwind::LatePanic;
 use crate::{worker, BoundedExecutor};
@@ -184,7 +184,8 @@ impl<T> TaskSet<T> {
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
     {
-        let handle = BoundedExecutor::submit_to(&self.shared, f)?;
+        let handle =
+            Shared::submit(&self.shared, f, Wait::Forever).map_err(SubmitError::from_refusal)?;
         self.push(handle);
         Ok(())
     }
@@ -208,7 +209,8 @@ impl<T> TaskSet<T> {
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
     {
-        let handle = BoundedExecutor::try_submit_to(&self.shared, f)?;
+        let handle =
+            Shared::submit(&self.shared, f, Wait::No).map_err(TrySubmitError::from_refusal)?;
         self.push(handle);
         Ok(())
     }
