@@ -11,7 +11,7 @@ use std::panic::{self, AssertUnwindSafe};
 use crate::error::TaskError;
 use crate::handle::TaskHandle;
 use crate::shared::{Admission, Refusal, Shared, Wait};
-use crate::sync::Arc;
+use crate::sync::{Arc, StdArc};
 use crate::task_set::TaskSet;
 use crate::unwind::LatePanic;
 
@@ -28,7 +28,7 @@ trait Feed<T>: Send {
 
 struct Inputs<I, F> {
     inputs: I,
-    f: std::sync::Arc<F>,
+    f: StdArc<F>,
 }
 
 impl<I, F, T> Feed<T> for Inputs<I, F>
@@ -40,7 +40,7 @@ where
 {
     fn start_next(&mut self, shared: &Arc<Shared>, admission: Admission) -> Option<TaskHandle<T>> {
         let item = self.inputs.next()?;
-        let f = std::sync::Arc::clone(&self.f);
+        let f = StdArc::clone(&self.f);
         Some(Shared::start_new(shared, admission, move || f(item)))
     }
 
@@ -79,7 +79,7 @@ impl<T> Source<T> {
         F: Fn(I::Item) -> T + Send + Sync + 'static,
         T: Send + 'static,
     {
-        let feed = Box::new(Inputs { inputs: inputs.into_iter(), f: std::sync::Arc::new(f) });
+        let feed = Box::new(Inputs { inputs: inputs.into_iter(), f: StdArc::new(f) });
         Self {
             shared: Arc::clone(shared),
             feed,

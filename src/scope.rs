@@ -18,7 +18,7 @@ use crate::error::TaskError;
 use crate::handle::TaskHandle;
 use crate::queue::JobRef;
 use crate::shared::{Admission, Shared, Wait};
-use crate::sync::{self, Arc, AtomicUsize, Mutex, Ordering, TaskArc};
+use crate::sync::{self, Arc, AtomicUsize, Mutex, Ordering, StdArc, TaskArc};
 use crate::task::{Completion, Job, Task};
 use crate::unwind::LatePanic;
 use crate::worker;
@@ -40,7 +40,7 @@ use crate::worker;
 /// ```
 pub struct Scope<'scope, 'env: 'scope> {
     shared: Arc<Shared>,
-    state: std::sync::Arc<ScopeState>,
+    state: StdArc<ScopeState>,
     /// Queued tasks, kept only when the scope runs on a worker of its own executor, which runs
     /// them itself at the end instead of idling (pruned as they are claimed).
     own_tasks: Option<OwnTasks>,
@@ -69,12 +69,12 @@ impl ScopeState {
 }
 
 /// Counts one task as live until dropped.
-struct ScopeGuard(std::sync::Arc<ScopeState>);
+struct ScopeGuard(StdArc<ScopeState>);
 
 impl ScopeGuard {
-    fn new(state: &std::sync::Arc<ScopeState>) -> Self {
+    fn new(state: &StdArc<ScopeState>) -> Self {
         state.live.fetch_add(1, Ordering::Relaxed);
-        Self(std::sync::Arc::clone(state))
+        Self(StdArc::clone(state))
     }
 }
 
@@ -214,7 +214,7 @@ impl<'scope, 'env> Scope<'scope, 'env> {
         let handle = Shared::start(&self.shared, admission, completion, queued);
         ScopedTaskHandle {
             inner: Ok(handle),
-            state: std::sync::Arc::clone(&self.state),
+            state: StdArc::clone(&self.state),
             _scope: PhantomData,
         }
     }
@@ -318,13 +318,13 @@ where
 /// ```
 pub struct ScopedTaskHandle<'scope, T> {
     inner: Result<TaskHandle<Scoped<T>>, TaskError>,
-    state: std::sync::Arc<ScopeState>,
+    state: StdArc<ScopeState>,
     _scope: PhantomData<&'scope ()>,
 }
 
 impl<'scope, T> ScopedTaskHandle<'scope, T> {
-    fn refused(err: TaskError, state: &std::sync::Arc<ScopeState>) -> Self {
-        Self { inner: Err(err), state: std::sync::Arc::clone(state), _scope: PhantomData }
+    fn refused(err: TaskError, state: &StdArc<ScopeState>) -> Self {
+        Self { inner: Err(err), state: StdArc::clone(state), _scope: PhantomData }
     }
 
     /// Waits for the task and returns its value; a panic is returned as an error (and is then

@@ -4,8 +4,14 @@
 //! Everything the crate uses to synchronise its own state goes through this module, so that the
 //! loom models (`src/loom_tests.rs`) check the same code that ships.
 
-/// Task allocations use std's `Arc` even under loom: loom's `Arc` cannot be coerced to a trait
-/// object, and what needs modelling in a task is its state word, which is loom's.
+/// std's `Arc`, even under loom, for what loom need not or cannot model: the crate's one other
+/// shared pointer. Used where the pointee's synchronisation is loom's anyway (a task's state word,
+/// a scope's counter), where loom's `Arc` cannot go (coercion to a trait object; `std::task::Wake`
+/// takes std's `Arc`), and for a map's shared function, which is immutable.
+pub(crate) use std::sync::Arc as StdArc;
+
+/// Task allocations: [`StdArc`], since loom's `Arc` cannot be coerced to a trait object, and what
+/// needs modelling in a task is its state word, which is loom's.
 pub(crate) use std::sync::Arc as TaskArc;
 
 #[cfg(not(loom))]

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use crate::error::{SubmitError, TaskError, TrySubmitError};
 use crate::handle::TaskHandle;
 use crate::shared::{Shared, Wait};
-use crate::sync::{Arc, Condvar, Mutex};
+use crate::sync::{Arc, Condvar, Mutex, StdArc};
 use crate::unwind::LatePanic;
 use crate::{worker, BoundedExecutor};
 
@@ -48,7 +48,7 @@ pub struct TaskSet<T> {
     handles: Vec<Option<TaskHandle<T>>>,
     free: Vec<usize>,
     len: usize,
-    ready: std::sync::Arc<Ready>,
+    ready: StdArc<Ready>,
 }
 
 /// Slots of finished tasks, filled by the tasks' wakers.
@@ -66,16 +66,16 @@ struct ReadyState {
 
 /// The waker a task in a set gets: on completion it queues its slot.
 struct Notify {
-    ready: std::sync::Arc<Ready>,
+    ready: StdArc<Ready>,
     slot: usize,
 }
 
 impl Wake for Notify {
-    fn wake(self: std::sync::Arc<Self>) {
+    fn wake(self: StdArc<Self>) {
         self.wake_by_ref();
     }
 
-    fn wake_by_ref(self: &std::sync::Arc<Self>) {
+    fn wake_by_ref(self: &StdArc<Self>) {
         let waker = {
             let mut state = self.ready.state.lock();
             state.slots.push_back(self.slot);
@@ -156,7 +156,7 @@ impl<T> TaskSet<T> {
             self.handles.push(None);
             self.handles.len() - 1
         });
-        let waker = Waker::from(std::sync::Arc::new(Notify { ready: self.ready.clone(), slot }));
+        let waker = Waker::from(StdArc::new(Notify { ready: self.ready.clone(), slot }));
         if handle.notify_when_done(&waker) {
             waker.wake();
         }
