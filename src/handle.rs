@@ -181,12 +181,7 @@ impl<T> TaskHandle<T> {
 /// # Examples
 ///
 /// ```
-/// # fn block_on<F: std::future::Future>(f: F) -> F::Output {
-/// #     use std::task::{Context, Poll, Waker};
-/// #     let mut f = std::pin::pin!(f);
-/// #     let mut cx = Context::from_waker(Waker::noop());
-/// #     loop { if let Poll::Ready(v) = f.as_mut().poll(&mut cx) { return v; } std::thread::yield_now(); }
-/// # }
+/// use futures::executor::block_on; // any executor works
 /// let exec = bounded_executor::BoundedExecutor::new(1);
 /// let handle = exec.submit(|| 5).unwrap();
 /// assert_eq!(block_on(async { handle.await.unwrap() }), 5);

@@ -22,12 +22,7 @@ use crate::sync::Arc;
 /// # Examples
 ///
 /// ```
-/// # fn block_on<F: std::future::Future>(f: F) -> F::Output {
-/// #     use std::task::{Context, Poll, Waker};
-/// #     let mut f = std::pin::pin!(f);
-/// #     let mut cx = Context::from_waker(Waker::noop());
-/// #     loop { if let Poll::Ready(v) = f.as_mut().poll(&mut cx) { return v; } std::thread::yield_now(); }
-/// # }
+/// use futures::executor::block_on; // any executor works
 /// let exec = bounded_executor::BoundedExecutor::new(2);
 /// let sum = block_on(async {
 ///     let mut handles = Vec::new();
