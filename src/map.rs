@@ -66,8 +66,11 @@ enum Next<T> {
     Exhausted,
     /// The executor refused (shut down or forked): one input was consumed and gets this error.
     Refused(TaskError),
-    /// Nothing to start right now (no free slot, or an error waits for the window to drain).
+    /// No free slot right now.
     Full,
+    /// The executor refused (shut down or forked), and the error is held back: results already
+    /// started come first, then a blocking `next` reports it.
+    RefusalHeld,
 }
 
 impl<T> Source<T> {
@@ -128,7 +131,8 @@ impl<T> Source<T> {
             }
         }
         match (wait, self.refusal) {
-            (Wait::No, _) | (_, None) => Next::Full,
+            (_, None) => Next::Full,
+            (Wait::No, Some(_)) => Next::RefusalHeld,
             (_, Some(refusal)) => {
                 if self.feed.skip_next() {
                     self.shared.reject();
@@ -166,24 +170,71 @@ impl<T> Map<T> {
     }
 }
 
+/// Where started tasks wait until their results are taken: `Map`'s window gives them back in
+/// input order, `MapUnordered`'s `TaskSet` in completion order.
+trait Pending<T> {
+    fn len(&self) -> usize;
+    fn push(&mut self, handle: TaskHandle<T>);
+    /// The next result, if any task is pending (waits for it).
+    fn next_result(&mut self) -> Option<Result<T, TaskError>>;
+}
+
+impl<T> Pending<T> for VecDeque<TaskHandle<T>> {
+    fn len(&self) -> usize {
+        VecDeque::len(self)
+    }
+
+    fn push(&mut self, handle: TaskHandle<T>) {
+        self.push_back(handle);
+    }
+
+    fn next_result(&mut self) -> Option<Result<T, TaskError>> {
+        self.pop_front().map(TaskHandle::join)
+    }
+}
+
+impl<T> Pending<T> for TaskSet<T> {
+    fn len(&self) -> usize {
+        TaskSet::len(self)
+    }
+
+    fn push(&mut self, handle: TaskHandle<T>) {
+        TaskSet::push(self, handle);
+    }
+
+    fn next_result(&mut self) -> Option<Result<T, TaskError>> {
+        self.join_next()
+    }
+}
+
+/// The one `next` of `Map` and `MapUnordered`: start tasks while slots are free and the
+/// results not yet taken stay under the capacity, then take the next result; with nothing
+/// pending, wait for a slot to start one more.
+fn next_result<T>(
+    source: &mut Source<T>,
+    pending: &mut impl Pending<T>,
+) -> Option<Result<T, TaskError>> {
+    while pending.len() < source.capacity {
+        match source.next(Wait::No) {
+            Next::Started(handle) => pending.push(handle),
+            Next::Refused(_) | Next::Exhausted | Next::Full | Next::RefusalHeld => break,
+        }
+    }
+    if let Some(result) = pending.next_result() {
+        return Some(result);
+    }
+    match source.next(Wait::Forever) {
+        Next::Started(handle) => Some(handle.join()),
+        Next::Refused(err) => Some(Err(err)),
+        Next::Exhausted | Next::Full | Next::RefusalHeld => None,
+    }
+}
+
 impl<T> Iterator for Map<T> {
     type Item = Result<T, TaskError>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        while self.window.len() < self.source.capacity {
-            match self.source.next(Wait::No) {
-                Next::Started(handle) => self.window.push_back(handle),
-                Next::Refused(_) | Next::Exhausted | Next::Full => break,
-            }
-        }
-        if let Some(handle) = self.window.pop_front() {
-            return Some(handle.join());
-        }
-        match self.source.next(Wait::Forever) {
-            Next::Started(handle) => Some(handle.join()),
-            Next::Refused(err) => Some(Err(err)),
-            Next::Exhausted | Next::Full => None,
-        }
+        next_result(&mut self.source, &mut self.window)
     }
 }
 
@@ -239,20 +290,7 @@ impl<T> Iterator for MapUnordered<T> {
     type Item = Result<T, TaskError>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        while self.set.len() < self.source.capacity {
-            match self.source.next(Wait::No) {
-                Next::Started(handle) => self.set.push(handle),
-                Next::Refused(_) | Next::Exhausted | Next::Full => break,
-            }
-        }
-        if !self.set.is_empty() {
-            return self.set.join_next();
-        }
-        match self.source.next(Wait::Forever) {
-            Next::Started(handle) => Some(handle.join()),
-            Next::Refused(err) => Some(Err(err)),
-            Next::Exhausted | Next::Full => None,
-        }
+        next_result(&mut self.source, &mut self.set)
     }
 }
 
