@@ -362,11 +362,19 @@ impl std::error::Error for BuildError {
     }
 }
 
+/// Why a slot was not taken.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Refusal {
+    Full,
+    Timeout,
+    Shutdown,
+    Forked,
+}
+
 /// The one place a refusal of the slot protocol becomes a public error: each submit flavour
 /// maps the same [`Refusal`] to its own error type, handing the closure back.
 mod from_refusal {
-    use super::{SubmitError, SubmitTimeoutError, TaskError, TrySubmitError};
-    use crate::shared::Refusal;
+    use super::{Refusal, SubmitError, SubmitTimeoutError, TaskError, TrySubmitError};
 
     impl<F> SubmitError<F> {
         /// For `submit`, which waits: only shutdown or a fork refuses it.

@@ -9,12 +9,13 @@ use crate::error::{BuildError, BuildErrorKind, SubmitError, SubmitTimeoutError, 
 use crate::handle::TaskHandle;
 use crate::map::{Map, MapUnordered, Source};
 use crate::scope::{self, Scope};
+use crate::shared::worker;
 use crate::shared::{Shared, Wait};
 use crate::stats::Stats;
 use crate::submit_future::SubmitFuture;
 use crate::sync::thread::{self, JoinHandle};
 use crate::sync::{Arc, Mutex};
-use crate::{worker, Builder};
+use crate::Builder;
 
 /// A thread pool that never holds more than [`capacity()`](Self::capacity) tasks in flight
 /// (queued or running): [`submit`](Self::submit) waits while it is full, so memory stays flat
@@ -147,7 +148,7 @@ impl BoundedExecutor {
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
     {
-        Shared::submit(&self.shared, f, Wait::Forever).map_err(SubmitError::from_refusal)
+        TaskHandle::submit(&self.shared, f, Wait::Forever).map_err(SubmitError::from_refusal)
     }
 
     /// Submits `f` if a slot is free right now.
@@ -173,7 +174,7 @@ impl BoundedExecutor {
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
     {
-        Shared::submit(&self.shared, f, Wait::No).map_err(TrySubmitError::from_refusal)
+        TaskHandle::submit(&self.shared, f, Wait::No).map_err(TrySubmitError::from_refusal)
     }
 
     /// Submits `f`, waiting at most `timeout` for a free slot.
@@ -207,7 +208,7 @@ impl BoundedExecutor {
         T: Send + 'static,
     {
         let wait = Instant::now().checked_add(timeout).map_or(Wait::Forever, Wait::Until);
-        Shared::submit(&self.shared, f, wait).map_err(SubmitTimeoutError::from_refusal)
+        TaskHandle::submit(&self.shared, f, wait).map_err(SubmitTimeoutError::from_refusal)
     }
 
     /// The shared state, for the collection types built on top of the executor.

@@ -7,10 +7,10 @@ use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use crate::error::TaskError;
-use crate::shared::Shared;
+use crate::queue::JobRef;
+use crate::shared::{worker, Admission, Refusal, Shared, Wait};
 use crate::sync::{Arc, TaskArc};
-use crate::task::Completion;
-use crate::worker;
+use crate::task::{Completion, Task};
 
 /// A handle to a submitted task's result.
 ///
@@ -38,8 +38,44 @@ pub struct TaskHandle<T> {
 }
 
 impl<T> TaskHandle<T> {
-    pub(crate) fn new(task: TaskArc<dyn Completion<T>>, shared: Arc<Shared>) -> Self {
-        Self { task, shared }
+    /// Submits `f`, waiting as `wait` allows; a refusal hands `f` back.
+    #[inline]
+    pub(crate) fn submit<F>(shared: &Arc<Shared>, f: F, wait: Wait) -> Result<Self, (Refusal, F)>
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        match shared.admit(wait) {
+            Ok(admission) => Ok(Self::start_new(shared, admission, f)),
+            Err(refusal) => {
+                shared.reject();
+                Err((refusal, f))
+            }
+        }
+    }
+
+    /// Starts `f` under `admission`.
+    #[inline]
+    pub(crate) fn start_new<F>(shared: &Arc<Shared>, admission: Admission, f: F) -> Self
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        let task = TaskArc::new(Task::new(f));
+        let job: JobRef = task.clone();
+        Self::start(shared, admission, task, job)
+    }
+
+    /// Starts an admitted task (`task` and `job` are the same allocation) and wraps it.
+    #[inline]
+    pub(crate) fn start(
+        shared: &Arc<Shared>,
+        admission: Admission,
+        task: TaskArc<dyn Completion<T>>,
+        job: JobRef,
+    ) -> Self {
+        shared.enqueue(admission, job);
+        Self { task, shared: Arc::clone(shared) }
     }
 
     /// Waits for the task and returns its value.

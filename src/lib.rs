@@ -170,7 +170,6 @@ mod sync;
 mod task;
 mod task_set;
 mod unwind;
-mod worker;
 
 #[cfg(all(test, loom))]
 mod loom_tests;

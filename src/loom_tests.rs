@@ -14,6 +14,7 @@ use loom::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use loom::sync::Arc;
 use loom::thread;
 
+use crate::handle::TaskHandle;
 use crate::queue::Message;
 use crate::shared::{PoppedBy, Refusal, Shared, Wait};
 use crate::submit_future::SubmitFuture;
@@ -150,7 +151,7 @@ fn loom_submit_vs_shutdown() {
         let worker = worker(shared.clone());
         let producer = {
             let shared = shared.clone();
-            thread::spawn(move || match Shared::submit(&shared, || 5, Wait::No) {
+            thread::spawn(move || match TaskHandle::submit(&shared, || 5, Wait::No) {
                 Ok(handle) => Some(handle),
                 Err((refusal, _)) => {
                     assert_eq!(refusal, Refusal::Shutdown);
@@ -174,7 +175,7 @@ fn loom_submit_vs_shutdown() {
 fn loom_cancel_vs_start_gives_the_slot_back_once() {
     loom::model(|| {
         let shared = Arc::new(Shared::new(1, 1));
-        let handle = Shared::submit(&shared, || 1, Wait::No).ok().unwrap();
+        let handle = TaskHandle::submit(&shared, || 1, Wait::No).ok().unwrap();
         let worker = {
             let shared = shared.clone();
             thread::spawn(move || match shared.queue.pop() {
@@ -278,7 +279,7 @@ fn loom_a_task_pushed_after_the_drain_is_cancelled_by_its_joining_worker() {
         let task = TaskArc::new(Task::new(|| 7));
         let job: crate::queue::JobRef = task.clone();
         let completion: TaskArc<dyn Completion<i32>> = task.clone();
-        let handle = Shared::start(&shared, admission, completion, job);
+        let handle = TaskHandle::start(&shared, admission, completion, job);
         // The worker joins it (what `join` does on a worker of this executor).
         shared.run_off_queue(&*task, 0);
         assert!(task.header().wait(None), "the joined task ended");
@@ -315,7 +316,7 @@ fn loom_cancel_vs_pop_with_a_panicking_closure_gives_the_slot_back_once() {
     loom::model(|| {
         let shared = Arc::new(Shared::new(1, 1));
         let bomb = Bomb;
-        let handle = Shared::submit(&shared, move || drop(bomb), Wait::No).ok().unwrap();
+        let handle = TaskHandle::submit(&shared, move || drop(bomb), Wait::No).ok().unwrap();
         let worker = {
             let shared = shared.clone();
             thread::spawn(move || match shared.queue.pop() {
@@ -348,9 +349,9 @@ fn loom_a_helping_producer_and_a_worker_run_each_task_once() {
                 runs.fetch_add(1, Ordering::SeqCst);
             }
         };
-        let first = Shared::submit(&shared, task(&runs), Wait::Forever).ok().unwrap();
+        let first = TaskHandle::submit(&shared, task(&runs), Wait::Forever).ok().unwrap();
         // Full: helps with `first` if it is still queued, else waits for the worker.
-        let second = Shared::submit(&shared, task(&runs), Wait::Forever).ok().unwrap();
+        let second = TaskHandle::submit(&shared, task(&runs), Wait::Forever).ok().unwrap();
         assert!(first.join().is_ok());
         assert!(second.join().is_ok());
         shared.begin_shutdown();

@@ -41,7 +41,7 @@ where
     fn start_next(&mut self, shared: &Arc<Shared>, admission: Admission) -> Option<TaskHandle<T>> {
         let item = self.inputs.next()?;
         let f = StdArc::clone(&self.f);
-        Some(Shared::start_new(shared, admission, move || f(item)))
+        Some(TaskHandle::start_new(shared, admission, move || f(item)))
     }
 
     fn skip_next(&mut self) -> bool {

@@ -17,11 +17,11 @@ use std::panic::{self, AssertUnwindSafe};
 use crate::error::TaskError;
 use crate::handle::TaskHandle;
 use crate::queue::JobRef;
+use crate::shared::worker;
 use crate::shared::{Admission, Shared, Wait};
 use crate::sync::{self, Arc, AtomicUsize, Mutex, Ordering, StdArc, TaskArc};
 use crate::task::{Completion, Job, Task};
 use crate::unwind::LatePanic;
-use crate::worker;
 
 /// A scope for tasks that borrow from the caller; see
 /// [`BoundedExecutor::scope`](crate::BoundedExecutor::scope).
@@ -211,7 +211,7 @@ impl<'scope, 'env> Scope<'scope, 'env> {
             // A scope waiting at its end runs it (see `wait_all`).
             sync::unpark_all(self.state.key());
         }
-        let handle = Shared::start(&self.shared, admission, completion, queued);
+        let handle = TaskHandle::start(&self.shared, admission, completion, queued);
         ScopedTaskHandle {
             inner: Ok(handle),
             state: StdArc::clone(&self.state),

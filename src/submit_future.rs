@@ -84,7 +84,7 @@ where
                 Ok(admission) => {
                     this.stop_waiting();
                     let f = this.take_closure();
-                    return Poll::Ready(Ok(Shared::start_new(&this.shared, admission, f)));
+                    return Poll::Ready(Ok(TaskHandle::start_new(&this.shared, admission, f)));
                 }
                 Err(Refusal::Full) => {}
                 Err(refusal) => {

@@ -9,10 +9,11 @@ use std::time::{Duration, Instant};
 
 use crate::error::{SubmitError, TaskError, TrySubmitError};
 use crate::handle::TaskHandle;
+use crate::shared::worker;
 use crate::shared::{Shared, Wait};
 use crate::sync::{Arc, Condvar, Mutex, StdArc};
 use crate::unwind::LatePanic;
-use crate::{worker, BoundedExecutor};
+use crate::BoundedExecutor;
 
 /// Tasks whose results come out in the order they finish: Java's `ExecutorCompletionService`,
 /// Python's `as_completed`.
@@ -184,8 +185,8 @@ impl<T> TaskSet<T> {
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
     {
-        let handle =
-            Shared::submit(&self.shared, f, Wait::Forever).map_err(SubmitError::from_refusal)?;
+        let handle = TaskHandle::submit(&self.shared, f, Wait::Forever)
+            .map_err(SubmitError::from_refusal)?;
         self.push(handle);
         Ok(())
     }
@@ -210,7 +211,7 @@ impl<T> TaskSet<T> {
         T: Send + 'static,
     {
         let handle =
-            Shared::submit(&self.shared, f, Wait::No).map_err(TrySubmitError::from_refusal)?;
+            TaskHandle::submit(&self.shared, f, Wait::No).map_err(TrySubmitError::from_refusal)?;
         self.push(handle);
         Ok(())
     }

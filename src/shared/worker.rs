@@ -3,8 +3,8 @@
 use std::cell::Cell;
 use std::panic::{self, AssertUnwindSafe};
 
+use super::{PoppedBy, Shared};
 use crate::queue::Message;
-use crate::shared::{PoppedBy, Shared};
 use crate::sync::Arc;
 use crate::unwind;
 

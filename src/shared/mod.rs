@@ -1,0 +1,399 @@
+//! [`Shared`]: the state an executor's workers, handles and producers share, and what happens
+//! at each end of a task. Three rooms:
+//!
+//! - `slots.rs`, the bound: the slot word, producers spinning, helping, parking and being woken,
+//!   async waiters. The one file to read to understand why `in_flight() <= capacity()`.
+//! - this file: a task's end (run, cancel, husks, joins off the queue), shutdown and counters.
+//! - `worker.rs`: the worker loop and the thread-local that tells a thread which executor it
+//!   serves.
+//!
+//! Handles are built in `handle.rs`, on top of [`Shared::enqueue`].
+//!
+//! # Husks
+//!
+//! A queue entry keeps its slot until a worker (or `shutdown_now`) pops it. A task cancelled by
+//! its handle, or run by a worker that joins it, leaves a *husk* in the queue: its slot is given
+//! back by whichever comes second of the task's end and the entry's pop (the task's `DONE` and
+//! `POPPED` bits decide), so the queue never holds more than `capacity` allocations and a task
+//! still running off the queue keeps its slot. `husks` counts the ended-but-unpopped entries so
+//! that `in_flight()` reports only queued and running tasks.
+//!
+//! # Stopping
+//!
+//! Whoever takes the count to zero after `SHUTDOWN` (or the shutdown itself, if it finds zero)
+//! pushes one `Stop` per worker: every accepted task has run by then.
+
+use std::time::{Duration, Instant};
+
+pub(crate) use crate::error::Refusal;
+use crate::fork;
+use crate::queue::{JobRef, Message, Queue};
+use crate::stats::{bump, Padded, ProducerCounters, Stats, WorkerCounters};
+use crate::sync::{self, AtomicBool, AtomicU64, AtomicUsize, Mutex, Ordering, Parked};
+use crate::task::{Claim, Ended, Job};
+use crate::unwind::LatePanic;
+
+mod slots;
+pub(crate) mod worker;
+
+use self::slots::AsyncWaiters;
+pub(crate) use self::slots::MAX_CAPACITY;
+use self::slots::{COUNT, SHUTDOWN};
+
+/// How a task got in: with a slot, or to run inline on worker `index` of its own full executor.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Admission {
+    Slot,
+    Inline(usize),
+}
+
+/// Who handles a job popped from the queue.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum PoppedBy {
+    /// Worker `index`, which runs it (or cancels it once `shutdown_now` began).
+    Worker(usize),
+    /// A producer waiting for a slot, which runs it as a worker would (see
+    /// `Shared::help_while_full`).
+    Producer,
+    /// `shutdown_now`'s drain, which cancels it.
+    Drain,
+}
+
+/// How long a submit may wait for a slot.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Wait {
+    No,
+    Forever,
+    Until(Instant),
+}
+
+/// The state workers, handles and producers share.
+pub(crate) struct Shared {
+    slots: Padded<AtomicUsize>,
+    capacity: usize,
+    /// Queue entries whose task already ended elsewhere (cancelled, or run by a joining worker):
+    /// they hold a slot until popped but are not in flight. May dip below zero for an instant
+    /// (wrapping), when a pop overtakes the claimer's count; readers clamp.
+    husks: AtomicUsize,
+    pub(crate) queue: Queue,
+    fork_generation: usize,
+    /// Set by `shutdown_now`: queued tasks are cancelled instead of run.
+    cancelling: AtomicBool,
+    live_workers: AtomicUsize,
+    producers: Padded<ProducerCounters>,
+    workers: Box<[Padded<WorkerCounters>]>,
+    /// Whether a blocking `submit` that finds the executor full runs queued tasks itself.
+    producer_helps: bool,
+    /// Tasks run by producers while they helped (any number of threads write).
+    helpers: Padded<WorkerCounters>,
+    cancelled: AtomicU64,
+    cancelled_by_shutdown: AtomicU64,
+    async_waiters: Mutex<AsyncWaiters>,
+}
+
+impl Shared {
+    pub(crate) fn new(max_workers: usize, capacity: usize) -> Self {
+        Self {
+            slots: Padded(AtomicUsize::new(0)),
+            capacity,
+            husks: AtomicUsize::new(0),
+            queue: Queue::new(capacity, max_workers),
+            fork_generation: fork::register(),
+            cancelling: AtomicBool::new(false),
+            live_workers: AtomicUsize::new(max_workers),
+            producers: Padded::default(),
+            workers: (0..max_workers).map(|_| Padded::default()).collect(),
+            producer_helps: false,
+            helpers: Padded::default(),
+            cancelled: AtomicU64::new(0),
+            cancelled_by_shutdown: AtomicU64::new(0),
+            async_waiters: Mutex::new(AsyncWaiters::default()),
+        }
+    }
+
+    /// The worker index a helping producer runs under: one past the real workers, so that its
+    /// counts go to `helpers`.
+    fn helper_index(&self) -> usize {
+        self.workers.len()
+    }
+
+    /// The counters of worker `index` (of the helping producers for `helper_index`).
+    #[inline]
+    fn counters(&self, index: usize) -> &WorkerCounters {
+        self.workers.get(index).map_or(&*self.helpers, |counters| &**counters)
+    }
+
+    /// Sets whether blocking producers run queued tasks while the executor is full.
+    pub(crate) fn with_producer_helps(mut self, helps: bool) -> Self {
+        self.producer_helps = helps;
+        self
+    }
+
+    fn live_workers_key(&self) -> usize {
+        &self.live_workers as *const AtomicUsize as usize
+    }
+
+    pub(crate) fn capacity(&self) -> usize {
+        self.capacity
+    }
+
+    /// True in a forked child of the process that built the executor.
+    #[inline]
+    pub(crate) fn is_forked(&self) -> bool {
+        fork::generation() != self.fork_generation
+    }
+
+    /// Queued plus running tasks (husks excluded).
+    pub(crate) fn in_flight(&self) -> usize {
+        let taken = self.slots.load(Ordering::Relaxed) & COUNT;
+        let husks = self.husks.load(Ordering::Relaxed) as isize;
+        (taken as isize - husks).clamp(0, taken as isize) as usize
+    }
+
+    /// Slots taken, husks included: what the loom models check comes back to zero.
+    #[cfg(loom)]
+    pub(crate) fn slots_taken(&self) -> usize {
+        self.slots.load(Ordering::Relaxed) & COUNT
+    }
+
+    pub(crate) fn is_shutdown(&self) -> bool {
+        // ORDERING: Acquire pairs with the Release in `begin_shutdown`: whoever sees SHUTDOWN also
+        // sees the `cancelling` flag `shutdown_now` set before it.
+        self.slots.load(Ordering::Acquire) & SHUTDOWN != 0
+    }
+
+    // ---- starting and ending tasks -------------------------------------------------------
+
+    /// Counts an admitted task in and starts it: queues it (`job` holds a slot), or runs it
+    /// right here for an inline admission. [`TaskHandle`](crate::TaskHandle)'s constructors in
+    /// `handle.rs` call this, then wrap the same allocation.
+    #[inline]
+    pub(crate) fn enqueue(&self, admission: Admission, job: JobRef) {
+        // Counted before the task can finish, so `completed` never runs ahead of `submitted`.
+        bump(&self.producers.submitted, 1);
+        match admission {
+            Admission::Slot => self.queue.push(Message::Run(job)),
+            Admission::Inline(index) => {
+                let counters = self.counters(index);
+                bump(&counters.inline, 1);
+                // Never queued, so never popped: nothing to settle afterwards. (Nothing is
+                // detached or awaited yet either, so no user code runs after the closure.)
+                if let Claim::Won(ended) = job.run(&mut |panicked| counters.finished(panicked)) {
+                    ended.late_panic.resume();
+                }
+            }
+        }
+    }
+
+    /// Handles a job popped from the queue: runs it, or cancels it during `shutdown_now`; a husk
+    /// just gives its slot back.
+    ///
+    /// # Panics
+    ///
+    /// With a panic from user code that ran after the task's outcome was published (see
+    /// [`Ended::late_panic`]), once the slot is settled.
+    #[inline]
+    pub(crate) fn execute(&self, job: &dyn Job, by: PoppedBy) {
+        // ORDERING: Relaxed; a job popped just as `shutdown_now` begins may still start, which is
+        // what "not yet started" means for it. (`shutdown_now` drains the queue itself too.)
+        let counters = match by {
+            PoppedBy::Worker(index) => Some(self.counters(index)),
+            PoppedBy::Producer => Some(&*self.helpers),
+            PoppedBy::Drain => None,
+        };
+        let claim = match counters {
+            Some(counters) if !self.cancelling.load(Ordering::Relaxed) => {
+                job.run(&mut |panicked| {
+                    counters.finished(panicked);
+                    self.release();
+                })
+            }
+            _ => job.cancel(&mut || {
+                self.count_cancel(true);
+                self.release();
+            }),
+        };
+        match claim {
+            // Popped by us, so nobody else could have: the slot was given back in `done`.
+            Claim::Won(ended) => ended.late_panic.resume(),
+            // Claimed by a canceller or a joining worker: if it is done, this entry was the last
+            // thing holding its slot; if not, whoever finishes it gives the slot back.
+            Claim::Lost => {
+                if job.header().mark_popped() {
+                    self.settle_husk();
+                }
+            }
+        }
+    }
+
+    /// Gives back the slot of a task that ended off the queue, once its entry is popped too.
+    fn settle_husk(&self) {
+        // ORDERING: Relaxed; a statistic (see `in_flight`), counted before the task's DONE was
+        // published, so never taken below zero here.
+        self.husks.fetch_sub(1, Ordering::Relaxed);
+        self.release();
+    }
+
+    /// After a run or cancel off the queue: settles the slot if the entry was popped meanwhile,
+    /// then raises a late panic. Returns true if this call ended the task.
+    fn settle_off_queue(&self, claim: Claim) -> bool {
+        match claim {
+            Claim::Lost => false,
+            Claim::Won(Ended { entry_popped, late_panic }) => {
+                if entry_popped {
+                    self.settle_husk();
+                }
+                late_panic.resume();
+                true
+            }
+        }
+    }
+
+    /// Ends `job` on worker `index` of this executor, off the queue (a worker joining a task
+    /// that has not started), unless it was claimed already: runs it, or, once `shutdown_now`
+    /// began, cancels it, as the drain would have. Its queue entry becomes a husk. Returns true
+    /// if this call ended it.
+    ///
+    /// Cancelling here is what lets `shutdown_now` finish when a task is pushed after its drain
+    /// (by a producer that took its slot before the shutdown) and the only worker that could
+    /// pop it is the one joining it.
+    ///
+    /// # Panics
+    ///
+    /// As [`execute`](Self::execute).
+    pub(crate) fn run_off_queue(&self, job: &dyn Job, index: usize) -> bool {
+        if self.cancelling.load(Ordering::Relaxed) {
+            return self.cancel_off_queue_by(job, true);
+        }
+        let counters = self.counters(index);
+        let claim = job.run(&mut |panicked| {
+            counters.finished(panicked);
+            self.husks.fetch_add(1, Ordering::Relaxed);
+        });
+        self.settle_off_queue(claim)
+    }
+
+    /// Cancels `job` through its handle, unless it was claimed already. Its queue entry becomes
+    /// a husk, which gives the slot back when a worker passes over it.
+    ///
+    /// # Panics
+    ///
+    /// If dropping the closure panics, once the slot is settled.
+    pub(crate) fn cancel_off_queue(&self, job: &dyn Job) -> bool {
+        self.cancel_off_queue_by(job, false)
+    }
+
+    fn cancel_off_queue_by(&self, job: &dyn Job, by_shutdown: bool) -> bool {
+        let claim = job.cancel(&mut || {
+            self.count_cancel(by_shutdown);
+            self.husks.fetch_add(1, Ordering::Relaxed);
+        });
+        self.settle_off_queue(claim)
+    }
+
+    fn count_cancel(&self, by_shutdown: bool) {
+        bump(&self.cancelled, 1);
+        if by_shutdown {
+            bump(&self.cancelled_by_shutdown, 1);
+        }
+    }
+
+    // ---- shutdown ------------------------------------------------------------------------
+
+    fn stop_workers(&self) {
+        for _ in 0..self.workers.len() {
+            self.queue.push(Message::Stop);
+        }
+    }
+
+    /// Stops accepting tasks; idempotent.
+    pub(crate) fn begin_shutdown(&self) {
+        // ORDERING: Release, paired with `is_shutdown`.
+        let previous = self.slots.fetch_or(SHUTDOWN, Ordering::Release);
+        if previous & SHUTDOWN == 0 {
+            if previous & COUNT == 0 {
+                self.stop_workers();
+            }
+            self.wake_all_producers();
+        }
+    }
+
+    /// `shutdown_now`'s first half: stop accepting, then cancel every queued task at once.
+    ///
+    /// The drain always finishes: a panic from a cancelled closure's `Drop` is caught and
+    /// returned (the first one; later ones are discarded), for the caller to raise once the
+    /// workers are joined.
+    pub(crate) fn cancel_queued(&self) -> LatePanic {
+        self.cancelling.store(true, Ordering::Relaxed);
+        self.begin_shutdown();
+        let mut late = LatePanic::default();
+        let mut stops = 0;
+        while let Some(message) = self.queue.try_pop() {
+            match message {
+                Message::Run(job) => late.catch(|| self.execute(&*job, PoppedBy::Drain)),
+                Message::Stop => stops += 1,
+            }
+        }
+        for _ in 0..stops {
+            self.queue.push(Message::Stop);
+        }
+        late
+    }
+
+    /// Tasks cancelled by `shutdown_now` (its drain, and workers after it) that no call has
+    /// reported yet: each is reported once.
+    pub(crate) fn take_cancelled_by_shutdown(&self) -> u64 {
+        self.cancelled_by_shutdown.swap(0, Ordering::Relaxed)
+    }
+
+    pub(crate) fn worker_exited(&self) {
+        // ORDERING: Release so that a `shutdown_timeout` that sees zero (Acquire) sees every
+        // task's effects; AcqRel makes the count itself a chain.
+        if self.live_workers.fetch_sub(1, Ordering::AcqRel) == 1 {
+            sync::unpark_all(self.live_workers_key());
+        }
+    }
+
+    /// Waits until every worker has exited, or `deadline`; true if they all did.
+    pub(crate) fn wait_workers_exited(&self, deadline: Option<Instant>) -> bool {
+        loop {
+            // ORDERING: Acquire pairs with `worker_exited`.
+            if self.live_workers.load(Ordering::Acquire) == 0 {
+                return true;
+            }
+            let should_park = || self.live_workers.load(Ordering::Relaxed) != 0;
+            if sync::park(self.live_workers_key(), should_park, deadline) == Parked::TimedOut {
+                return self.live_workers.load(Ordering::Acquire) == 0;
+            }
+        }
+    }
+
+    pub(crate) fn stats(&self) -> Stats {
+        let mut stats = Stats {
+            submitted: self.producers.submitted.load(Ordering::Relaxed),
+            rejected: self.producers.rejected.load(Ordering::Relaxed),
+            submit_wait: Duration::from_nanos(
+                self.producers.submit_wait_nanos.load(Ordering::Relaxed),
+            ),
+            peak_in_flight: self.producers.peak_in_flight.load(Ordering::Relaxed),
+            cancelled: self.cancelled.load(Ordering::Relaxed),
+            ..Stats::default()
+        };
+        for counters in self.workers.iter() {
+            stats.completed += counters.completed.load(Ordering::Relaxed);
+            stats.panicked += counters.panicked.load(Ordering::Relaxed);
+            stats.inline += counters.inline.load(Ordering::Relaxed);
+        }
+        stats.inline += self.helpers.inline.load(Ordering::Relaxed);
+        stats.helped = self.helpers.completed.load(Ordering::Relaxed);
+        stats.completed += stats.helped;
+        stats.panicked += self.helpers.panicked.load(Ordering::Relaxed);
+        stats
+    }
+}
+
+impl std::fmt::Debug for Shared {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Shared").field("capacity", &self.capacity).finish_non_exhaustive()
+    }
+}
