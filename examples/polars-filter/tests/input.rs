@@ -109,3 +109,18 @@ fn dev_null_reads_as_an_empty_csv_in_thread_strategies() {
         assert!(null.ends_with("no data: empty CSV"), "{strategy:?}: {null}");
     }
 }
+
+#[test]
+fn a_long_bad_field_is_quoted_in_about_80_characters_in_every_strategy() {
+    let dir = scratch("long-field");
+    let csv = dir.join("field.csv");
+    fs::write(&csv, format!("code,name,age\n0001,hoge,20\n0002,fuga,{}\n", "9x".repeat(5000)))
+        .unwrap();
+    for strategy in STRATEGIES {
+        let out = dir.join(format!("out{}", strategy.join("")));
+        let line = refuses(&csv, &out, "0001", strategy, &["line 3 (data row 2)", "` as dtype"]);
+        // The words after the excerpt stay in the line.
+        let excerpt = line.split('`').nth(1).unwrap_or_default();
+        assert!((60..=90).contains(&excerpt.len()), "{strategy:?}: {line}");
+    }
+}
