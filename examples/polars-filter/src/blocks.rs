@@ -84,6 +84,30 @@ impl Iterator for RowEnds<'_> {
     }
 }
 
+/// Whether `bytes` holds nothing but line breaks.
+pub(crate) fn is_blank(bytes: &[u8]) -> bool {
+    bytes.iter().all(|&b| b == b'\n' || b == b'\r')
+}
+
+/// Where `bytes`, which starts at a row start, ends once the blank lines at its end are left out:
+/// just past its last row's line break (0 when it holds nothing but line breaks).
+pub(crate) fn without_trailing_blank_lines(bytes: &[u8]) -> usize {
+    let start = bytes.iter().rposition(|&b| b != b'\n' && b != b'\r').map_or(0, |p| p + 1);
+    if start == 0 {
+        return 0;
+    }
+    match memchr::memchr(b'\n', &bytes[start..]) {
+        Some(p) => start + p + 1,
+        None => bytes.len(),
+    }
+}
+
+/// How many blank lines end `bytes`, which starts at a row start (Polars reads each as a row).
+pub(crate) fn trailing_blank_lines(bytes: &[u8]) -> usize {
+    let kept = without_trailing_blank_lines(bytes);
+    bytes[kept..].iter().filter(|&&b| b == b'\n').count()
+}
+
 /// The number of line breaks in `bytes`: how line numbers advance over a block.
 pub(crate) fn count_lines(bytes: &[u8]) -> u64 {
     // A plain count: the compiler vectorises it, where an iterator of matches pays per match.
@@ -311,6 +335,21 @@ impl Blocks {
                     continue;
                 }
             };
+            // Blank lines at the end of the window wait for the next block: before more rows
+            // they are read as before, at the end of the input they are left out.
+            let cut = match without_trailing_blank_lines(&self.pending[..cut]) {
+                0 if self.eof && is_blank(&self.pending) => {
+                    self.offset += self.pending.len() as u64;
+                    self.pending.clear();
+                    return Ok(None);
+                }
+                0 if (!self.eof || window < self.pending.len()) && window <= MAX_ROW => {
+                    target = window * 2;
+                    continue;
+                }
+                0 => cut,
+                kept => kept,
+            };
             let mut rest = Vec::with_capacity(self.block_size.max(self.pending.len() - cut));
             rest.extend_from_slice(&self.pending[cut..]);
             let mut bytes = std::mem::replace(&mut self.pending, rest);
@@ -399,6 +438,18 @@ mod tests {
             // Line 3 of the file: two lines before it, header included (it is not counted here).
             assert_eq!((lines + errors[0].line, errors[0].kind), (1, ErrorKind::Quote));
         }
+    }
+
+    #[test]
+    fn trailing_blank_lines_are_left_out_at_every_block_size() {
+        let text = "code,name,age\n1,a,2\n\n2,b,3\r\n\r\n\n\n";
+        for size in 1..text.len() + 2 {
+            let (_, blocks) = cut(text, size);
+            assert_eq!(blocks.concat(), "1,a,2\n\n2,b,3\r\n", "block size {size}");
+        }
+        assert_eq!(cut("code\n\n\n", 2).1, Vec::<String>::new());
+        assert_eq!(trailing_blank_lines(b"code\n1\r\n\r\n\n"), 2);
+        assert_eq!(trailing_blank_lines(b"code\n1"), 0);
     }
 
     #[test]

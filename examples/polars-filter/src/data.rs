@@ -9,7 +9,9 @@ use std::path::{Path, PathBuf};
 use anyhow::{anyhow, bail, Context, Result};
 use polars::prelude::*;
 
+use crate::blocks::{self, Blocks, RowEnds};
 use crate::error::polars_msg;
+use crate::stream;
 
 /// The classic example file, compiled into the binary so that a fresh clone runs with no setup.
 pub(crate) const BUNDLED_CSV: &str = include_str!("../data/people.csv");
@@ -197,21 +199,124 @@ pub(crate) fn read_frame_bytes(bytes: &[u8], what: &str) -> Result<DataFrame> {
     Ok(frame)
 }
 
-/// Reads the whole CSV once and checks it, or says in one line why it cannot.
+/// Reads the whole CSV once and checks it, or says in one line why it cannot: in the same words
+/// as the stream strategies, which name a bad row by its line.
 pub(crate) fn read_frame(source: &Source) -> Result<DataFrame> {
     let what = source.describe();
-    let frame = match source {
-        Source::Bundled => read_options()
-            .into_reader_with_file_handle(Cursor::new(BUNDLED_CSV.as_bytes()))
-            .finish(),
-        Source::File(path) => {
-            let file = open_file(path, "CSV")?;
-            read_options().into_reader_with_file_handle(file).finish()
+    let whole = Whole::open(source)?;
+    // The header on its own first, as the stream reads it: a column named twice is refused here
+    // (Polars would rename it), and an empty input gives the stream's message.
+    header_schema(&whole.header().with_context(|| format!("cannot read CSV {what}"))?, &what)?;
+    let frame = whole.parse().map(|mut frame| {
+        // Polars reads each blank line at the end of the file as a row of empty fields.
+        let blank = whole.trailing_blank_lines().unwrap_or(0);
+        if blank > 0 && blank <= frame.height() && all_blank(&frame.slice(-(blank as i64), blank)) {
+            frame = frame.slice(0, frame.height() - blank);
+        }
+        frame
+    });
+    let checked = frame
+        .map_err(|e| anyhow!("cannot parse CSV {what}: {}", polars_msg(&e)))
+        .and_then(|frame| validate(&frame, &what).map(|()| frame));
+    match checked {
+        Ok(frame) => Ok(frame),
+        // Find the bad row as the stream does, to name its line; only on bad input.
+        Err(err) => match whole.reader().ok().and_then(|r| stream::first_bad_row(r, &what)) {
+            Some(line) => bail!("{line}"),
+            None => Err(err),
+        },
+    }
+}
+
+/// Whether every row of `frame` is what a blank line reads as: empty strings and nulls.
+fn all_blank(frame: &DataFrame) -> bool {
+    frame.columns().iter().all(|column| match column.str() {
+        Ok(strings) => strings.iter().all(|s| s.is_none_or(str::is_empty)),
+        Err(_) => column.null_count() == column.len(),
+    })
+}
+
+/// The input of the whole-frame strategies: a regular file (Polars maps it), or the bytes of
+/// anything else, read once (a FIFO or a device such as `/dev/null` cannot be mapped).
+enum Whole {
+    File(File),
+    Bytes(Vec<u8>),
+}
+
+impl Whole {
+    fn open(source: &Source) -> Result<Self> {
+        let Source::File(path) = source else {
+            return Ok(Whole::Bytes(BUNDLED_CSV.as_bytes().to_vec()));
+        };
+        let mut file = open_file(path, "CSV")?;
+        if file.metadata().is_ok_and(|meta| meta.is_file()) {
+            return Ok(Whole::File(file));
+        }
+        let mut bytes = Vec::new();
+        file.read_to_end(&mut bytes)
+            .with_context(|| format!("cannot read CSV {}", path.display()))?;
+        Ok(Whole::Bytes(bytes))
+    }
+
+    /// A reader from the start (sharing the file's offset: one reader at a time).
+    fn reader(&self) -> std::io::Result<Box<dyn Read + Send>> {
+        Ok(match self {
+            Whole::File(file) => {
+                let mut file = file.try_clone()?;
+                file.seek(SeekFrom::Start(0))?;
+                Box::new(file)
+            }
+            Whole::Bytes(bytes) => Box::new(Cursor::new(bytes.clone())),
+        })
+    }
+
+    fn header(&self) -> std::io::Result<Vec<u8>> {
+        match self {
+            Whole::File(_) => Ok(Blocks::new(self.reader()?, 64 << 10, false)?.0),
+            Whole::Bytes(bytes) => {
+                let end = RowEnds::new(bytes).next().unwrap_or(bytes.len());
+                Ok(bytes[..end].to_vec())
+            }
         }
     }
-    .map_err(|e| anyhow!("cannot parse CSV {what}: {}", polars_msg(&e)))?;
-    validate(&frame, &what)?;
-    Ok(frame)
+
+    fn parse(&self) -> PolarsResult<DataFrame> {
+        match self {
+            Whole::File(file) => {
+                let mut file = file.try_clone()?;
+                file.seek(SeekFrom::Start(0))?;
+                read_options().into_reader_with_file_handle(file).finish()
+            }
+            Whole::Bytes(bytes) => {
+                read_options().into_reader_with_file_handle(Cursor::new(bytes.as_slice())).finish()
+            }
+        }
+    }
+
+    /// How many blank lines end the input, read from its end.
+    fn trailing_blank_lines(&self) -> std::io::Result<usize> {
+        let file = match self {
+            Whole::File(file) => file,
+            Whole::Bytes(bytes) => return Ok(blocks::trailing_blank_lines(bytes)),
+        };
+        let mut file = file.try_clone()?;
+        let mut end = file.metadata()?.len();
+        let mut tail = Vec::new();
+        // Back from the end, 64 KiB at a time, until a byte that is not a line break.
+        while end > 0 {
+            let start = end.saturating_sub(64 << 10);
+            let mut chunk = vec![0; (end - start) as usize];
+            file.seek(SeekFrom::Start(start))?;
+            file.read_exact(&mut chunk)?;
+            chunk.extend_from_slice(&tail);
+            tail = chunk;
+            end = start;
+            if !blocks::is_blank(&tail) {
+                break;
+            }
+        }
+        Ok(blocks::trailing_blank_lines(&tail))
+    }
 }
 
 fn open_file(path: &Path, what: &str) -> Result<File> {

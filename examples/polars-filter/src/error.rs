@@ -6,7 +6,33 @@ use polars::prelude::PolarsError;
 pub(crate) fn polars_msg(err: &PolarsError) -> String {
     let text = err.to_string();
     let first = text.split("\n\n").next().unwrap_or_default();
-    one_line(first)
+    cut_quoted(&one_line(first))
+}
+
+/// The longest excerpt of the input quoted in an error, in bytes: Polars quotes a bad field
+/// whole, and a field may be megabytes long.
+const MAX_EXCERPT: usize = 80;
+
+/// `text` with each excerpt between backquotes cut to about [`MAX_EXCERPT`] bytes, so that the
+/// words after it (the column, the type) stay in the line.
+fn cut_quoted(text: &str) -> String {
+    let mut out = String::with_capacity(text.len().min(4 * MAX_EXCERPT));
+    for (i, part) in text.split('`').enumerate() {
+        if i > 0 {
+            out.push('`');
+        }
+        if i % 2 == 1 && part.len() > MAX_EXCERPT {
+            let mut cut = MAX_EXCERPT;
+            while !part.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            out.push_str(&part[..cut]);
+            out.push_str("...");
+        } else {
+            out.push_str(part);
+        }
+    }
+    out
 }
 
 /// `text` with its line breaks shown as `\n`, so that an error is always exactly one line.

@@ -142,8 +142,10 @@ fn run(args: Args) -> Result<()> {
                 threads::per_code(&build(workers, ratio)?, frame, &codes, &mut sink)?
             }
             Strategy::Naive => {
+                // The executor holds every code at once; a worker more than there are codes
+                // would never run anything.
                 let exec = BoundedExecutor::builder()
-                    .max_workers(workers)
+                    .max_workers(workers.min(codes.len()))
                     .capacity(codes.len())
                     .thread_name("naive")
                     .build()
@@ -152,8 +154,8 @@ fn run(args: Args) -> Result<()> {
             }
             Strategy::PartitionBy => threads::partition_by(frame, &codes, &mut sink)?,
         };
-        let bound = match report.capacity {
-            Some(capacity) => format!("{workers} workers, capacity {capacity}, "),
+        let bound = match report.executor {
+            Some((workers, capacity)) => format!("{workers} workers, capacity {capacity}, "),
             None => String::new(),
         };
         format!(

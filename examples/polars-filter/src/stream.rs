@@ -210,6 +210,25 @@ fn locate(block: &[u8], schema: &SchemaRef) -> BlockError {
     BlockError { line: count_lines(&block[..start]), row: Some(record as u64), kind, message }
 }
 
+/// The error line the stream strategies give for the first bad row of `reader` (`None` when every
+/// row parses): how the whole-frame strategies name a bad row by its line.
+pub(crate) fn first_bad_row(reader: Box<dyn std::io::Read + Send>, what: &str) -> Option<String> {
+    let (header, blocks) = Blocks::new(reader, 2 << 20, true).ok()?;
+    let schema = data::header_schema(&header, what).ok()?;
+    let wanted = Wanted::new(&[]);
+    let (mut lines_before, mut rows_before) = (count_lines(&header), 0);
+    for block in blocks {
+        match block.and_then(|block| process_block(&block.bytes, &schema, &wanted)) {
+            Ok(pieces) => {
+                lines_before += pieces.lines;
+                rows_before += pieces.rows;
+            }
+            Err(err) => return Some(describe(&err, what, lines_before, rows_before)),
+        }
+    }
+    None
+}
+
 /// The one error line for a bad block, with the line number in the file.
 pub(crate) fn describe(
     err: &BlockError,

@@ -18,8 +18,8 @@ use crate::sink::{Outcome, Sink};
 pub(crate) struct Report {
     /// Result frames that were alive at once, at most.
     pub(crate) peak_frames: usize,
-    /// The executor's bound on tasks in flight, if an executor ran.
-    pub(crate) capacity: Option<usize>,
+    /// The executor's workers and its bound on tasks in flight, if an executor ran.
+    pub(crate) executor: Option<(usize, usize)>,
 }
 
 /// One task per code (`--strategy per-code`, the seed's pattern). The frame is shared through an
@@ -58,7 +58,10 @@ pub(crate) fn per_code(
             Err(err) => sink.fail(code, err.to_string()),
         }
     }
-    Ok(Report { peak_frames: peak.load(Ordering::Relaxed), capacity: Some(exec.capacity()) })
+    Ok(Report {
+        peak_frames: peak.load(Ordering::Relaxed),
+        executor: Some((exec.max_workers(), exec.capacity())),
+    })
 }
 
 /// Every code submitted at once to an executor whose capacity is the whole list (in effect an
@@ -89,7 +92,7 @@ pub(crate) fn naive(
             Err(err) => sink.fail(code, err.to_string()),
         }
     }
-    Ok(Report { peak_frames: peak, capacity: Some(exec.capacity()) })
+    Ok(Report { peak_frames: peak, executor: Some((exec.max_workers(), exec.capacity())) })
 }
 
 /// Polars' own way: one stable `partition_by("code")` pass splits the frame into one frame per
@@ -114,7 +117,7 @@ pub(crate) fn partition_by(frame: DataFrame, codes: &[String], sink: &mut Sink) 
         let found = by_code.remove(code).unwrap_or_else(|| frame.clear());
         sink.deliver(code, Outcome::Frame(found))?;
     }
-    Ok(Report { peak_frames: peak, capacity: None })
+    Ok(Report { peak_frames: peak, executor: None })
 }
 
 /// One code's filter; a Polars error becomes a message for that code alone (a panic is caught by

@@ -81,3 +81,18 @@ fn explicit_codes_are_trimmed_and_deduplicated() {
         run.summary()
     );
 }
+
+#[test]
+fn summary_says_1_result_frame_in_the_singular() {
+    for strategy in ["per-code", "naive"] {
+        let run = run(["--codes", "0001", "--strategy", strategy]).ok();
+        assert!(run.summary().contains("at most 1 result frame alive"), "{}", run.summary());
+    }
+}
+
+#[test]
+fn naive_reports_no_more_workers_than_codes_and_a_capacity_that_holds_them() {
+    // `--workers 4096` used to print "4096 workers, capacity 2": a bound below the workers.
+    let run = run(["--workers", "4096", "--strategy", "naive", "--codes", "0001,0005"]).ok();
+    assert!(run.summary().contains("naive: 2 workers, capacity 2, "), "{}", run.summary());
+}

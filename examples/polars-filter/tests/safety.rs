@@ -372,3 +372,30 @@ fn an_interrupted_run_removes_its_partial_results_and_says_so() {
     assert!(stderr.contains("interrupted by SIGINT"), "{stderr}");
     assert!(names(&out).is_empty(), "left behind: {:?}", names(&out));
 }
+
+#[test]
+fn a_csv_path_and_a_code_starting_with_a_dash_work_in_processes_mode() {
+    // Each child gets its arguments as `--csv=PATH`: a path or code that starts with `-` must not
+    // be taken for an option (clap's "unexpected argument ... try --help").
+    let dir = scratch("dash");
+    fs::write(dir.join("-in.csv"), "code,name,age\n-1,hoge,20\n0002,fuga,10\n-1,piyo,32\n")
+        .unwrap();
+    for extra in [&["--processes"][..], &[]] {
+        let out = dir.join(format!("out{}", extra.join("")));
+        let output = std::process::Command::new(common::BIN)
+            .current_dir(&dir)
+            .args(["--csv=-in.csv", "--codes=-1,0002", "--block-size=16"])
+            .arg("--out")
+            .arg(&out)
+            .args(extra)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(0), "{extra:?}: {stderr}");
+        assert!(stderr.is_empty(), "{extra:?}: {stderr}");
+        let files = read_out_dir(&out);
+        assert_eq!(files["-1"], ["-1,hoge,20", "-1,piyo,32"], "{extra:?}");
+        assert_eq!(files["0002"], ["0002,fuga,10"], "{extra:?}");
+        assert!(out.join("_SUCCESS").exists(), "{extra:?}");
+    }
+}

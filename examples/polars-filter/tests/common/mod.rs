@@ -92,3 +92,41 @@ pub fn read_out_dir(dir: &Path) -> BTreeMap<String, Vec<String>> {
     }
     files
 }
+
+/// Every strategy and mode, as the arguments that pick it.
+pub const STRATEGIES: [&[&str]; 5] = [
+    &["--strategy", "stream"],
+    &["--processes"],
+    &["--strategy", "per-code"],
+    &["--strategy", "partition-by"],
+    &["--strategy", "naive"],
+];
+
+/// Runs on `csv` with `--out out`, `--codes codes` and `extra`, and checks the bad-input
+/// contract: exit status 1, a single stderr line under 300 bytes that holds each of `needles`,
+/// and nothing in `out` that looks complete (no `_SUCCESS`, no `<code>.csv`). Returns the line.
+pub fn refuses(csv: &Path, out: &Path, codes: &str, extra: &[&str], needles: &[&str]) -> String {
+    let mut argv: Vec<&std::ffi::OsStr> = vec![
+        "--csv".as_ref(),
+        csv.as_os_str(),
+        "--out".as_ref(),
+        out.as_os_str(),
+        "--codes".as_ref(),
+        codes.as_ref(),
+    ];
+    argv.extend(extra.iter().map(std::ffi::OsStr::new));
+    let line = run(argv).fails_with(needles);
+    assert!(line.len() < 300, "{extra:?}: {} bytes: {line}", line.len());
+    if out.exists() {
+        for entry in fs::read_dir(out).expect("read the output directory") {
+            let name = entry.expect("directory entry").file_name();
+            let name = name.to_string_lossy();
+            assert!(
+                name != "_SUCCESS" && !name.ends_with(".csv"),
+                "{extra:?}: {name} in {} looks complete",
+                out.display()
+            );
+        }
+    }
+    line
+}
