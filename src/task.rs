@@ -360,3 +360,123 @@ where
         }
     }
 }
+
+/// The state machine alone, on one thread: each transition and what it hands back.
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering as AtomicOrdering};
+    use std::sync::Arc as StdArc;
+    use std::task::{Wake, Waker};
+
+    use super::*;
+
+    struct Counted(StdArc<AtomicUsize>);
+
+    impl Drop for Counted {
+        fn drop(&mut self) {
+            self.0.fetch_add(1, AtomicOrdering::SeqCst);
+        }
+    }
+
+    struct CountWakes(AtomicUsize);
+
+    impl Wake for CountWakes {
+        fn wake(self: StdArc<Self>) {
+            self.0.fetch_add(1, AtomicOrdering::SeqCst);
+        }
+    }
+
+    fn ended(claim: Claim) -> Ended {
+        match claim {
+            Claim::Won(ended) => ended,
+            Claim::Lost => panic!("expected this call to end the task"),
+        }
+    }
+
+    #[test]
+    fn the_closure_is_claimed_exactly_once() {
+        let task = Task::new(|| 1);
+        let run = ended(task.run(&mut |panicked| assert!(!panicked)));
+        assert!(!run.entry_popped);
+        assert!(matches!(task.run(&mut |_| unreachable!()), Claim::Lost));
+        assert!(matches!(task.cancel(&mut || unreachable!()), Claim::Lost));
+        assert!(task.header().is_done() && task.header().is_claimed());
+        // SAFETY: published, and this test is the only reader.
+        assert_eq!(unsafe { task.take_outcome() }.unwrap(), 1);
+    }
+
+    #[test]
+    fn cancel_publishes_cancelled_and_drops_the_closure_once() {
+        let drops = StdArc::new(AtomicUsize::new(0));
+        let captured = Counted(StdArc::clone(&drops));
+        let task = Task::new(move || drop(captured));
+        let mut done_calls = 0;
+        ended(task.cancel(&mut || done_calls += 1)).late_panic.resume();
+        assert_eq!((done_calls, drops.load(AtomicOrdering::SeqCst)), (1, 1));
+        // SAFETY: published, and this test is the only reader.
+        assert!(unsafe { task.take_outcome() }.unwrap_err().is_cancelled());
+    }
+
+    #[test]
+    fn a_detached_result_is_dropped_by_whichever_comes_second() {
+        for detach_first in [true, false] {
+            let drops = StdArc::new(AtomicUsize::new(0));
+            let result = Counted(StdArc::clone(&drops));
+            let task = Task::new(move || result);
+            if detach_first {
+                task.detach();
+                assert_eq!(drops.load(AtomicOrdering::SeqCst), 0);
+                ended(task.run(&mut |_| {})).late_panic.resume();
+            } else {
+                ended(task.run(&mut |_| {})).late_panic.resume();
+                assert_eq!(drops.load(AtomicOrdering::SeqCst), 0);
+                task.detach();
+            }
+            assert_eq!(drops.load(AtomicOrdering::SeqCst), 1, "detach first: {detach_first}");
+        }
+    }
+
+    #[test]
+    fn a_popped_entry_is_reported_to_the_one_that_ends_the_task() {
+        let task = Task::new(|| ());
+        assert!(task.header().claim());
+        assert!(!task.header().mark_popped(), "not done: the ender settles");
+        // A second claim (the run that lost) changes nothing.
+        assert!(matches!(task.run(&mut |_| unreachable!()), Claim::Lost));
+        let task = Task::new(|| ());
+        assert!(!task.header().mark_popped());
+        assert!(ended(task.run(&mut |_| {})).entry_popped);
+        let task = Task::new(|| ());
+        ended(task.run(&mut |_| {})).late_panic.resume();
+        assert!(task.header().mark_popped(), "done: the popper settles");
+    }
+
+    #[test]
+    fn a_waker_is_woken_once_whether_it_registers_before_or_after_publication() {
+        let wakes = StdArc::new(CountWakes(AtomicUsize::new(0)));
+        let waker = Waker::from(StdArc::clone(&wakes));
+        let before = Task::new(|| ());
+        assert!(!before.header().register_waker(&waker));
+        ended(before.run(&mut |_| {})).late_panic.resume();
+        assert_eq!(wakes.0.load(AtomicOrdering::SeqCst), 1, "woken by publish");
+        let after = Task::new(|| ());
+        ended(after.run(&mut |_| {})).late_panic.resume();
+        assert!(after.header().register_waker(&waker), "published: the caller acts");
+        assert_eq!(wakes.0.load(AtomicOrdering::SeqCst), 1, "not woken by registration");
+    }
+
+    #[test]
+    fn a_panic_after_publication_is_handed_back_not_raised() {
+        struct Bomb;
+        impl Drop for Bomb {
+            fn drop(&mut self) {
+                panic!("bomb");
+            }
+        }
+        let task = Task::new(|| Bomb);
+        task.detach();
+        let ended = ended(task.run(&mut |_| {}));
+        assert!(task.header().is_done());
+        assert!(ended.late_panic.discard(), "the result's Drop panic is kept for the caller");
+    }
+}

@@ -394,3 +394,52 @@ impl Shared {
         }
     }
 }
+
+/// The slot counter alone, on one thread.
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+    use crate::queue::Message;
+
+    #[test]
+    fn slots_are_taken_up_to_capacity_and_given_back() {
+        let shared = Shared::new(1, 3);
+        for _ in 0..3 {
+            assert_eq!(shared.try_acquire(), Ok(()));
+        }
+        assert_eq!(shared.try_acquire(), Err(Refusal::Full));
+        assert_eq!(shared.in_flight(), 3);
+        assert!(!shared.has_free_slot());
+        shared.release();
+        assert!(shared.has_free_slot());
+        assert_eq!(shared.try_acquire(), Ok(()));
+        assert_eq!(shared.stats().peak_in_flight, 3);
+    }
+
+    #[test]
+    fn shutdown_refuses_and_the_last_release_sends_one_stop_per_worker() {
+        let shared = Shared::new(2, 2);
+        shared.try_acquire().unwrap();
+        shared.begin_shutdown();
+        assert!(shared.is_shutdown());
+        assert_eq!(shared.try_acquire(), Err(Refusal::Shutdown));
+        assert!(shared.queue.try_pop().is_none(), "a slot is still taken: no Stop yet");
+        shared.release();
+        let stops = std::iter::from_fn(|| shared.queue.try_pop())
+            .filter(|m| matches!(m, Message::Stop))
+            .count();
+        assert_eq!(stops, 2);
+    }
+
+    #[test]
+    fn try_admit_never_runs_inline_and_admit_forever_waits_or_inlines() {
+        let shared = Shared::new(1, 1);
+        assert!(matches!(shared.try_admit(), Ok(Admission::Slot)));
+        assert_eq!(shared.try_admit().err(), Some(Refusal::Full));
+        // Not a worker: `Wait::No` is refused; inline admission needs a worker of this executor.
+        assert_eq!(shared.admit(Wait::No).err(), Some(Refusal::Full));
+        worker::as_worker(&shared, 0, || {
+            assert!(matches!(shared.admit(Wait::Forever), Ok(Admission::Inline(0))));
+        });
+    }
+}
