@@ -82,7 +82,8 @@ impl BoundedExecutor {
     pub(crate) fn start(config: Config) -> Result<Self, BuildError> {
         let shared = Arc::new(
             Shared::new(config.max_workers, config.capacity)
-                .with_producer_helps(config.producer_helps),
+                .with_producer_helps(config.producer_helps)
+                .with_hooks(config.hooks),
         );
         let exec = Self {
             shared,

@@ -110,6 +110,10 @@
 //! - contains it on a worker thread (the panic is discarded and the worker goes on), and when
 //!   waking an async producer's `Waker` (the next waiting producer is woken in its place).
 //!
+//! A panic in a thread hook ([`Builder::on_thread_start`], [`Builder::on_thread_stop`]) is
+//! contained as well: caught, counted in [`Stats::hook_panics`], and the worker goes on (or
+//! exits) as if the hook had returned.
+//!
 //! # Shutdown
 //!
 //! [`shutdown`](BoundedExecutor::shutdown) stops accepting, runs every accepted task and joins

@@ -46,6 +46,10 @@ pub struct Stats {
     pub peak_in_flight: usize,
     /// Total time producers spent waiting for a free slot.
     pub submit_wait: Duration,
+    /// Panics caught from the [`on_thread_start`](crate::Builder::on_thread_start) and
+    /// [`on_thread_stop`](crate::Builder::on_thread_stop) hooks. Each was contained: the worker
+    /// went on (or exited) as if the hook had returned.
+    pub hook_panics: u64,
 }
 
 /// Aligns its content to its own cache line pair, so counters written by different threads do

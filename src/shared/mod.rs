@@ -25,6 +25,7 @@
 
 use std::time::{Duration, Instant};
 
+use crate::builder::Hooks;
 pub(crate) use crate::error::Refusal;
 use crate::fork;
 use crate::queue::{JobRef, Message, Queue};
@@ -88,6 +89,10 @@ pub(crate) struct Shared {
     helpers: Padded<WorkerCounters>,
     cancelled: AtomicU64,
     cancelled_by_shutdown: AtomicU64,
+    /// Panics caught from start and stop hooks.
+    hook_panics: AtomicU64,
+    /// The workers' start and stop hooks (see `worker::main`).
+    hooks: Hooks,
     async_waiters: Mutex<AsyncWaiters>,
 }
 
@@ -107,6 +112,8 @@ impl Shared {
             helpers: Padded::default(),
             cancelled: AtomicU64::new(0),
             cancelled_by_shutdown: AtomicU64::new(0),
+            hook_panics: AtomicU64::new(0),
+            hooks: Hooks::default(),
             async_waiters: Mutex::new(AsyncWaiters::default()),
         }
     }
@@ -126,6 +133,12 @@ impl Shared {
     /// Sets whether blocking producers run queued tasks while the executor is full.
     pub(crate) fn with_producer_helps(mut self, helps: bool) -> Self {
         self.producer_helps = helps;
+        self
+    }
+
+    /// Sets the hooks each worker runs as it starts and exits.
+    pub(crate) fn with_hooks(mut self, hooks: Hooks) -> Self {
+        self.hooks = hooks;
         self
     }
 
@@ -346,6 +359,11 @@ impl Shared {
         self.cancelled_by_shutdown.swap(0, Ordering::Relaxed)
     }
 
+    /// Counts a panic caught from a start or stop hook.
+    pub(crate) fn count_hook_panic(&self) {
+        bump(&self.hook_panics, 1);
+    }
+
     pub(crate) fn worker_exited(&self) {
         // ORDERING: Release so that a `shutdown_timeout` that sees zero (Acquire) sees every
         // task's effects; AcqRel makes the count itself a chain.
@@ -377,6 +395,7 @@ impl Shared {
             ),
             peak_in_flight: self.producers.peak_in_flight.load(Ordering::Relaxed),
             cancelled: self.cancelled.load(Ordering::Relaxed),
+            hook_panics: self.hook_panics.load(Ordering::Relaxed),
             ..Stats::default()
         };
         for counters in self.workers.iter() {
