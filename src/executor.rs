@@ -378,6 +378,65 @@ impl BoundedExecutor {
         self.shared.in_flight()
     }
 
+    /// Tasks in flight that are running now: on a worker, on a producer helping a full
+    /// executor ([`Builder::producer_helps`]), or on a worker that joins a task of this executor
+    /// that had not started. The rest of [`in_flight()`](Self::in_flight) is
+    /// [`queued()`](Self::queued). Like Java's `getActiveCount`.
+    ///
+    /// A task run inline, because a worker submitted to its own full executor, holds no slot:
+    /// it is in neither `in_flight()` nor `running()` (see [`Stats::inline`](crate::Stats::inline)).
+    ///
+    /// # Exactness
+    ///
+    /// The counts are read without locks, one counter after another (per worker, Relaxed), and
+    /// never stop a task. While tasks start and end during the call, `running()` and
+    /// `queued()` can be off by the tasks that change state meanwhile, and two separate calls
+    /// need not add up to a third one's `in_flight()`; a task counts as running from just
+    /// before its closure is called until just after it returns. When no task starts or ends
+    /// during the calls (the executor is idle, or every running task is blocked), they are
+    /// exact and `queued() + running() == in_flight()`. `running()` never exceeds
+    /// `in_flight()`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::mpsc;
+    ///
+    /// let exec = bounded_executor::BoundedExecutor::builder()
+    ///     .max_workers(1).capacity(3).build().unwrap();
+    /// let (started_tx, started) = mpsc::channel();
+    /// let (release, gate) = mpsc::channel::<()>();
+    /// let busy = exec.submit(move || { started_tx.send(()).unwrap(); gate.recv().unwrap() }).unwrap();
+    /// let waiting = exec.submit(|| ()).unwrap();
+    /// started.recv().unwrap(); // the only worker runs the first task; the second is queued
+    /// assert_eq!((exec.running(), exec.queued(), exec.in_flight()), (1, 1, 2));
+    /// release.send(()).unwrap();
+    /// busy.join().unwrap();
+    /// waiting.join().unwrap();
+    /// assert_eq!((exec.running(), exec.queued()), (0, 0));
+    /// ```
+    pub fn running(&self) -> usize {
+        self.shared.running()
+    }
+
+    /// Tasks in flight that have not started: [`in_flight()`](Self::in_flight) minus
+    /// [`running()`](Self::running) (never below zero). A cancelled task stops counting at
+    /// once. Like Java's `getQueue().size()`; it never exceeds `capacity()`.
+    ///
+    /// As exact as `running()`: see there, `# Exactness`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let exec = bounded_executor::BoundedExecutor::new(2);
+    /// exec.submit(|| ()).unwrap().join().unwrap();
+    /// assert_eq!(exec.queued() + exec.running(), exec.in_flight());
+    /// ```
+    pub fn queued(&self) -> usize {
+        let running = self.shared.running();
+        self.shared.in_flight().saturating_sub(running)
+    }
+
     /// True once [`shutdown`](Self::shutdown) (or a variant) has been called.
     ///
     /// # Examples

@@ -80,12 +80,41 @@ pub(crate) struct ProducerCounters {
 /// Written by one worker thread (and read by `stats`).
 #[derive(Debug, Default)]
 pub(crate) struct WorkerCounters {
+    /// Tasks holding a slot that began to run here (inline runs hold none and are not counted):
+    /// with `completed - inline`, what `running()` is made of.
+    pub(crate) started: AtomicU64,
     pub(crate) completed: AtomicU64,
     pub(crate) panicked: AtomicU64,
+    /// Counted as the task ends, right after `completed`, so that `completed - inline` counts
+    /// only the tasks that held a slot.
     pub(crate) inline: AtomicU64,
 }
 
 impl WorkerCounters {
+    /// Counts a task holding a slot as running, before it is claimed: the only work `running()`
+    /// adds to a task's path, one Relaxed RMW on this worker's own line.
+    #[inline]
+    pub(crate) fn start(&self) {
+        self.started.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Takes back a `start` whose claim was lost (the task was cancelled or run elsewhere).
+    #[cold]
+    pub(crate) fn unstart(&self) {
+        self.started.fetch_sub(1, Ordering::Relaxed);
+    }
+
+    /// Tasks counted by `start` and not yet finished, as of these loads: may be off by the
+    /// tasks that start or end meanwhile, and wraps below zero for an instant (the caller reads
+    /// it as signed).
+    pub(crate) fn running(&self) -> u64 {
+        // `completed` before `started`: a task's `start` precedes its end on the writer's side.
+        let completed = self.completed.load(Ordering::Relaxed);
+        let inline = self.inline.load(Ordering::Relaxed);
+        let started = self.started.load(Ordering::Relaxed);
+        started.wrapping_sub(completed.wrapping_sub(inline))
+    }
+
     /// Counts one finished task. Only this worker writes: a load and a store would do, but the
     /// RMW keeps loom and readers honest at no measurable cost on an uncontended line.
     #[inline]

@@ -163,6 +163,19 @@ impl Shared {
         (taken as isize - husks).clamp(0, taken as isize) as usize
     }
 
+    /// Tasks holding a slot that are running (on a worker, a helping producer, or a worker
+    /// joining them), never more than `in_flight()`; see `BoundedExecutor::running`.
+    pub(crate) fn running(&self) -> usize {
+        let running = self
+            .workers
+            .iter()
+            .chain(std::iter::once(&self.helpers))
+            .fold(0u64, |sum, counters| sum.wrapping_add(counters.running()));
+        // Below zero for an instant if a task ended between the loads: clamp.
+        let running = usize::try_from(running as i64).unwrap_or(0);
+        running.min(self.in_flight())
+    }
+
     /// Slots taken, husks included: what the loom models check comes back to zero.
     #[cfg(loom)]
     pub(crate) fn slots_taken(&self) -> usize {
@@ -188,10 +201,14 @@ impl Shared {
             Admission::Slot => self.queue.push(Message::Run(job)),
             Admission::Inline(index) => {
                 let counters = self.counters(index);
-                bump(&counters.inline, 1);
                 // Never queued, so never popped: nothing to settle afterwards. (Nothing is
-                // detached or awaited yet either, so no user code runs after the closure.)
-                if let Claim::Won(ended) = job.run(&mut |panicked| counters.finished(panicked)) {
+                // detached or awaited yet either, so no user code runs after the closure.) Not
+                // counted by `start`: it holds no slot, so it is neither in flight nor running.
+                let claim = job.run(&mut |panicked| {
+                    counters.finished(panicked);
+                    bump(&counters.inline, 1);
+                });
+                if let Claim::Won(ended) = claim {
                     ended.late_panic.resume();
                 }
             }
@@ -214,17 +231,22 @@ impl Shared {
             PoppedBy::Producer => Some(&*self.helpers),
             PoppedBy::Drain => None,
         };
-        let claim = match counters {
+        let (claim, started) = match counters {
             Some(counters) if !self.cancelling.load(Ordering::Relaxed) => {
-                job.run(&mut |panicked| {
+                counters.start();
+                let claim = job.run(&mut |panicked| {
                     counters.finished(panicked);
                     self.release();
-                })
+                });
+                (claim, Some(counters))
             }
-            _ => job.cancel(&mut || {
-                self.count_cancel(true);
-                self.release();
-            }),
+            _ => {
+                let claim = job.cancel(&mut || {
+                    self.count_cancel(true);
+                    self.release();
+                });
+                (claim, None)
+            }
         };
         match claim {
             // Popped by us, so nobody else could have: the slot was given back in `done`.
@@ -232,6 +254,9 @@ impl Shared {
             // Claimed by a canceller or a joining worker: if it is done, this entry was the last
             // thing holding its slot; if not, whoever finishes it gives the slot back.
             Claim::Lost => {
+                if let Some(counters) = started {
+                    counters.unstart();
+                }
                 if job.header().mark_popped() {
                     self.settle_husk();
                 }
@@ -279,10 +304,14 @@ impl Shared {
             return self.cancel_off_queue_by(job, true);
         }
         let counters = self.counters(index);
+        counters.start();
         let claim = job.run(&mut |panicked| {
             counters.finished(panicked);
             self.husks.fetch_add(1, Ordering::Relaxed);
         });
+        if let Claim::Lost = claim {
+            counters.unstart();
+        }
         self.settle_off_queue(claim)
     }
 
