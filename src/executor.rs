@@ -178,6 +178,61 @@ impl BoundedExecutor {
         TaskHandle::submit(&self.shared, f, Wait::No).map_err(TrySubmitError::from_refusal)
     }
 
+    /// Submits `f` if a slot is free; if the executor is full, runs `f` on the calling thread
+    /// right now and returns an already-finished handle. Never waits for a slot. This is Java's
+    /// `CallerRunsPolicy`, with a result: a producer that outpaces the workers is slowed down by
+    /// doing the work itself, and no task is ever refused for being one too many.
+    ///
+    /// A task run here holds no slot (it is in neither [`in_flight()`](Self::in_flight) nor
+    /// [`running()`](Self::running)) and is counted in [`Stats::inline`]. A panic in `f` is
+    /// caught as on a worker and comes back through the handle's [`join`](TaskHandle::join).
+    ///
+    /// Compared with [`submit`](Self::submit), which helps by running *queued* tasks while it
+    /// waits: `submit_or_run` runs *this* task, at once, and never runs an unrelated one. Compared
+    /// with [`try_submit`](Self::try_submit): the same test for a free slot, but the answer to
+    /// "full" is to run the task rather than to hand it back.
+    ///
+    /// # Errors
+    ///
+    /// [`SubmitError::Shutdown`] after shutdown, [`SubmitError::Forked`] in a forked child: the
+    /// closure comes back unrun, full or not.
+    ///
+    /// # Deadlocks
+    ///
+    /// The task runs on the calling thread, so it must not wait for something the caller holds
+    /// (a lock held across this call) or will do after it returns. While it runs, the calling
+    /// thread counts as a worker of this executor, as a helping producer does (see the crate
+    /// docs, `# Deadlocks`): a `submit` from inside `f` to this full executor runs inline, and
+    /// a `join` on a task of this executor that has not started runs it here, so nested use
+    /// does not deadlock. (A `shutdown` from inside `f` therefore does not wait for the
+    /// workers, as from a worker.) On one of this executor's own workers, it behaves as a
+    /// nested `submit` on a full executor does.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::mpsc;
+    ///
+    /// let exec = bounded_executor::BoundedExecutor::builder()
+    ///     .max_workers(1).capacity(1).build().unwrap();
+    /// let (release, gate) = mpsc::channel::<()>();
+    /// let busy = exec.submit(move || gate.recv().unwrap()).unwrap(); // takes the only slot
+    /// let caller = std::thread::current().id();
+    /// let handle = exec.submit_or_run(move || std::thread::current().id() == caller).unwrap();
+    /// assert!(handle.is_finished()); // the executor was full: it ran right here
+    /// assert!(handle.join().unwrap());
+    /// assert_eq!(exec.stats().inline, 1);
+    /// release.send(()).unwrap();
+    /// busy.join().unwrap();
+    /// ```
+    pub fn submit_or_run<F, T>(&self, f: F) -> Result<TaskHandle<T>, SubmitError<F>>
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        TaskHandle::submit_or_run(&self.shared, f).map_err(SubmitError::from_refusal)
+    }
+
     /// Submits `f`, waiting at most `timeout` for a free slot.
     ///
     /// # Errors
@@ -383,8 +438,9 @@ impl BoundedExecutor {
     /// that had not started. The rest of [`in_flight()`](Self::in_flight) is
     /// [`queued()`](Self::queued). Like Java's `getActiveCount`.
     ///
-    /// A task run inline, because a worker submitted to its own full executor, holds no slot:
-    /// it is in neither `in_flight()` nor `running()` (see [`Stats::inline`](crate::Stats::inline)).
+    /// A task run inline, because a worker submitted to its own full executor or because of
+    /// [`submit_or_run`](Self::submit_or_run) on a full executor, holds no slot: it is in
+    /// neither `in_flight()` nor `running()` (see [`Stats::inline`](crate::Stats::inline)).
     ///
     /// # Exactness
     ///

@@ -36,8 +36,10 @@ pub struct Stats {
     pub cancelled: u64,
     /// Submissions refused: full (`try_submit`), timed out, shut down or forked.
     pub rejected: u64,
-    /// Tasks a worker ran itself because it submitted to its own full executor (a subset of
-    /// `completed`; see the crate docs, `# Deadlocks`).
+    /// Tasks run on the submitting thread because the executor was full: by a worker that
+    /// submitted to its own full executor (see the crate docs, `# Deadlocks`), or by
+    /// [`submit_or_run`](crate::BoundedExecutor::submit_or_run) (caller-runs). A subset of
+    /// `completed`, counted as each ends.
     pub inline: u64,
     /// Tasks a producer ran itself while it waited in a full executor's `submit` (a subset of
     /// `completed`; see [`Builder::producer_helps`](crate::Builder::producer_helps)).

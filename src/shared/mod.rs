@@ -118,8 +118,8 @@ impl Shared {
         }
     }
 
-    /// The worker index a helping producer runs under: one past the real workers, so that its
-    /// counts go to `helpers`.
+    /// The worker index a helping producer (or a `submit_or_run` caller running its task) runs
+    /// under: one past the real workers, so that its counts go to `helpers`.
     fn helper_index(&self) -> usize {
         self.workers.len()
     }
@@ -432,9 +432,13 @@ impl Shared {
             stats.panicked += counters.panicked.load(Ordering::Relaxed);
             stats.inline += counters.inline.load(Ordering::Relaxed);
         }
-        stats.inline += self.helpers.inline.load(Ordering::Relaxed);
-        stats.helped = self.helpers.completed.load(Ordering::Relaxed);
-        stats.completed += stats.helped;
+        // The helpers' inline runs (caller-runs, and nested submits inside a helped task) are
+        // in their `completed` too, but they are `inline`, not `helped`.
+        let helpers_inline = self.helpers.inline.load(Ordering::Relaxed);
+        let helpers_completed = self.helpers.completed.load(Ordering::Relaxed);
+        stats.inline += helpers_inline;
+        stats.helped = helpers_completed.saturating_sub(helpers_inline);
+        stats.completed += helpers_completed;
         stats.panicked += self.helpers.panicked.load(Ordering::Relaxed);
         stats
     }
