@@ -97,12 +97,15 @@ impl WorkerCounters {
     /// adds to a task's path, one Relaxed RMW on this worker's own line.
     #[inline]
     pub(crate) fn start(&self) {
+        // ORDERING: Relaxed; a statistic that guards no data. A reader that joined the task
+        // (Acquire on its outcome) sees it, since it precedes the task's publication.
         self.started.fetch_add(1, Ordering::Relaxed);
     }
 
     /// Takes back a `start` whose claim was lost (the task was cancelled or run elsewhere).
     #[cold]
     pub(crate) fn unstart(&self) {
+        // ORDERING: Relaxed, as in `start`.
         self.started.fetch_sub(1, Ordering::Relaxed);
     }
 
@@ -110,7 +113,9 @@ impl WorkerCounters {
     /// tasks that start or end meanwhile, and wraps below zero for an instant (the caller reads
     /// it as signed).
     pub(crate) fn running(&self) -> u64 {
-        // `completed` before `started`: a task's `start` precedes its end on the writer's side.
+        // ORDERING: Relaxed loads, one after another: exact only when no task starts or ends
+        // meanwhile (see `BoundedExecutor::running`). `completed` before `started`, since a
+        // task's `start` precedes its end on the writer's side.
         let completed = self.completed.load(Ordering::Relaxed);
         let inline = self.inline.load(Ordering::Relaxed);
         let started = self.started.load(Ordering::Relaxed);
