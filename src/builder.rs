@@ -1,12 +1,15 @@
 //! [`Builder`]: configuration of a [`BoundedExecutor`] and its validation.
 
+use std::fmt;
 use std::num::NonZeroUsize;
+use std::sync::Arc;
 
 use crate::error::{BuildError, BuildErrorKind};
 use crate::shared::MAX_CAPACITY;
 use crate::BoundedExecutor;
 
-/// Configures a [`BoundedExecutor`]: worker count, in-flight bound, thread names and stack size.
+/// Configures a [`BoundedExecutor`]: worker count, in-flight bound, thread names, stack size and
+/// per-thread start and stop hooks.
 ///
 /// The bound is `queue_ratio × max_workers` (ratio 2 by default: each worker has one task queued
 /// behind the one it runs, so no worker idles while a producer is being woken), or exactly
@@ -26,7 +29,7 @@ use crate::BoundedExecutor;
 /// assert_eq!((exec.max_workers(), exec.capacity()), (4, 100));
 /// # Ok::<(), bounded_executor::BuildError>(())
 /// ```
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Builder {
     max_workers: Option<usize>,
     queue_ratio: usize,
@@ -34,6 +37,31 @@ pub struct Builder {
     thread_name: String,
     stack_size: Option<usize>,
     producer_helps: bool,
+    hooks: Hooks,
+}
+
+/// A hook run on a worker thread, given the worker's index. An `Arc` so that `Builder` stays
+/// `Clone` and every worker shares one closure.
+#[derive(Clone)]
+pub(crate) struct Hook(Arc<dyn Fn(usize) + Send + Sync + 'static>);
+
+impl Hook {
+    pub(crate) fn call(&self, index: usize) {
+        (self.0)(index);
+    }
+}
+
+// A hook is only ever called under the worker's own `catch_unwind`, which contains its panic
+// (see `Builder::on_thread_start`): no caller observes state it left broken, as with tasks. So a
+// hook does not take away `Builder`'s `UnwindSafe`, which it had before hooks existed.
+impl std::panic::UnwindSafe for Hook {}
+impl std::panic::RefUnwindSafe for Hook {}
+
+/// The per-thread hooks, handed to each worker.
+#[derive(Clone, Default)]
+pub(crate) struct Hooks {
+    pub(crate) on_start: Option<Hook>,
+    pub(crate) on_stop: Option<Hook>,
 }
 
 /// A validated configuration.
@@ -43,6 +71,31 @@ pub(crate) struct Config {
     pub(crate) thread_name: String,
     pub(crate) stack_size: Option<usize>,
     pub(crate) producer_helps: bool,
+    pub(crate) hooks: Hooks,
+}
+
+/// Prints `<closure>` for a hook that is set.
+struct Closure;
+
+impl fmt::Debug for Closure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("<closure>")
+    }
+}
+
+impl fmt::Debug for Builder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Builder")
+            .field("max_workers", &self.max_workers)
+            .field("queue_ratio", &self.queue_ratio)
+            .field("capacity", &self.capacity)
+            .field("thread_name", &self.thread_name)
+            .field("stack_size", &self.stack_size)
+            .field("producer_helps", &self.producer_helps)
+            .field("on_thread_start", &self.hooks.on_start.as_ref().map(|_| Closure))
+            .field("on_thread_stop", &self.hooks.on_stop.as_ref().map(|_| Closure))
+            .finish()
+    }
 }
 
 impl Default for Builder {
@@ -81,6 +134,7 @@ impl Builder {
             thread_name: "bounded-executor".to_owned(),
             stack_size: None,
             producer_helps: true,
+            hooks: Hooks::default(),
         }
     }
 
@@ -196,6 +250,88 @@ impl Builder {
         self
     }
 
+    /// Runs `hook` on each worker thread as it starts, before it takes its first task, given
+    /// the worker's index (`0..max_workers`, as in the thread's name). For a per-thread
+    /// initializer: thread-locals, CPU affinity, a logging span. A second call replaces the
+    /// hook.
+    ///
+    /// `build` does not wait for the hooks: tasks submitted meanwhile wait in the queue (or are
+    /// run by a helping producer, see [`producer_helps`](Self::producer_helps)). The hook runs
+    /// as a worker of the executor, so a `submit` from inside it follows the workers' rules
+    /// (the crate docs, `# Deadlocks`).
+    ///
+    /// # Panics
+    ///
+    /// A panic in the hook is contained: it is caught, counted in
+    /// [`Stats::hook_panics`](crate::Stats::hook_panics) (and printed by the panic hook, as
+    /// every panic is), and the worker goes on to take tasks. It never kills the worker or the
+    /// executor; what the hook did not finish stays undone, so a hook that must not fail
+    /// silently should check `hook_panics` after `build` or catch its own panics.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::cell::Cell;
+    ///
+    /// thread_local!(static WORKER: Cell<Option<usize>> = const { Cell::new(None) });
+    ///
+    /// let exec = bounded_executor::BoundedExecutor::builder()
+    ///     .max_workers(1)
+    ///     .producer_helps(false) // every task runs on the worker thread
+    ///     .on_thread_start(|index| WORKER.with(|w| w.set(Some(index))))
+    ///     .build()
+    ///     .unwrap();
+    /// let seen = exec.submit(|| WORKER.with(Cell::get)).unwrap().join().unwrap();
+    /// assert_eq!(seen, Some(0));
+    /// ```
+    pub fn on_thread_start<H>(mut self, hook: H) -> Self
+    where
+        H: Fn(usize) + Send + Sync + 'static,
+    {
+        self.hooks.on_start = Some(Hook(Arc::new(hook)));
+        self
+    }
+
+    /// Runs `hook` on each worker thread as it exits, after its last task, given the worker's
+    /// index. Workers exit at shutdown (or `Drop`), once every accepted task has run (or been
+    /// cancelled by [`shutdown_now`](BoundedExecutor::shutdown_now)); when `shutdown` returns,
+    /// every stop hook has returned. A second call replaces the hook.
+    ///
+    /// Also run by the workers that did start when `build` fails to spawn a later one. Never
+    /// run in a forked child, which has no workers.
+    ///
+    /// # Panics
+    ///
+    /// As for [`on_thread_start`](Self::on_thread_start): a panic is caught and counted in
+    /// [`Stats::hook_panics`](crate::Stats::hook_panics), and the worker exits as usual, so a
+    /// shutdown never hangs on it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::atomic::{AtomicUsize, Ordering};
+    /// use std::sync::Arc;
+    ///
+    /// let stopped = Arc::new(AtomicUsize::new(0));
+    /// let counter = Arc::clone(&stopped);
+    /// let exec = bounded_executor::BoundedExecutor::builder()
+    ///     .max_workers(3)
+    ///     .on_thread_stop(move |_index| {
+    ///         counter.fetch_add(1, Ordering::Relaxed);
+    ///     })
+    ///     .build()
+    ///     .unwrap();
+    /// exec.shutdown();
+    /// assert_eq!(stopped.load(Ordering::Relaxed), 3);
+    /// ```
+    pub fn on_thread_stop<H>(mut self, hook: H) -> Self
+    where
+        H: Fn(usize) + Send + Sync + 'static,
+    {
+        self.hooks.on_stop = Some(Hook(Arc::new(hook)));
+        self
+    }
+
     /// Starts the executor.
     ///
     /// # Errors
@@ -248,6 +384,7 @@ impl Builder {
             thread_name: self.thread_name,
             stack_size: self.stack_size,
             producer_helps: self.producer_helps,
+            hooks: self.hooks,
         })
     }
 }

@@ -82,7 +82,8 @@ impl BoundedExecutor {
     pub(crate) fn start(config: Config) -> Result<Self, BuildError> {
         let shared = Arc::new(
             Shared::new(config.max_workers, config.capacity)
-                .with_producer_helps(config.producer_helps),
+                .with_producer_helps(config.producer_helps)
+                .with_hooks(config.hooks),
         );
         let exec = Self {
             shared,
@@ -175,6 +176,61 @@ impl BoundedExecutor {
         T: Send + 'static,
     {
         TaskHandle::submit(&self.shared, f, Wait::No).map_err(TrySubmitError::from_refusal)
+    }
+
+    /// Submits `f` if a slot is free; if the executor is full, runs `f` on the calling thread
+    /// right now and returns an already-finished handle. Never waits for a slot. This is Java's
+    /// `CallerRunsPolicy`, with a result: a producer that outpaces the workers is slowed down by
+    /// doing the work itself, and no task is ever refused for being one too many.
+    ///
+    /// A task run here holds no slot (it is in neither [`in_flight()`](Self::in_flight) nor
+    /// [`running()`](Self::running)) and is counted in [`Stats::inline`]. A panic in `f` is
+    /// caught as on a worker and comes back through the handle's [`join`](TaskHandle::join).
+    ///
+    /// Compared with [`submit`](Self::submit), which helps by running *queued* tasks while it
+    /// waits: `submit_or_run` runs *this* task, at once, and never runs an unrelated one. Compared
+    /// with [`try_submit`](Self::try_submit): the same test for a free slot, but the answer to
+    /// "full" is to run the task rather than to hand it back.
+    ///
+    /// # Errors
+    ///
+    /// [`SubmitError::Shutdown`] after shutdown, [`SubmitError::Forked`] in a forked child: the
+    /// closure comes back unrun, full or not.
+    ///
+    /// # Deadlocks
+    ///
+    /// The task runs on the calling thread, so it must not wait for something the caller holds
+    /// (a lock held across this call) or will do after it returns. While it runs, the calling
+    /// thread counts as a worker of this executor, as a helping producer does (see the crate
+    /// docs, `# Deadlocks`): a `submit` from inside `f` to this full executor runs inline, and
+    /// a `join` on a task of this executor that has not started runs it here, so nested use
+    /// does not deadlock. (A `shutdown` from inside `f` therefore does not wait for the
+    /// workers, as from a worker.) On one of this executor's own workers, it behaves as a
+    /// nested `submit` on a full executor does.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::mpsc;
+    ///
+    /// let exec = bounded_executor::BoundedExecutor::builder()
+    ///     .max_workers(1).capacity(1).build().unwrap();
+    /// let (release, gate) = mpsc::channel::<()>();
+    /// let busy = exec.submit(move || gate.recv().unwrap()).unwrap(); // takes the only slot
+    /// let caller = std::thread::current().id();
+    /// let handle = exec.submit_or_run(move || std::thread::current().id() == caller).unwrap();
+    /// assert!(handle.is_finished()); // the executor was full: it ran right here
+    /// assert!(handle.join().unwrap());
+    /// assert_eq!(exec.stats().inline, 1);
+    /// release.send(()).unwrap();
+    /// busy.join().unwrap();
+    /// ```
+    pub fn submit_or_run<F, T>(&self, f: F) -> Result<TaskHandle<T>, SubmitError<F>>
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        TaskHandle::submit_or_run(&self.shared, f).map_err(SubmitError::from_refusal)
     }
 
     /// Submits `f`, waiting at most `timeout` for a free slot.
@@ -375,6 +431,66 @@ impl BoundedExecutor {
     /// ```
     pub fn in_flight(&self) -> usize {
         self.shared.in_flight()
+    }
+
+    /// Tasks in flight that are running now: on a worker, on a producer helping a full
+    /// executor ([`Builder::producer_helps`]), or on a worker that joins a task of this executor
+    /// that had not started. The rest of [`in_flight()`](Self::in_flight) is
+    /// [`queued()`](Self::queued). Like Java's `getActiveCount`.
+    ///
+    /// A task run inline, because a worker submitted to its own full executor or because of
+    /// [`submit_or_run`](Self::submit_or_run) on a full executor, holds no slot: it is in
+    /// neither `in_flight()` nor `running()` (see [`Stats::inline`](crate::Stats::inline)).
+    ///
+    /// # Exactness
+    ///
+    /// The counts are read without locks, one counter after another (per worker, Relaxed), and
+    /// never stop a task. While tasks start and end during the call, `running()` and
+    /// `queued()` can be off by the tasks that change state meanwhile, and two separate calls
+    /// need not add up to a third one's `in_flight()`; a task counts as running from just
+    /// before its closure is called until just after it returns. When no task starts or ends
+    /// during the calls (the executor is idle, or every running task is blocked), they are
+    /// exact and `queued() + running() == in_flight()`. `running()` never exceeds
+    /// `in_flight()`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::mpsc;
+    ///
+    /// let exec = bounded_executor::BoundedExecutor::builder()
+    ///     .max_workers(1).capacity(3).build().unwrap();
+    /// let (started_tx, started) = mpsc::channel();
+    /// let (release, gate) = mpsc::channel::<()>();
+    /// let busy = exec.submit(move || { started_tx.send(()).unwrap(); gate.recv().unwrap() }).unwrap();
+    /// let waiting = exec.submit(|| ()).unwrap();
+    /// started.recv().unwrap(); // the only worker runs the first task; the second is queued
+    /// assert_eq!((exec.running(), exec.queued(), exec.in_flight()), (1, 1, 2));
+    /// release.send(()).unwrap();
+    /// busy.join().unwrap();
+    /// waiting.join().unwrap();
+    /// assert_eq!((exec.running(), exec.queued()), (0, 0));
+    /// ```
+    pub fn running(&self) -> usize {
+        self.shared.running()
+    }
+
+    /// Tasks in flight that have not started: [`in_flight()`](Self::in_flight) minus
+    /// [`running()`](Self::running) (never below zero). A cancelled task stops counting at
+    /// once. Like Java's `getQueue().size()`; it never exceeds `capacity()`.
+    ///
+    /// As exact as `running()`: see there, `# Exactness`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let exec = bounded_executor::BoundedExecutor::new(2);
+    /// exec.submit(|| ()).unwrap().join().unwrap();
+    /// assert_eq!(exec.queued() + exec.running(), exec.in_flight());
+    /// ```
+    pub fn queued(&self) -> usize {
+        let running = self.shared.running();
+        self.shared.in_flight().saturating_sub(running)
     }
 
     /// True once [`shutdown`](Self::shutdown) (or a variant) has been called.

@@ -54,6 +54,28 @@ impl<T> TaskHandle<T> {
         }
     }
 
+    /// Submits `f` if a slot is free, or runs it right here if the executor is full
+    /// (caller-runs); a refusal hands `f` back.
+    pub(crate) fn submit_or_run<F>(shared: &Arc<Shared>, f: F) -> Result<Self, (Refusal, F)>
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        match shared.admit_or_run() {
+            Ok(Admission::Inline(index)) if worker::index_in(&**shared).is_none() => {
+                // Not one of our workers: run it as a helping producer runs a task, so that its
+                // own nested submits and joins follow the workers' rules.
+                let admission = Admission::Inline(index);
+                Ok(worker::as_worker(shared, index, || Self::start_new(shared, admission, f)))
+            }
+            Ok(admission) => Ok(Self::start_new(shared, admission, f)),
+            Err(refusal) => {
+                shared.reject();
+                Err((refusal, f))
+            }
+        }
+    }
+
     /// Starts `f` under `admission`.
     #[inline]
     pub(crate) fn start_new<F>(shared: &Arc<Shared>, admission: Admission, f: F) -> Self

@@ -32,7 +32,9 @@
 //! - [`submit`](BoundedExecutor::submit) waits for a free slot;
 //! - [`try_submit`](BoundedExecutor::try_submit) never waits and hands the closure back in
 //!   [`TrySubmitError::Full`];
-//! - [`submit_timeout`](BoundedExecutor::submit_timeout) waits at most a given time.
+//! - [`submit_timeout`](BoundedExecutor::submit_timeout) waits at most a given time;
+//! - [`submit_or_run`](BoundedExecutor::submit_or_run) never waits either: when the executor is
+//!   full it runs the task on the calling thread and returns a finished handle (caller-runs).
 //!
 //! Every refusal returns the closure untouched (`into_inner()`), so nothing is lost. The bound is
 //! exact under any number of producers: [`Stats::peak_in_flight`] never exceeds `capacity()`.
@@ -55,6 +57,7 @@
 //! | you have | use | results |
 //! | --- | --- | --- |
 //! | independent jobs, a handle each | [`submit`](BoundedExecutor::submit) / [`TaskHandle::join`] | per handle |
+//! | the same, and a full executor should slow the producer by its own work | [`submit_or_run`](BoundedExecutor::submit_or_run) | per handle, finished at once if run by the caller |
 //! | a stream of inputs, one function | [`map`](BoundedExecutor::map) | lazy iterator, input order |
 //! | the same, order does not matter | [`map_unordered`](BoundedExecutor::map_unordered) | lazy iterator, completion order |
 //! | jobs whose results you take as they finish | [`TaskSet`] | [`join_next`](TaskSet::join_next), completion order |
@@ -110,6 +113,10 @@
 //! - contains it on a worker thread (the panic is discarded and the worker goes on), and when
 //!   waking an async producer's `Waker` (the next waiting producer is woken in its place).
 //!
+//! A panic in a thread hook ([`Builder::on_thread_start`], [`Builder::on_thread_stop`]) is
+//! contained as well: caught, counted in [`Stats::hook_panics`], and the worker goes on (or
+//! exits) as if the hook had returned.
+//!
 //! # Shutdown
 //!
 //! [`shutdown`](BoundedExecutor::shutdown) stops accepting, runs every accepted task and joins
@@ -139,7 +146,8 @@
 //! - **Shutdown from inside** a task of the same executor does not wait for itself: it stops
 //!   accepting and returns.
 //! - **A helping producer counts as a worker** while it runs a queued task (see
-//!   `# Backpressure`): the rules above apply to that task too.
+//!   `# Backpressure`): the rules above apply to that task too. So does a caller running its
+//!   own task in [`submit_or_run`](BoundedExecutor::submit_or_run) on a full executor.
 //!
 //! What remains is what every pool shares: a task that waits for something only a later task
 //! can provide (a channel, a lock) while every worker is busy waiting the same way. And

@@ -36,8 +36,10 @@ pub struct Stats {
     pub cancelled: u64,
     /// Submissions refused: full (`try_submit`), timed out, shut down or forked.
     pub rejected: u64,
-    /// Tasks a worker ran itself because it submitted to its own full executor (a subset of
-    /// `completed`; see the crate docs, `# Deadlocks`).
+    /// Tasks run on the submitting thread because the executor was full: by a worker that
+    /// submitted to its own full executor (see the crate docs, `# Deadlocks`), or by
+    /// [`submit_or_run`](crate::BoundedExecutor::submit_or_run) (caller-runs). A subset of
+    /// `completed`, counted as each ends.
     pub inline: u64,
     /// Tasks a producer ran itself while it waited in a full executor's `submit` (a subset of
     /// `completed`; see [`Builder::producer_helps`](crate::Builder::producer_helps)).
@@ -46,6 +48,10 @@ pub struct Stats {
     pub peak_in_flight: usize,
     /// Total time producers spent waiting for a free slot.
     pub submit_wait: Duration,
+    /// Panics caught from the [`on_thread_start`](crate::Builder::on_thread_start) and
+    /// [`on_thread_stop`](crate::Builder::on_thread_stop) hooks. Each was contained: the worker
+    /// went on (or exited) as if the hook had returned.
+    pub hook_panics: u64,
 }
 
 /// Aligns its content to its own cache line pair, so counters written by different threads do
@@ -76,12 +82,46 @@ pub(crate) struct ProducerCounters {
 /// Written by one worker thread (and read by `stats`).
 #[derive(Debug, Default)]
 pub(crate) struct WorkerCounters {
+    /// Tasks holding a slot that began to run here (inline runs hold none and are not counted):
+    /// with `completed - inline`, what `running()` is made of.
+    pub(crate) started: AtomicU64,
     pub(crate) completed: AtomicU64,
     pub(crate) panicked: AtomicU64,
+    /// Counted as the task ends, right after `completed`, so that `completed - inline` counts
+    /// only the tasks that held a slot.
     pub(crate) inline: AtomicU64,
 }
 
 impl WorkerCounters {
+    /// Counts a task holding a slot as running, before it is claimed: the only work `running()`
+    /// adds to a task's path, one Relaxed RMW on this worker's own line.
+    #[inline]
+    pub(crate) fn start(&self) {
+        // ORDERING: Relaxed; a statistic that guards no data. A reader that joined the task
+        // (Acquire on its outcome) sees it, since it precedes the task's publication.
+        self.started.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Takes back a `start` whose claim was lost (the task was cancelled or run elsewhere).
+    #[cold]
+    pub(crate) fn unstart(&self) {
+        // ORDERING: Relaxed, as in `start`.
+        self.started.fetch_sub(1, Ordering::Relaxed);
+    }
+
+    /// Tasks counted by `start` and not yet finished, as of these loads: may be off by the
+    /// tasks that start or end meanwhile, and wraps below zero for an instant (the caller reads
+    /// it as signed).
+    pub(crate) fn running(&self) -> u64 {
+        // ORDERING: Relaxed loads, one after another: exact only when no task starts or ends
+        // meanwhile (see `BoundedExecutor::running`). `completed` before `started`, since a
+        // task's `start` precedes its end on the writer's side.
+        let completed = self.completed.load(Ordering::Relaxed);
+        let inline = self.inline.load(Ordering::Relaxed);
+        let started = self.started.load(Ordering::Relaxed);
+        started.wrapping_sub(completed.wrapping_sub(inline))
+    }
+
     /// Counts one finished task. Only this worker writes: a load and a store would do, but the
     /// RMW keeps loom and readers honest at no measurable cost on an uncontended line.
     #[inline]

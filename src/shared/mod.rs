@@ -25,6 +25,7 @@
 
 use std::time::{Duration, Instant};
 
+use crate::builder::Hooks;
 pub(crate) use crate::error::Refusal;
 use crate::fork;
 use crate::queue::{JobRef, Message, Queue};
@@ -88,6 +89,10 @@ pub(crate) struct Shared {
     helpers: Padded<WorkerCounters>,
     cancelled: AtomicU64,
     cancelled_by_shutdown: AtomicU64,
+    /// Panics caught from start and stop hooks.
+    hook_panics: AtomicU64,
+    /// The workers' start and stop hooks (see `worker::main`).
+    hooks: Hooks,
     async_waiters: Mutex<AsyncWaiters>,
 }
 
@@ -107,12 +112,14 @@ impl Shared {
             helpers: Padded::default(),
             cancelled: AtomicU64::new(0),
             cancelled_by_shutdown: AtomicU64::new(0),
+            hook_panics: AtomicU64::new(0),
+            hooks: Hooks::default(),
             async_waiters: Mutex::new(AsyncWaiters::default()),
         }
     }
 
-    /// The worker index a helping producer runs under: one past the real workers, so that its
-    /// counts go to `helpers`.
+    /// The worker index a helping producer (or a `submit_or_run` caller running its task) runs
+    /// under: one past the real workers, so that its counts go to `helpers`.
     fn helper_index(&self) -> usize {
         self.workers.len()
     }
@@ -126,6 +133,12 @@ impl Shared {
     /// Sets whether blocking producers run queued tasks while the executor is full.
     pub(crate) fn with_producer_helps(mut self, helps: bool) -> Self {
         self.producer_helps = helps;
+        self
+    }
+
+    /// Sets the hooks each worker runs as it starts and exits.
+    pub(crate) fn with_hooks(mut self, hooks: Hooks) -> Self {
+        self.hooks = hooks;
         self
     }
 
@@ -148,6 +161,19 @@ impl Shared {
         let taken = self.slots.load(Ordering::Relaxed) & COUNT;
         let husks = self.husks.load(Ordering::Relaxed) as isize;
         (taken as isize - husks).clamp(0, taken as isize) as usize
+    }
+
+    /// Tasks holding a slot that are running (on a worker, a helping producer, or a worker
+    /// joining them), never more than `in_flight()`; see `BoundedExecutor::running`.
+    pub(crate) fn running(&self) -> usize {
+        let running = self
+            .workers
+            .iter()
+            .chain(std::iter::once(&self.helpers))
+            .fold(0u64, |sum, counters| sum.wrapping_add(counters.running()));
+        // Below zero for an instant if a task ended between the loads: clamp.
+        let running = usize::try_from(running as i64).unwrap_or(0);
+        running.min(self.in_flight())
     }
 
     /// Slots taken, husks included: what the loom models check comes back to zero.
@@ -175,10 +201,14 @@ impl Shared {
             Admission::Slot => self.queue.push(Message::Run(job)),
             Admission::Inline(index) => {
                 let counters = self.counters(index);
-                bump(&counters.inline, 1);
                 // Never queued, so never popped: nothing to settle afterwards. (Nothing is
-                // detached or awaited yet either, so no user code runs after the closure.)
-                if let Claim::Won(ended) = job.run(&mut |panicked| counters.finished(panicked)) {
+                // detached or awaited yet either, so no user code runs after the closure.) Not
+                // counted by `start`: it holds no slot, so it is neither in flight nor running.
+                let claim = job.run(&mut |panicked| {
+                    counters.finished(panicked);
+                    bump(&counters.inline, 1);
+                });
+                if let Claim::Won(ended) = claim {
                     ended.late_panic.resume();
                 }
             }
@@ -201,17 +231,22 @@ impl Shared {
             PoppedBy::Producer => Some(&*self.helpers),
             PoppedBy::Drain => None,
         };
-        let claim = match counters {
+        let (claim, started) = match counters {
             Some(counters) if !self.cancelling.load(Ordering::Relaxed) => {
-                job.run(&mut |panicked| {
+                counters.start();
+                let claim = job.run(&mut |panicked| {
                     counters.finished(panicked);
                     self.release();
-                })
+                });
+                (claim, Some(counters))
             }
-            _ => job.cancel(&mut || {
-                self.count_cancel(true);
-                self.release();
-            }),
+            _ => {
+                let claim = job.cancel(&mut || {
+                    self.count_cancel(true);
+                    self.release();
+                });
+                (claim, None)
+            }
         };
         match claim {
             // Popped by us, so nobody else could have: the slot was given back in `done`.
@@ -219,6 +254,9 @@ impl Shared {
             // Claimed by a canceller or a joining worker: if it is done, this entry was the last
             // thing holding its slot; if not, whoever finishes it gives the slot back.
             Claim::Lost => {
+                if let Some(counters) = started {
+                    counters.unstart();
+                }
                 if job.header().mark_popped() {
                     self.settle_husk();
                 }
@@ -266,10 +304,14 @@ impl Shared {
             return self.cancel_off_queue_by(job, true);
         }
         let counters = self.counters(index);
+        counters.start();
         let claim = job.run(&mut |panicked| {
             counters.finished(panicked);
             self.husks.fetch_add(1, Ordering::Relaxed);
         });
+        if let Claim::Lost = claim {
+            counters.unstart();
+        }
         self.settle_off_queue(claim)
     }
 
@@ -346,6 +388,11 @@ impl Shared {
         self.cancelled_by_shutdown.swap(0, Ordering::Relaxed)
     }
 
+    /// Counts a panic caught from a start or stop hook.
+    pub(crate) fn count_hook_panic(&self) {
+        bump(&self.hook_panics, 1);
+    }
+
     pub(crate) fn worker_exited(&self) {
         // ORDERING: Release so that a `shutdown_timeout` that sees zero (Acquire) sees every
         // task's effects; AcqRel makes the count itself a chain.
@@ -377,6 +424,7 @@ impl Shared {
             ),
             peak_in_flight: self.producers.peak_in_flight.load(Ordering::Relaxed),
             cancelled: self.cancelled.load(Ordering::Relaxed),
+            hook_panics: self.hook_panics.load(Ordering::Relaxed),
             ..Stats::default()
         };
         for counters in self.workers.iter() {
@@ -384,9 +432,13 @@ impl Shared {
             stats.panicked += counters.panicked.load(Ordering::Relaxed);
             stats.inline += counters.inline.load(Ordering::Relaxed);
         }
-        stats.inline += self.helpers.inline.load(Ordering::Relaxed);
-        stats.helped = self.helpers.completed.load(Ordering::Relaxed);
-        stats.completed += stats.helped;
+        // The helpers' inline runs (caller-runs, and nested submits inside a helped task) are
+        // in their `completed` too, but they are `inline`, not `helped`.
+        let helpers_inline = self.helpers.inline.load(Ordering::Relaxed);
+        let helpers_completed = self.helpers.completed.load(Ordering::Relaxed);
+        stats.inline += helpers_inline;
+        stats.helped = helpers_completed.saturating_sub(helpers_inline);
+        stats.completed += helpers_completed;
         stats.panicked += self.helpers.panicked.load(Ordering::Relaxed);
         stats
     }

@@ -251,6 +251,20 @@ impl Shared {
         self.try_acquire().map(|()| Admission::Slot)
     }
 
+    /// Takes a slot if one is free; if the executor is full, the right to run the task right
+    /// here instead (caller-runs): under this thread's worker index on a worker of this
+    /// executor, under the helping producers' index anywhere else. Never waits.
+    pub(crate) fn admit_or_run(&self) -> Result<Admission, Refusal> {
+        match self.try_acquire() {
+            Ok(()) => Ok(Admission::Slot),
+            Err(Refusal::Full) => {
+                let index = worker::index_in(self).unwrap_or(self.helper_index());
+                Ok(Admission::Inline(index))
+            }
+            Err(refusal) => Err(refusal),
+        }
+    }
+
     /// Admits one task: a slot, or, on a worker of this executor that would have to wait, the
     /// right to run it inline (see the crate docs, `# Deadlocks`).
     #[inline]

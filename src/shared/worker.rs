@@ -4,6 +4,7 @@ use std::cell::Cell;
 use std::panic::{self, AssertUnwindSafe};
 
 use super::{PoppedBy, Shared};
+use crate::builder::Hook;
 use crate::queue::Message;
 use crate::sync::Arc;
 use crate::unwind;
@@ -50,9 +51,10 @@ pub(crate) fn as_worker<R>(shared: &Shared, index: usize, f: impl FnOnce() -> R)
     f()
 }
 
-/// A worker thread's body.
+/// A worker thread's body: the start hook, the loop, the stop hook.
 pub(crate) fn main(shared: Arc<Shared>, index: usize) {
     CURRENT.with(|current| current.set(Some(Current { shared: Arc::as_ptr(&shared), index })));
+    run_hook(&shared, shared.hooks.on_start.as_ref(), index);
     // Tasks run under their own `catch_unwind`; what is left is user code that runs once a
     // task's slot is settled (a waker, the `Drop` of a result nobody joined or of a cancelled
     // closure). A panic there is contained: discarded (its payload's `Drop` included), and the
@@ -60,8 +62,21 @@ pub(crate) fn main(shared: Arc<Shared>, index: usize) {
     while let Err(payload) = panic::catch_unwind(AssertUnwindSafe(|| work(&shared, index))) {
         unwind::discard(payload);
     }
+    // Before `worker_exited`, so that a returning `shutdown` has seen every stop hook return.
+    run_hook(&shared, shared.hooks.on_stop.as_ref(), index);
     CURRENT.with(|current| current.set(None));
     shared.worker_exited();
+}
+
+/// Runs a start or stop hook, containing its panic: counted in `Stats::hook_panics` and
+/// discarded, so the worker goes on (or exits) as usual.
+fn run_hook(shared: &Shared, hook: Option<&Hook>, index: usize) {
+    if let Some(hook) = hook {
+        if let Err(payload) = panic::catch_unwind(AssertUnwindSafe(|| hook.call(index))) {
+            shared.count_hook_panic();
+            unwind::discard(payload);
+        }
+    }
 }
 
 fn work(shared: &Shared, index: usize) {
