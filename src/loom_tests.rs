@@ -360,3 +360,28 @@ fn loom_a_helping_producer_and_a_worker_run_each_task_once() {
         assert_eq!(shared.slots_taken(), 0);
     });
 }
+
+/// A helping producer is handed the slot of the task it ran, unless a shutdown began: then it
+/// gives the slot back (the last one stops the workers) and is refused. Either way no slot
+/// leaks and every accepted task runs.
+#[test]
+fn loom_a_helping_producer_racing_shutdown_leaks_no_slot() {
+    loom::model(|| {
+        let shared = Arc::new(Shared::new(1, 1).with_producer_helps(true));
+        let first = TaskHandle::submit(&shared, || 1, Wait::No).ok().unwrap();
+        let stopper = {
+            let shared = shared.clone();
+            thread::spawn(move || shared.begin_shutdown())
+        };
+        // Full, and no worker yet: helps with `first`, then keeps its slot or is refused.
+        let second = TaskHandle::submit(&shared, || 2, Wait::Forever);
+        stopper.join().unwrap();
+        worker(shared.clone()).join().unwrap();
+        assert_eq!(first.join().unwrap(), 1);
+        match second {
+            Ok(second) => assert_eq!(second.join().unwrap(), 2),
+            Err((refusal, _)) => assert_eq!(refusal, Refusal::Shutdown),
+        }
+        assert_eq!(shared.slots_taken(), 0);
+    });
+}

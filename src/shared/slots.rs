@@ -31,7 +31,7 @@
 use std::task::Waker;
 use std::time::{Duration, Instant};
 
-use super::{worker, Admission, PoppedBy, Refusal, Shared, Wait};
+use super::{worker, Admission, Refusal, Shared, Wait};
 use crate::queue::Message;
 use crate::stats::bump;
 use crate::sync::{self, AtomicUsize, Ordering, Parked};
@@ -199,9 +199,23 @@ impl Shared {
         worker::as_worker(self, self.helper_index(), || loop {
             match self.queue.try_pop()? {
                 Message::Run(job) => {
+                    let mut handed_over = false;
                     let mut late = LatePanic::default();
-                    late.catch(|| self.execute(&*job, PoppedBy::Producer));
+                    late.catch(|| {
+                        let (handed, late_panic) = self.help_with(&*job);
+                        handed_over = handed;
+                        late_panic.resume();
+                    });
                     let _ = late.discard();
+                    if handed_over {
+                        // ORDERING: Relaxed, as in `try_acquire`. After `SHUTDOWN` a slot must
+                        // not be reused: give it back as the run would have (the last one
+                        // stops the workers), and let `try_acquire` refuse.
+                        if self.slots.load(Ordering::Relaxed) & SHUTDOWN == 0 && !self.is_forked() {
+                            return Some(Ok(()));
+                        }
+                        self.release();
+                    }
                 }
                 Message::Stop => {
                     // Only pushed once the count reached zero after `SHUTDOWN`: hand it back to
