@@ -221,32 +221,55 @@ impl Shared {
     /// [`Ended::late_panic`]), once the slot is settled.
     #[inline]
     pub(crate) fn execute(&self, job: &dyn Job, by: PoppedBy) {
-        // ORDERING: Relaxed; a job popped just as `shutdown_now` begins may still start, which is
-        // what "not yet started" means for it. (`shutdown_now` drains the queue itself too.)
         let counters = match by {
             PoppedBy::Worker(index) => Some(self.counters(index)),
             PoppedBy::Drain => None,
         };
+        if let Some(late_panic) = self.end_popped(job, counters, false) {
+            late_panic.resume();
+        }
+    }
+
+    /// Ends a job popped from the queue: runs it, counted in `counters`, or cancels it (the
+    /// drain passes no counters; and once `shutdown_now` began). Returns the late panic if this
+    /// call ended the task, `None` for a husk (claimed elsewhere), whose slot it settles.
+    ///
+    /// The slot of a task this call ends is given back in `done`, unless `keep_slot`: then it
+    /// is left to the caller, a helping producer about to take one (see `help_while_full`).
+    #[inline]
+    pub(super) fn end_popped(
+        &self,
+        job: &dyn Job,
+        counters: Option<&WorkerCounters>,
+        keep_slot: bool,
+    ) -> Option<LatePanic> {
+        let give_back = || {
+            if !keep_slot {
+                self.release();
+            }
+        };
+        // ORDERING: Relaxed; a job popped just as `shutdown_now` begins may still start, which is
+        // what "not yet started" means for it. (`shutdown_now` drains the queue itself too.)
         let (claim, started) = match counters {
             Some(counters) if !self.cancelling.load(Ordering::Relaxed) => {
                 counters.start();
                 let claim = job.run(&mut |panicked| {
                     counters.finished(panicked);
-                    self.release();
+                    give_back();
                 });
                 (claim, Some(counters))
             }
             _ => {
                 let claim = job.cancel(&mut || {
                     self.count_cancel(true);
-                    self.release();
+                    give_back();
                 });
                 (claim, None)
             }
         };
         match claim {
-            // Popped by us, so nobody else could have: the slot was given back in `done`.
-            Claim::Won(ended) => ended.late_panic.resume(),
+            // Popped by us, so nobody else could have: the slot was settled in `done`.
+            Claim::Won(ended) => Some(ended.late_panic),
             // Claimed by a canceller or a joining worker: if it is done, this entry was the last
             // thing holding its slot; if not, whoever finishes it gives the slot back.
             Claim::Lost => {
@@ -256,35 +279,7 @@ impl Shared {
                 if job.header().mark_popped() {
                     self.settle_husk();
                 }
-            }
-        }
-    }
-
-    /// Runs (or, once `shutdown_now` began, cancels) a job popped by a helping producer, as
-    /// `execute` does, except that a slot freed by this call is not given back: it is handed to
-    /// the producer, which was about to take one. That saves two read-modify-writes of the
-    /// contended slot word per helped task, and the count never dips in between. Returns
-    /// whether the slot was handed over, and a late panic to contain.
-    pub(super) fn help_with(&self, job: &dyn Job) -> (bool, LatePanic) {
-        let counters = &*self.helpers;
-        // ORDERING: Relaxed, as in `execute`.
-        let cancelling = self.cancelling.load(Ordering::Relaxed);
-        let claim = if cancelling {
-            job.cancel(&mut || self.count_cancel(true))
-        } else {
-            counters.start();
-            job.run(&mut |panicked| counters.finished(panicked))
-        };
-        match claim {
-            Claim::Won(ended) => (true, ended.late_panic),
-            Claim::Lost => {
-                if !cancelling {
-                    counters.unstart();
-                }
-                if job.header().mark_popped() {
-                    self.settle_husk();
-                }
-                (false, LatePanic::default())
+                None
             }
         }
     }

@@ -199,18 +199,14 @@ impl Shared {
         worker::as_worker(self, self.helper_index(), || loop {
             match self.queue.try_pop()? {
                 Message::Run(job) => {
-                    let mut handed_over = false;
-                    let mut late = LatePanic::default();
-                    late.catch(|| {
-                        let (handed, late_panic) = self.help_with(&*job);
-                        handed_over = handed;
-                        late_panic.resume();
-                    });
-                    let _ = late.discard();
-                    if handed_over {
+                    // A slot freed by a task this call ends is handed over, not given back: two
+                    // read-modify-writes of the contended slot word saved per helped task.
+                    if let Some(late_panic) = self.end_popped(&*job, Some(&self.helpers), true) {
+                        // Contained, as a worker contains it.
+                        let _ = late_panic.discard();
                         // ORDERING: Relaxed, as in `try_acquire`. After `SHUTDOWN` a slot must
-                        // not be reused: give it back as the run would have (the last one
-                        // stops the workers), and let `try_acquire` refuse.
+                        // not be reused: give it back as the run would have (the last one stops
+                        // the workers), and let `try_acquire` refuse.
                         if self.slots.load(Ordering::Relaxed) & SHUTDOWN == 0 && !self.is_forked() {
                             return Some(Ok(()));
                         }

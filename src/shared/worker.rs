@@ -7,7 +7,7 @@ use super::{PoppedBy, Shared};
 use crate::builder::Hook;
 use crate::queue::Message;
 use crate::sync::Arc;
-use crate::unwind;
+use crate::unwind::{self, LatePanic};
 
 /// Which executor the current thread works for, and its index there.
 #[derive(Clone, Copy)]
@@ -72,9 +72,10 @@ pub(crate) fn main(shared: Arc<Shared>, index: usize) {
 /// discarded, so the worker goes on (or exits) as usual.
 fn run_hook(shared: &Shared, hook: Option<&Hook>, index: usize) {
     if let Some(hook) = hook {
-        if let Err(payload) = panic::catch_unwind(AssertUnwindSafe(|| hook.call(index))) {
+        let mut late = LatePanic::default();
+        late.catch(|| hook.call(index));
+        if late.discard() {
             shared.count_hook_panic();
-            unwind::discard(payload);
         }
     }
 }
