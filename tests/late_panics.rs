@@ -12,11 +12,8 @@ use std::sync::{mpsc, Arc};
 use std::task::{Context, Wake, Waker};
 use std::time::Duration;
 
-use bounded_executor::{BoundedExecutor, TaskSet, TrySubmitError};
-use common::{occupy_workers, Gate};
-
-/// Generous: only reached if a slot leaked or a wake-up was lost.
-const WATCHDOG: Duration = Duration::from_secs(30);
+use bounded_executor::{BoundedExecutor, TaskSet};
+use common::{assert_every_slot_is_back, occupy_workers, Gate, WATCHDOG};
 
 /// Panics when dropped (unless the thread is already unwinding, which would abort), and counts
 /// its drops first.
@@ -28,27 +25,6 @@ impl Drop for PanicOnDrop {
         if !std::thread::panicking() {
             panic!("PanicOnDrop");
         }
-    }
-}
-
-/// Asserts that exactly `capacity()` slots are free: `capacity()` submits succeed (a leaked slot
-/// makes one time out) and one more is refused (a slot given back twice lets it in).
-fn assert_every_slot_is_back(exec: &BoundedExecutor) {
-    let gate = Gate::new();
-    let held: Vec<_> = (0..exec.capacity())
-        .map(|i| {
-            let gate = gate.clone();
-            exec.submit_timeout(move || gate.wait(), WATCHDOG)
-                .unwrap_or_else(|_| panic!("slot {i} of {} never came back", exec.capacity()))
-        })
-        .collect();
-    assert!(
-        matches!(exec.try_submit(|| ()), Err(TrySubmitError::Full(_))),
-        "more than capacity() slots were free"
-    );
-    gate.open();
-    for handle in held {
-        handle.join().unwrap();
     }
 }
 

@@ -26,10 +26,7 @@ use std::task::{Context, Wake, Waker};
 use std::time::{Duration, Instant};
 
 use bounded_executor::{BoundedExecutor, TaskHandle, TaskSet, TrySubmitError};
-use common::Gate;
-
-/// Generous: only reached if a slot leaked or a wake-up was lost.
-const WATCHDOG: Duration = Duration::from_secs(30);
+use common::{assert_every_slot_is_back, WATCHDOG};
 
 /// The messages of the panics this test makes on purpose (kept out of the output).
 const OURS: [&str; 4] =
@@ -339,33 +336,13 @@ fn round(rng: &mut Rng, ledger: &Arc<Ledger>) {
     }
     if !shut_down_now {
         assert_every_slot_is_back(&exec);
+        assert_eq!(exec.in_flight(), 0);
     }
     assert!(exec.shutdown_timeout(WATCHDOG), "a shutdown hung, or a worker died");
     let stats = exec.stats();
     assert_eq!(stats.submitted, stats.completed + stats.cancelled, "{stats:?}");
     let task_panics = ledger.task_panics.load(Ordering::SeqCst) - task_panics_before;
     assert_eq!(stats.panicked, task_panics as u64, "{stats:?}");
-    assert_eq!(exec.in_flight(), 0);
-}
-
-/// Asserts that exactly `capacity()` slots are free.
-fn assert_every_slot_is_back(exec: &BoundedExecutor) {
-    let gate = Gate::new();
-    let held: Vec<_> = (0..exec.capacity())
-        .map(|i| {
-            let gate = gate.clone();
-            exec.submit_timeout(move || gate.wait(), WATCHDOG)
-                .unwrap_or_else(|_| panic!("slot {i} of {} never came back", exec.capacity()))
-        })
-        .collect();
-    assert!(
-        matches!(exec.try_submit(|| ()), Err(TrySubmitError::Full(_))),
-        "more than capacity() slots were free"
-    );
-    gate.open();
-    for handle in held {
-        handle.join().unwrap();
-    }
     assert_eq!(exec.in_flight(), 0);
 }
 

@@ -9,7 +9,7 @@ use std::task::{Context, Poll, Wake, Waker};
 use std::thread::{self, Thread};
 use std::time::Duration;
 
-use bounded_executor::{BoundedExecutor, TaskHandle};
+use bounded_executor::{BoundedExecutor, TaskHandle, TrySubmitError};
 
 /// A one-shot latch: tasks `wait` on it until the test `open`s it.
 #[derive(Clone, Default)]
@@ -127,5 +127,30 @@ pub fn block_on<F: Future>(future: F) -> F::Output {
             return value;
         }
         thread::park();
+    }
+}
+
+/// How long a test waits for something that only a leaked slot or a lost wake-up would delay.
+pub const WATCHDOG: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// Asserts that exactly `capacity()` slots are free: `capacity()` submits succeed (a leaked slot
+/// makes one time out after [`WATCHDOG`]) and one more is refused (a slot given back twice lets
+/// it in). Call it once no task can still leave a husk behind the gated tasks it queues.
+pub fn assert_every_slot_is_back(exec: &BoundedExecutor) {
+    let gate = Gate::new();
+    let held: Vec<_> = (0..exec.capacity())
+        .map(|i| {
+            let gate = gate.clone();
+            exec.submit_timeout(move || gate.wait(), WATCHDOG)
+                .unwrap_or_else(|_| panic!("slot {i} of {} never came back", exec.capacity()))
+        })
+        .collect();
+    assert!(
+        matches!(exec.try_submit(|| ()), Err(TrySubmitError::Full(_))),
+        "more than capacity() slots were free"
+    );
+    gate.open();
+    for handle in held {
+        handle.join().unwrap();
     }
 }
