@@ -3,9 +3,10 @@
 use std::fmt;
 use std::num::NonZeroUsize;
 use std::sync::Arc;
+use std::time::Duration;
 
 use crate::error::{BuildError, BuildErrorKind};
-use crate::shared::MAX_CAPACITY;
+use crate::shared::{ThreadsConfig, MAX_CAPACITY};
 use crate::BoundedExecutor;
 
 /// Configures a [`BoundedExecutor`]: worker count, in-flight bound, thread names, stack size and
@@ -38,6 +39,8 @@ pub struct Builder {
     stack_size: Option<usize>,
     producer_helps: bool,
     hooks: Hooks,
+    min_workers: Option<usize>,
+    keep_alive: Duration,
 }
 
 /// A hook run on a worker thread, given the worker's index. An `Arc` so that `Builder` stays
@@ -66,12 +69,11 @@ pub(crate) struct Hooks {
 
 /// A validated configuration.
 pub(crate) struct Config {
-    pub(crate) max_workers: usize,
     pub(crate) capacity: usize,
-    pub(crate) thread_name: String,
-    pub(crate) stack_size: Option<usize>,
+    /// `None` if the capacity was set explicitly (it then stays put on a resize).
+    pub(crate) queue_ratio: Option<usize>,
     pub(crate) producer_helps: bool,
-    pub(crate) hooks: Hooks,
+    pub(crate) threads: ThreadsConfig,
 }
 
 /// Prints `<closure>` for a hook that is set.
@@ -94,6 +96,8 @@ impl fmt::Debug for Builder {
             .field("producer_helps", &self.producer_helps)
             .field("on_thread_start", &self.hooks.on_start.as_ref().map(|_| Closure))
             .field("on_thread_stop", &self.hooks.on_stop.as_ref().map(|_| Closure))
+            .field("min_workers", &self.min_workers)
+            .field("keep_alive", &self.keep_alive)
             .finish()
     }
 }
@@ -117,6 +121,17 @@ impl Builder {
     /// ```
     pub const MAX_WORKERS: usize = 1 << 16;
 
+    /// How long a thread beyond [`min_workers`](Self::min_workers) waits for work before it
+    /// exits, unless [`keep_alive`](Self::keep_alive) says otherwise: 10 seconds, as tokio's
+    /// blocking pool.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert_eq!(bounded_executor::Builder::DEFAULT_KEEP_ALIVE.as_secs(), 10);
+    /// ```
+    pub const DEFAULT_KEEP_ALIVE: Duration = Duration::from_secs(10);
+
     /// The defaults: one worker per available core, queue ratio 2, threads named
     /// `bounded-executor-<index>`, the platform's stack size.
     ///
@@ -135,6 +150,8 @@ impl Builder {
             stack_size: None,
             producer_helps: true,
             hooks: Hooks::default(),
+            min_workers: None,
+            keep_alive: Self::DEFAULT_KEEP_ALIVE,
         }
     }
 
@@ -332,12 +349,76 @@ impl Builder {
         self
     }
 
+    /// The fewest worker threads kept alive: `build` starts this many, and more start only when
+    /// a task is queued and no worker is idle, up to `max_workers`. A thread beyond the minimum
+    /// exits after [`keep_alive`](Self::keep_alive) without work. Default: `max_workers` (every
+    /// thread starts at `build` and stays: no thread is ever started or stopped on a submit's
+    /// path). Above `max_workers`, `build` fails.
+    ///
+    /// Use it for a pool that is mostly idle, or whose load comes in bursts: threads cost
+    /// nothing while there is no work. `min_workers(0)` scales to zero threads. The price is a
+    /// thread start (tens of microseconds) on the first task of a burst, and one atomic
+    /// read-modify-write per submit while `min_workers < max_workers`.
+    ///
+    /// The crate's guarantees do not depend on how many threads are alive: the bound is the
+    /// same; a nested submit from a task to its own full executor runs inline; a `join` on a
+    /// worker runs the awaited task if it has not started. A thread that cannot be started (the
+    /// OS refused it) leaves its tasks to the threads alive; if there are none, the submitting
+    /// thread runs the queued tasks itself.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let exec = bounded_executor::BoundedExecutor::builder()
+    ///     .max_workers(4)
+    ///     .min_workers(0)
+    ///     .keep_alive(Duration::from_millis(100))
+    ///     .build()
+    ///     .unwrap();
+    /// assert_eq!(exec.workers(), 0); // no thread until there is work
+    /// assert_eq!(exec.submit(|| 6 * 7).unwrap().join().unwrap(), 42);
+    /// assert!(exec.stats().threads_started >= 1);
+    /// ```
+    pub fn min_workers(mut self, min_workers: usize) -> Self {
+        self.min_workers = Some(min_workers);
+        self
+    }
+
+    /// How long a thread beyond [`min_workers`](Self::min_workers) waits for work before it
+    /// exits. Default [`DEFAULT_KEEP_ALIVE`](Self::DEFAULT_KEEP_ALIVE). Ignored while
+    /// `min_workers == max_workers` (the default): no thread is then retired.
+    ///
+    /// `Duration::ZERO` means a thread beyond the minimum exits as soon as it finds the queue
+    /// empty: with `min_workers(0)`, every burst of work starts its threads afresh. That is
+    /// allowed, not an error, but it is rarely what you want.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let exec = bounded_executor::BoundedExecutor::builder()
+    ///     .max_workers(2)
+    ///     .min_workers(1)
+    ///     .keep_alive(Duration::from_secs(60))
+    ///     .build()
+    ///     .unwrap();
+    /// assert_eq!(exec.workers(), 1);
+    /// ```
+    pub fn keep_alive(mut self, keep_alive: Duration) -> Self {
+        self.keep_alive = keep_alive;
+        self
+    }
+
     /// Starts the executor.
     ///
     /// # Errors
     ///
     /// If `max_workers`, `queue_ratio` or `capacity` is 0, if `max_workers` is over
-    /// [`Builder::MAX_WORKERS`], if `queue_ratio × max_workers` overflows, if the thread name
+    /// [`Builder::MAX_WORKERS`], if `min_workers` is over `max_workers`, if
+    /// `queue_ratio × max_workers` overflows, if the thread name
     /// holds a NUL byte, or if a worker thread cannot be spawned (the OS refused it: too many
     /// threads, a stack size it cannot map, ...; the threads already started are stopped and
     /// joined). Never panics.
@@ -361,6 +442,9 @@ impl Builder {
         if max_workers > Self::MAX_WORKERS {
             return Err(BuildError::new(BuildErrorKind::TooManyWorkers(max_workers)));
         }
+        if let Some(min_workers) = self.min_workers.filter(|&min| min > max_workers) {
+            return Err(BuildError::new(BuildErrorKind::MinOverMax(min_workers, max_workers)));
+        }
         if self.thread_name.contains('\0') {
             return Err(BuildError::new(BuildErrorKind::NulInThreadName));
         }
@@ -379,12 +463,17 @@ impl Builder {
             return Err(BuildError::new(BuildErrorKind::CapacityOverflow));
         }
         BoundedExecutor::start(Config {
-            max_workers,
             capacity,
-            thread_name: self.thread_name,
-            stack_size: self.stack_size,
+            queue_ratio: self.capacity.is_none().then_some(self.queue_ratio),
             producer_helps: self.producer_helps,
-            hooks: self.hooks,
+            threads: ThreadsConfig {
+                max_workers,
+                min_workers: self.min_workers,
+                keep_alive: self.keep_alive,
+                name: self.thread_name,
+                stack_size: self.stack_size,
+                hooks: self.hooks,
+            },
         })
     }
 }

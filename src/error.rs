@@ -323,6 +323,7 @@ pub(crate) enum BuildErrorKind {
     ZeroCapacity,
     CapacityOverflow,
     TooManyWorkers(usize),
+    MinOverMax(usize, usize),
     NulInThreadName,
     Spawn(std::io::Error),
 }
@@ -345,6 +346,9 @@ impl fmt::Display for BuildError {
             BuildErrorKind::TooManyWorkers(n) => {
                 write!(f, "max_workers is {n}, over the limit of {}", crate::Builder::MAX_WORKERS)
             }
+            BuildErrorKind::MinOverMax(min, max) => {
+                write!(f, "min_workers is {min}, over max_workers ({max})")
+            }
             BuildErrorKind::NulInThreadName => {
                 f.write_str("the thread name holds a NUL byte, which no OS accepts")
             }
@@ -357,6 +361,93 @@ impl std::error::Error for BuildError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match &self.kind {
             BuildErrorKind::Spawn(err) => Some(err),
+            _ => None,
+        }
+    }
+}
+
+/// Why [`set_max_workers`](crate::BoundedExecutor::set_max_workers) or
+/// [`set_capacity`](crate::BoundedExecutor::set_capacity) failed.
+///
+/// # Examples
+///
+/// ```
+/// let exec = bounded_executor::BoundedExecutor::new(1);
+/// let err = exec.set_max_workers(0).unwrap_err();
+/// assert_eq!(err.to_string(), "max_workers must be at least 1");
+/// exec.shutdown();
+/// assert!(exec.set_max_workers(2).unwrap_err().is_shutdown());
+/// ```
+#[derive(Debug)]
+pub struct ResizeError {
+    kind: ResizeErrorKind,
+}
+
+#[derive(Debug)]
+pub(crate) enum ResizeErrorKind {
+    ZeroWorkers,
+    TooManyWorkers(usize),
+    ZeroCapacity,
+    CapacityOverflow,
+    Shutdown,
+    Forked,
+    Spawn(std::io::Error),
+}
+
+impl ResizeError {
+    pub(crate) fn new(kind: ResizeErrorKind) -> Self {
+        Self { kind }
+    }
+
+    /// True if the executor was shut down: nothing changed.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let exec = bounded_executor::BoundedExecutor::new(1);
+    /// exec.shutdown();
+    /// assert!(exec.set_capacity(8).unwrap_err().is_shutdown());
+    /// ```
+    pub fn is_shutdown(&self) -> bool {
+        matches!(self.kind, ResizeErrorKind::Shutdown)
+    }
+
+    /// True if the OS refused to start a thread the resize wanted: the new sizes are set, and
+    /// the threads alive run the tasks.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let exec = bounded_executor::BoundedExecutor::new(1);
+    /// assert!(!exec.set_capacity(0).unwrap_err().is_spawn());
+    /// ```
+    pub fn is_spawn(&self) -> bool {
+        matches!(self.kind, ResizeErrorKind::Spawn(_))
+    }
+}
+
+impl fmt::Display for ResizeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.kind {
+            ResizeErrorKind::ZeroWorkers => f.write_str("max_workers must be at least 1"),
+            ResizeErrorKind::TooManyWorkers(n) => {
+                write!(f, "max_workers is {n}, over the limit of {}", crate::Builder::MAX_WORKERS)
+            }
+            ResizeErrorKind::ZeroCapacity => f.write_str("capacity must be at least 1"),
+            ResizeErrorKind::CapacityOverflow => f.write_str("the capacity would be over the largest one"),
+            ResizeErrorKind::Shutdown => f.write_str("the executor is shut down"),
+            ResizeErrorKind::Forked => {
+                f.write_str("the executor belongs to the parent of this forked process")
+            }
+            ResizeErrorKind::Spawn(err) => write!(f, "could not spawn a worker thread: {err}"),
+        }
+    }
+}
+
+impl std::error::Error for ResizeError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match &self.kind {
+            ResizeErrorKind::Spawn(err) => Some(err),
             _ => None,
         }
     }

@@ -5,7 +5,10 @@ use std::fmt;
 use std::time::{Duration, Instant};
 
 use crate::builder::Config;
-use crate::error::{BuildError, BuildErrorKind, SubmitError, SubmitTimeoutError, TrySubmitError};
+use crate::error::{
+    BuildError, BuildErrorKind, ResizeError, ResizeErrorKind, SubmitError, SubmitTimeoutError,
+    TrySubmitError,
+};
 use crate::handle::TaskHandle;
 use crate::map::{Map, MapUnordered, Source};
 use crate::scope::{self, Scope};
@@ -13,7 +16,7 @@ use crate::shared::worker;
 use crate::shared::{Shared, Wait};
 use crate::stats::Stats;
 use crate::submit_future::SubmitFuture;
-use crate::sync::thread::{self, JoinHandle};
+use crate::shared::MAX_CAPACITY;
 use crate::sync::{Arc, Mutex};
 use crate::Builder;
 
@@ -36,8 +39,10 @@ use crate::Builder;
 /// ```
 pub struct BoundedExecutor {
     shared: Arc<Shared>,
-    max_workers: usize,
-    threads: Mutex<Vec<JoinHandle<()>>>,
+    /// Held by a resize, so that concurrent resizes apply whole, one after the other. The ratio
+    /// the capacity follows when `max_workers` changes, `None` once the capacity was set
+    /// explicitly.
+    resize: Mutex<Option<usize>>,
 }
 
 impl BoundedExecutor {
@@ -81,30 +86,14 @@ impl BoundedExecutor {
 
     pub(crate) fn start(config: Config) -> Result<Self, BuildError> {
         let shared = Arc::new(
-            Shared::new(config.max_workers, config.capacity)
+            Shared::new(config.threads.max_workers, config.capacity)
                 .with_producer_helps(config.producer_helps)
-                .with_hooks(config.hooks),
+                .with_threads(config.threads),
         );
-        let exec = Self {
-            shared,
-            max_workers: config.max_workers,
-            threads: Mutex::new(Vec::with_capacity(config.max_workers)),
-        };
-        for index in 0..config.max_workers {
-            let name = format!("{}-{index}", config.thread_name);
-            let shared = Arc::clone(&exec.shared);
-            match thread::spawn(name, config.stack_size, move || worker::main(shared, index)) {
-                Ok(handle) => exec.threads.lock().push(handle),
-                Err(err) => {
-                    // The workers that never started must not be waited for.
-                    let missing = config.max_workers - index;
-                    for _ in 0..missing {
-                        exec.shared.worker_exited();
-                    }
-                    drop(exec); // stops and joins the ones that did start
-                    return Err(BuildError::new(BuildErrorKind::Spawn(err)));
-                }
-            }
+        let exec = Self { shared, resize: Mutex::new(config.queue_ratio) };
+        if let Err(err) = exec.shared.threads.fill_to_min(&exec.shared) {
+            drop(exec); // stops and joins the threads that did start
+            return Err(BuildError::new(BuildErrorKind::Spawn(err)));
         }
         Ok(exec)
     }
@@ -397,7 +386,9 @@ impl BoundedExecutor {
         scope::run(&self.shared, f)
     }
 
-    /// The number of worker threads.
+    /// The most worker threads the executor runs at once: as built, or as last set by
+    /// [`set_max_workers`](Self::set_max_workers). Unless
+    /// [`Builder::min_workers`](crate::Builder::min_workers) is set, that many are alive.
     ///
     /// # Examples
     ///
@@ -405,7 +396,139 @@ impl BoundedExecutor {
     /// assert_eq!(bounded_executor::BoundedExecutor::new(2).max_workers(), 2);
     /// ```
     pub fn max_workers(&self) -> usize {
-        self.max_workers
+        self.shared.threads.max()
+    }
+
+    /// Worker threads alive now, taking tasks: `max_workers()` for an executor built with the
+    /// default [`min_workers`](crate::Builder::min_workers); between `min_workers` and
+    /// `max_workers` for a lazy one. A thread counts from just before it is started until it
+    /// decides to exit (on a keep-alive without work, a shrink, or shutdown); while a resize
+    /// shrinks the pool it can be above `max_workers()` for as long as the extra threads take
+    /// to finish their current task. 0 once the executor is shut down and its threads have
+    /// exited.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let exec = bounded_executor::BoundedExecutor::new(3);
+    /// assert_eq!(exec.workers(), 3);
+    /// exec.shutdown();
+    /// assert_eq!(exec.workers(), 0);
+    /// ```
+    pub fn workers(&self) -> usize {
+        self.shared.threads.live()
+    }
+
+    /// Changes the most worker threads the executor runs at once, on a live executor (Java's
+    /// `setMaximumPoolSize`, threadpool's `set_num_threads`).
+    ///
+    /// - The capacity follows: it becomes `queue_ratio × max_workers`, unless it was set
+    ///   explicitly ([`Builder::capacity`](crate::Builder::capacity) or
+    ///   [`set_capacity`](Self::set_capacity)), in which case it stays.
+    /// - Growing starts threads at once if the executor keeps `max_workers` threads (the
+    ///   default), or as work comes if [`Builder::min_workers`](crate::Builder::min_workers) is
+    ///   set. Producers waiting for a slot are woken if the capacity grew.
+    /// - Shrinking never drops or cancels anything: queued tasks stay queued, and tasks in
+    ///   flight beyond the new capacity finish. New submits wait until the count is under the
+    ///   new bound. Threads beyond the new maximum exit as they finish their current task.
+    ///
+    /// Concurrent resizes apply one after the other. A submit racing a resize is admitted under
+    /// the old bound or the new one.
+    ///
+    /// # Errors
+    ///
+    /// If `max_workers` is 0 or over [`Builder::MAX_WORKERS`](crate::Builder::MAX_WORKERS), if
+    /// the capacity that follows would be over the largest one, if the executor is shut down,
+    /// or in a forked child; nothing changes then. If the OS refuses a thread the resize wanted
+    /// started, the new sizes stay set and the error says so; the threads alive run the tasks.
+    ///
+    /// # Deadlocks
+    ///
+    /// Never waits for a task. Called from a task of this executor, it is safe: that worker
+    /// finishes its task first if it is to exit.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let exec = bounded_executor::BoundedExecutor::new(2);
+    /// exec.set_max_workers(4).unwrap();
+    /// assert_eq!((exec.max_workers(), exec.capacity(), exec.workers()), (4, 8, 4));
+    /// exec.set_max_workers(1).unwrap();
+    /// assert_eq!((exec.max_workers(), exec.capacity()), (1, 2));
+    /// assert!(exec.set_max_workers(0).is_err());
+    /// ```
+    pub fn set_max_workers(&self, max_workers: usize) -> Result<(), ResizeError> {
+        if max_workers == 0 {
+            return Err(ResizeError::new(ResizeErrorKind::ZeroWorkers));
+        }
+        if max_workers > Builder::MAX_WORKERS {
+            return Err(ResizeError::new(ResizeErrorKind::TooManyWorkers(max_workers)));
+        }
+        let ratio = self.resize.lock();
+        self.check_resizable()?;
+        let capacity = match *ratio {
+            Some(ratio) => Some(
+                ratio
+                    .checked_mul(max_workers)
+                    .filter(|&capacity| capacity <= MAX_CAPACITY)
+                    .ok_or(ResizeError::new(ResizeErrorKind::CapacityOverflow))?,
+            ),
+            None => None,
+        };
+        // Shrinking: the new bound first, so that new submits wait while the threads go.
+        // Growing: the threads first, so that the producers woken by the new bound find them.
+        let shrinking = capacity.is_some_and(|capacity| capacity < self.capacity());
+        if shrinking {
+            self.shared.set_capacity(capacity.unwrap_or_default());
+        }
+        let started = self.shared.threads.set_max(&self.shared, max_workers);
+        if let (Some(capacity), false) = (capacity, shrinking) {
+            self.shared.set_capacity(capacity);
+        }
+        started.map_err(|err| ResizeError::new(ResizeErrorKind::Spawn(err)))
+    }
+
+    /// Sets the capacity of a live executor: the most tasks in flight at once. From then on it
+    /// no longer follows `queue_ratio` when [`set_max_workers`](Self::set_max_workers) is
+    /// called. Lowering it never drops or cancels anything: tasks in flight beyond it finish,
+    /// and new submits wait until the count is under it. Raising it wakes waiting producers.
+    ///
+    /// # Errors
+    ///
+    /// If `capacity` is 0 or over the largest capacity, if the executor is shut down, or in a
+    /// forked child; nothing changes then.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let exec = bounded_executor::BoundedExecutor::new(2);
+    /// exec.set_capacity(64).unwrap();
+    /// exec.set_max_workers(4).unwrap();
+    /// assert_eq!(exec.capacity(), 64); // explicit: it no longer follows the ratio
+    /// assert!(exec.set_capacity(0).is_err());
+    /// ```
+    pub fn set_capacity(&self, capacity: usize) -> Result<(), ResizeError> {
+        if capacity == 0 {
+            return Err(ResizeError::new(ResizeErrorKind::ZeroCapacity));
+        }
+        if capacity > MAX_CAPACITY {
+            return Err(ResizeError::new(ResizeErrorKind::CapacityOverflow));
+        }
+        let mut ratio = self.resize.lock();
+        self.check_resizable()?;
+        *ratio = None;
+        self.shared.set_capacity(capacity);
+        Ok(())
+    }
+
+    fn check_resizable(&self) -> Result<(), ResizeError> {
+        if self.shared.is_forked() {
+            return Err(ResizeError::new(ResizeErrorKind::Forked));
+        }
+        if self.shared.is_shutdown() {
+            return Err(ResizeError::new(ResizeErrorKind::Shutdown));
+        }
+        Ok(())
     }
 
     /// The most tasks that can be in flight (queued or running) at once.
@@ -630,13 +753,8 @@ impl BoundedExecutor {
         if worker::index_in(&*self.shared).is_some() {
             return;
         }
-        // Held while joining, so that a concurrent caller returns only once the workers are gone.
-        let mut threads = self.threads.lock();
-        for thread in threads.drain(..) {
-            // Workers catch every panic of user code, so join only fails if the runtime aborted
-            // the thread in a way we cannot do anything about.
-            let _ = thread.join();
-        }
+        self.shared.wait_workers_exited(None);
+        self.shared.threads.join_all();
     }
 }
 
@@ -645,10 +763,8 @@ impl Drop for BoundedExecutor {
     /// parent's threads (which do not exist here) and leaks the shared state they would free.
     fn drop(&mut self) {
         if self.shared.is_forked() {
-            // Never block here: another thread may have held the lock when the process forked.
-            if let Some(mut threads) = self.threads.try_lock() {
-                std::mem::forget(std::mem::take(&mut *threads));
-            }
+            // Never block here: another thread may have held a lock when the process forked.
+            self.shared.threads.forget_all();
             std::mem::forget(Arc::clone(&self.shared));
             return;
         }
@@ -659,8 +775,9 @@ impl Drop for BoundedExecutor {
 impl fmt::Debug for BoundedExecutor {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("BoundedExecutor")
-            .field("max_workers", &self.max_workers)
+            .field("max_workers", &self.max_workers())
             .field("capacity", &self.capacity())
+            .field("workers", &self.workers())
             .field("in_flight", &self.in_flight())
             .field("shutdown", &self.is_shutdown())
             .finish()

@@ -183,7 +183,9 @@ mod unwind;
 mod loom_tests;
 
 pub use crate::builder::Builder;
-pub use crate::error::{BuildError, SubmitError, SubmitTimeoutError, TaskError, TrySubmitError};
+pub use crate::error::{
+    BuildError, ResizeError, SubmitError, SubmitTimeoutError, TaskError, TrySubmitError,
+};
 pub use crate::executor::BoundedExecutor;
 pub use crate::handle::TaskHandle;
 pub use crate::map::{Map, MapUnordered};

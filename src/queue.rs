@@ -1,7 +1,9 @@
 //! The task queue: a crossbeam channel of type-erased jobs. It needs no bound of its own,
 //! because a slot is taken before anything is pushed (see `shared`); it holds at most
 //! `capacity()` live tasks plus the husks of tasks cancelled or run by a joining worker before a
-//! worker popped them. Under `--cfg loom`, a mutex and condition variable stand in for it.
+//! worker popped them, and at most one `Stop` and one `Retire` at a time (each is passed on by
+//! the worker it reaches; see `shared::threads`). Under `--cfg loom`, a mutex and condition
+//! variable stand in for it.
 
 use crate::sync::TaskArc;
 use crate::task::Job;
@@ -9,10 +11,13 @@ use crate::task::Job;
 /// A queued task.
 pub(crate) type JobRef = TaskArc<dyn Job>;
 
-/// What a worker pops: a job, or the order to stop.
+/// What a worker pops: a job, or an order about the worker itself.
 pub(crate) enum Message {
     Run(JobRef),
+    /// Exit: the executor is shut down and every accepted task has run.
     Stop,
+    /// Exit if more workers are alive than `max_workers` (the pool was shrunk).
+    Retire,
 }
 
 #[cfg(not(loom))]
@@ -29,11 +34,13 @@ const LARGEST_ARRAY: usize = 1 << 16;
 impl Queue {
     /// A queue for an executor of `capacity` slots and `workers` workers.
     ///
-    /// It never holds more than `capacity + workers` messages: every `Run` holds a slot until it
-    /// is popped, and at most one `Stop` per worker exists (sent once, when the count reaches
-    /// zero after shutdown, and only ever handed back after that). So an array of that size
-    /// never makes `push` wait: crossbeam's array flavor, which stays in cache and allocates
-    /// nothing per message, is used whenever that array is small enough.
+    /// Until the executor is resized, it never holds more than `capacity + 2` messages: every
+    /// `Run` holds a slot until it is popped, and at most one `Stop` and one `Retire` are queued
+    /// at a time. So an array of `capacity + workers` (at least that) is never full:
+    /// crossbeam's array flavor, which stays in cache and allocates nothing per message, is
+    /// used whenever that array is small enough. Once `set_max_workers` or `set_capacity`
+    /// raises the capacity past the array, a push can find it full: `try_push` says so, and
+    /// the pusher runs a queued task itself (see `Shared::push`).
     pub(crate) fn new(capacity: usize, workers: usize) -> Self {
         let (tx, rx) = match capacity.checked_add(workers) {
             Some(bound) if bound <= LARGEST_ARRAY => crossbeam_channel::bounded(bound),
@@ -42,17 +49,23 @@ impl Queue {
         Self { tx, rx }
     }
 
+    /// Pushes `message` unless the queue is full (only possible past the capacity it was built
+    /// for; see `new`): then it is handed back. Never waits.
     #[inline]
-    pub(crate) fn push(&self, message: Message) {
-        // The queue owns both ends, so the channel cannot be disconnected; and it is never full
-        // (see `new`), so this never waits.
-        let _ = self.tx.send(message);
+    pub(crate) fn try_push(&self, message: Message) -> Result<(), Message> {
+        // The queue owns both ends, so the channel cannot be disconnected.
+        self.tx.try_send(message).map_err(|err| err.into_inner())
     }
 
     /// Waits for the next message.
     #[inline]
     pub(crate) fn pop(&self) -> Message {
         self.rx.recv().unwrap_or(Message::Stop)
+    }
+
+    /// Waits at most `timeout` for the next message: `None` if none came.
+    pub(crate) fn pop_timeout(&self, timeout: std::time::Duration) -> Option<Message> {
+        self.rx.recv_timeout(timeout).ok()
     }
 
     pub(crate) fn try_pop(&self) -> Option<Message> {
@@ -75,9 +88,11 @@ impl Queue {
         }
     }
 
-    pub(crate) fn push(&self, message: Message) {
+    /// Never full under loom.
+    pub(crate) fn try_push(&self, message: Message) -> Result<(), Message> {
         self.items.lock().unwrap().push_back(message);
         self.ready.notify_one();
+        Ok(())
     }
 
     pub(crate) fn pop(&self) -> Message {
@@ -92,6 +107,12 @@ impl Queue {
 
     pub(crate) fn try_pop(&self) -> Option<Message> {
         self.items.lock().unwrap().pop_front()
+    }
+
+    /// Under loom, a timed wait may time out at once: the model explores an idle worker's
+    /// keep-alive ending at every point (loom's own timed waits never time out).
+    pub(crate) fn pop_timeout(&self, _timeout: std::time::Duration) -> Option<Message> {
+        self.try_pop()
     }
 }
 

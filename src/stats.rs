@@ -52,6 +52,16 @@ pub struct Stats {
     /// [`on_thread_stop`](crate::Builder::on_thread_stop) hooks. Each was contained: the worker
     /// went on (or exited) as if the hook had returned.
     pub hook_panics: u64,
+    /// Worker threads started: at build, and later by a lazy executor
+    /// ([`Builder::min_workers`](crate::Builder::min_workers)) or a resize
+    /// ([`set_max_workers`](crate::BoundedExecutor::set_max_workers)).
+    pub threads_started: u64,
+    /// Worker threads that exited: retired after
+    /// [`keep_alive`](crate::Builder::keep_alive) without work, retired by a shrink, or stopped
+    /// by a shutdown. `threads_started - threads_exited` threads exist (some may be finishing
+    /// their exit; [`workers()`](crate::BoundedExecutor::workers) counts those that still
+    /// take tasks).
+    pub threads_exited: u64,
 }
 
 /// Aligns its content to its own cache line pair, so counters written by different threads do

@@ -4,13 +4,16 @@ mod common;
 
 use std::time::Duration;
 
-use bounded_executor::BoundedExecutor;
+use bounded_executor::{BoundedExecutor, Stats};
 use common::occupy_workers;
 
 #[test]
 fn counters_add_up_after_a_mixed_workload() {
     let exec = BoundedExecutor::builder().max_workers(2).capacity(4).build().unwrap();
-    assert_eq!(exec.stats(), Default::default());
+    let mut at_build = exec.stats();
+    assert_eq!((at_build.threads_started, at_build.threads_exited), (2, 0));
+    at_build.threads_started = 0;
+    assert_eq!(at_build, Stats::default());
     for i in 0..100 {
         let handle = exec
             .submit(move || {
@@ -41,6 +44,7 @@ fn counters_add_up_after_a_mixed_workload() {
     assert_eq!(stats.peak_in_flight, 4);
     assert!(stats.submit_wait >= Duration::from_millis(5));
     assert_eq!(stats.submitted, stats.completed + stats.cancelled);
+    assert_eq!((stats.threads_started, stats.threads_exited), (2, 2));
 }
 
 #[test]

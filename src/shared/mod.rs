@@ -6,6 +6,8 @@
 //! - this file: a task's end (run, cancel, husks, joins off the queue), shutdown and counters.
 //! - `worker.rs`: the worker loop and the thread-local that tells a thread which executor it
 //!   serves.
+//! - `threads.rs`: the worker threads themselves: how many are alive, starting them (at build
+//!   and on demand), retiring idle ones, resizing, stopping and joining them.
 //!
 //! Handles are built in `handle.rs`, on top of [`Shared::enqueue`].
 //!
@@ -21,25 +23,29 @@
 //! # Stopping
 //!
 //! Whoever takes the count to zero after `SHUTDOWN` (or the shutdown itself, if it finds zero)
-//! pushes one `Stop` per worker: every accepted task has run by then.
+//! starts the `Stop` relay (see `threads.rs`): every accepted task has run by then.
 
 use std::time::{Duration, Instant};
 
-use crate::builder::Hooks;
 pub(crate) use crate::error::Refusal;
 use crate::fork;
 use crate::queue::{JobRef, Message, Queue};
 use crate::stats::{bump, Padded, ProducerCounters, Stats, WorkerCounters};
-use crate::sync::{self, AtomicBool, AtomicU64, AtomicUsize, Mutex, Ordering, Parked};
+use crate::sync::{self, Arc, AtomicBool, AtomicU64, AtomicUsize, Mutex, Ordering};
 use crate::task::{Claim, Ended, Job};
 use crate::unwind::LatePanic;
 
 mod slots;
+mod threads;
 pub(crate) mod worker;
 
 use self::slots::AsyncWaiters;
 pub(crate) use self::slots::MAX_CAPACITY;
 use self::slots::{COUNT, SHUTDOWN};
+pub(crate) use self::threads::{Threads, ThreadsConfig};
+
+/// The worker index of helping producers and `submit_or_run` callers (see `helper_index`).
+const HELPER: usize = usize::MAX;
 
 /// How a task got in: with a slot, or to run inline on worker `index` of its own full executor.
 #[derive(Debug, Clone, Copy)]
@@ -68,7 +74,8 @@ pub(crate) enum Wait {
 /// The state workers, handles and producers share.
 pub(crate) struct Shared {
     slots: Padded<AtomicUsize>,
-    capacity: usize,
+    /// Read on every submit, written only by a resize.
+    capacity: AtomicUsize,
     /// Queue entries whose task already ended elsewhere (cancelled, or run by a joining worker):
     /// they hold a slot until popped but are not in flight. May dip below zero for an instant
     /// (wrapping), when a pop overtakes the claimer's count; readers clamp.
@@ -77,7 +84,7 @@ pub(crate) struct Shared {
     fork_generation: usize,
     /// Set by `shutdown_now`: queued tasks are cancelled instead of run.
     cancelling: AtomicBool,
-    live_workers: AtomicUsize,
+    pub(crate) threads: Threads,
     producers: Padded<ProducerCounters>,
     workers: Box<[Padded<WorkerCounters>]>,
     /// Whether a blocking `submit` that finds the executor full runs queued tasks itself.
@@ -88,8 +95,6 @@ pub(crate) struct Shared {
     cancelled_by_shutdown: AtomicU64,
     /// Panics caught from start and stop hooks.
     hook_panics: AtomicU64,
-    /// The workers' start and stop hooks (see `worker::main`).
-    hooks: Hooks,
     async_waiters: Mutex<AsyncWaiters>,
 }
 
@@ -97,12 +102,12 @@ impl Shared {
     pub(crate) fn new(max_workers: usize, capacity: usize) -> Self {
         Self {
             slots: Padded(AtomicUsize::new(0)),
-            capacity,
+            capacity: AtomicUsize::new(capacity),
             husks: AtomicUsize::new(0),
             queue: Queue::new(capacity, max_workers),
             fork_generation: fork::register(),
             cancelling: AtomicBool::new(false),
-            live_workers: AtomicUsize::new(max_workers),
+            threads: Threads::external(max_workers),
             producers: Padded::default(),
             workers: (0..max_workers).map(|_| Padded::default()).collect(),
             producer_helps: false,
@@ -110,21 +115,26 @@ impl Shared {
             cancelled: AtomicU64::new(0),
             cancelled_by_shutdown: AtomicU64::new(0),
             hook_panics: AtomicU64::new(0),
-            hooks: Hooks::default(),
             async_waiters: Mutex::new(AsyncWaiters::default()),
         }
     }
 
     /// The worker index a helping producer (or a `submit_or_run` caller running its task) runs
-    /// under: one past the real workers, so that its counts go to `helpers`.
+    /// under, so that its counts go to `helpers`.
     fn helper_index(&self) -> usize {
-        self.workers.len()
+        HELPER
     }
 
-    /// The counters of worker `index` (of the helping producers for `helper_index`).
+    /// The counters of worker `index` (of the helping producers for `helper_index`). Workers
+    /// started past the count the executor was built with (by `set_max_workers`) share the
+    /// counters of a lower index: every update is an RMW, so the sums stay exact.
     #[inline]
     fn counters(&self, index: usize) -> &WorkerCounters {
-        self.workers.get(index).map_or(&*self.helpers, |counters| &**counters)
+        if index == HELPER {
+            &self.helpers
+        } else {
+            &self.workers[index % self.workers.len()]
+        }
     }
 
     /// Sets whether blocking producers run queued tasks while the executor is full.
@@ -133,18 +143,18 @@ impl Shared {
         self
     }
 
-    /// Sets the hooks each worker runs as it starts and exits.
-    pub(crate) fn with_hooks(mut self, hooks: Hooks) -> Self {
-        self.hooks = hooks;
+    /// Sets how the executor's threads start, retire and are named; `BoundedExecutor::start`
+    /// then starts them.
+    pub(crate) fn with_threads(mut self, config: ThreadsConfig) -> Self {
+        self.threads = Threads::new(config);
         self
     }
 
-    fn live_workers_key(&self) -> usize {
-        &self.live_workers as *const AtomicUsize as usize
-    }
-
+    #[inline]
     pub(crate) fn capacity(&self) -> usize {
-        self.capacity
+        // ORDERING: Relaxed; a resize is not ordered with submits racing it (see
+        // `set_capacity`).
+        self.capacity.load(Ordering::Relaxed)
     }
 
     /// True in a forked child of the process that built the executor.
@@ -191,11 +201,16 @@ impl Shared {
     /// right here for an inline admission. [`TaskHandle`](crate::TaskHandle)'s constructors in
     /// `handle.rs` call this, then wrap the same allocation.
     #[inline]
-    pub(crate) fn enqueue(&self, admission: Admission, job: JobRef) {
+    pub(crate) fn enqueue(self: &Arc<Self>, admission: Admission, job: JobRef) {
         // Counted before the task can finish, so `completed` never runs ahead of `submitted`.
         bump(&self.producers.submitted, 1);
         match admission {
-            Admission::Slot => self.queue.push(Message::Run(job)),
+            Admission::Slot => {
+                self.push(Message::Run(job));
+                if self.threads.is_lazy() {
+                    self.threads.after_push(self);
+                }
+            }
             Admission::Inline(index) => {
                 let counters = self.counters(index);
                 // Never queued, so never popped: nothing to settle afterwards. (Nothing is
@@ -360,12 +375,61 @@ impl Shared {
         }
     }
 
+    /// Pushes `message`. The queue is never full unless a resize raised the capacity past the
+    /// room it was built with (see `Queue::new`); then the caller runs queued tasks itself, as
+    /// a helping producer does, until the push goes through. Never waits for another thread.
+    #[inline]
+    pub(crate) fn push(&self, message: Message) {
+        if let Err(message) = self.queue.try_push(message) {
+            self.push_slow(message);
+        }
+    }
+
+    #[cold]
+    fn push_slow(&self, mut message: Message) {
+        // `Stop` and `Retire` taken off the queue meanwhile, to put back after.
+        let mut relays = Vec::new();
+        while let Err(back) = self.queue.try_push(message) {
+            message = back;
+            match self.queue.try_pop() {
+                Some(Message::Run(job)) => self.run_here(&*job),
+                Some(relay) => relays.push(relay),
+                None => sync::yield_now(),
+            }
+        }
+        for relay in relays {
+            self.push(relay);
+        }
+    }
+
+    /// Runs a popped job on the calling thread, under its worker index if it is one of this
+    /// executor's workers, as a helping producer otherwise; a late panic is contained, as on a
+    /// worker.
+    fn run_here(&self, job: &dyn Job) {
+        let index = worker::index_in(self).unwrap_or(self.helper_index());
+        worker::as_worker(self, index, || {
+            if let Some(late_panic) = self.end_popped(job, Some(self.counters(index)), false) {
+                let _ = late_panic.discard();
+            }
+        });
+    }
+
+    /// Runs every queued task on the calling thread: when no worker is left to run them,
+    /// because the OS refused to start one.
+    pub(crate) fn run_queued_here(&self) {
+        while let Some(message) = self.queue.try_pop() {
+            match message {
+                Message::Run(job) => self.run_here(&*job),
+                // No worker left for either.
+                Message::Stop | Message::Retire => {}
+            }
+        }
+    }
+
     // ---- shutdown ------------------------------------------------------------------------
 
     fn stop_workers(&self) {
-        for _ in 0..self.workers.len() {
-            self.queue.push(Message::Stop);
-        }
+        self.threads.stop(self);
     }
 
     /// Stops accepting tasks; idempotent.
@@ -389,15 +453,15 @@ impl Shared {
         self.cancelling.store(true, Ordering::Relaxed);
         self.begin_shutdown();
         let mut late = LatePanic::default();
-        let mut stops = 0;
+        let mut relays = Vec::new();
         while let Some(message) = self.queue.try_pop() {
             match message {
                 Message::Run(job) => late.catch(|| self.execute(&*job, PoppedBy::Drain)),
-                Message::Stop => stops += 1,
+                relay => relays.push(relay),
             }
         }
-        for _ in 0..stops {
-            self.queue.push(Message::Stop);
+        for relay in relays {
+            self.push(relay);
         }
         late
     }
@@ -413,26 +477,9 @@ impl Shared {
         bump(&self.hook_panics, 1);
     }
 
-    pub(crate) fn worker_exited(&self) {
-        // ORDERING: Release so that a `shutdown_timeout` that sees zero (Acquire) sees every
-        // task's effects; AcqRel makes the count itself a chain.
-        if self.live_workers.fetch_sub(1, Ordering::AcqRel) == 1 {
-            sync::unpark_all(self.live_workers_key());
-        }
-    }
-
     /// Waits until every worker has exited, or `deadline`; true if they all did.
     pub(crate) fn wait_workers_exited(&self, deadline: Option<Instant>) -> bool {
-        loop {
-            // ORDERING: Acquire pairs with `worker_exited`.
-            if self.live_workers.load(Ordering::Acquire) == 0 {
-                return true;
-            }
-            let should_park = || self.live_workers.load(Ordering::Relaxed) != 0;
-            if sync::park(self.live_workers_key(), should_park, deadline) == Parked::TimedOut {
-                return self.live_workers.load(Ordering::Acquire) == 0;
-            }
-        }
+        self.threads.wait_exited(deadline)
     }
 
     pub(crate) fn stats(&self) -> Stats {
@@ -445,6 +492,8 @@ impl Shared {
             peak_in_flight: self.producers.peak_in_flight.load(Ordering::Relaxed),
             cancelled: self.cancelled.load(Ordering::Relaxed),
             hook_panics: self.hook_panics.load(Ordering::Relaxed),
+            threads_started: self.threads.started.load(Ordering::Relaxed),
+            threads_exited: self.threads.exited.load(Ordering::Relaxed),
             ..Stats::default()
         };
         for counters in self.workers.iter() {
@@ -466,6 +515,9 @@ impl Shared {
 
 impl std::fmt::Debug for Shared {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Shared").field("capacity", &self.capacity).finish_non_exhaustive()
+        f.debug_struct("Shared")
+            .field("capacity", &self.capacity())
+            .field("threads", &self.threads)
+            .finish_non_exhaustive()
     }
 }

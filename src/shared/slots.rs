@@ -88,7 +88,7 @@ impl Shared {
                 return Err(Refusal::Shutdown);
             }
             let count = current & COUNT;
-            if count >= self.capacity {
+            if count >= self.capacity() {
                 return Err(Refusal::Full);
             }
             match self.slots.compare_exchange_weak(
@@ -118,7 +118,7 @@ impl Shared {
     #[inline]
     fn may_admit(&self) -> bool {
         let current = self.slots.load(Ordering::Relaxed);
-        current & SHUTDOWN != 0 || current & COUNT < self.capacity || self.is_forked()
+        current & SHUTDOWN != 0 || current & COUNT < self.capacity() || self.is_forked()
     }
 
     /// Waits for a slot until `deadline` (forever if `None`).
@@ -216,7 +216,12 @@ impl Shared {
                 Message::Stop => {
                     // Only pushed once the count reached zero after `SHUTDOWN`: hand it back to
                     // the workers; the next try is refused.
-                    self.queue.push(Message::Stop);
+                    self.push(Message::Stop);
+                    return None;
+                }
+                Message::Retire => {
+                    // For a worker (the pool was shrunk): hand it back, and wait as usual.
+                    self.push(Message::Retire);
                     return None;
                 }
             }
@@ -239,7 +244,7 @@ impl Shared {
                 // modification order with `release`: either it sees a free slot, or the release
                 // that frees one sees WAITING.
                 let current = self.slots.fetch_or(WAITING, Ordering::Relaxed);
-                current & SHUTDOWN == 0 && current & COUNT >= self.capacity
+                current & SHUTDOWN == 0 && current & COUNT >= self.capacity()
             };
             if sync::park(self.slots_key(), should_park, deadline) == Parked::TimedOut {
                 return match self.try_acquire() {
@@ -332,7 +337,7 @@ impl Shared {
         // reads the bit from this RMW, or a later one, takes the lock after us and finds us.
         let current = self.slots.fetch_or(ASYNC_WAITING, Ordering::Relaxed);
         drop(waiters);
-        current & SHUTDOWN != 0 || current & COUNT < self.capacity || self.is_forked()
+        current & SHUTDOWN != 0 || current & COUNT < self.capacity() || self.is_forked()
     }
 
     /// Removes the waker registered under `id`. Returns false if a release had already taken
@@ -375,7 +380,21 @@ impl Shared {
 
     /// True if a slot is free now: a woken async producer that gives up passes the wake-up on.
     pub(crate) fn has_free_slot(&self) -> bool {
-        self.slots.load(Ordering::Relaxed) & COUNT < self.capacity
+        self.slots.load(Ordering::Relaxed) & COUNT < self.capacity()
+    }
+
+    /// Sets the capacity (a resize). Submits racing it may be admitted under either value.
+    /// Tasks in flight beyond a lowered capacity are not touched: they finish, and submits
+    /// wait until the count is under the new bound. A raise wakes every waiting producer to
+    /// try again.
+    pub(crate) fn set_capacity(&self, capacity: usize) {
+        // ORDERING: Relaxed, see `capacity`. A parked producer checks the capacity under the
+        // parking lot's bucket lock, which `wake_all_producers` takes after this store: it
+        // either sees the new value or is woken.
+        let previous = self.capacity.swap(capacity, Ordering::Relaxed);
+        if capacity > previous {
+            self.wake_all_producers();
+        }
     }
 
     // ---- giving a slot back --------------------------------------------------------------
@@ -441,7 +460,7 @@ mod tests {
     }
 
     #[test]
-    fn shutdown_refuses_and_the_last_release_sends_one_stop_per_worker() {
+    fn shutdown_refuses_and_the_last_release_starts_the_stop_relay() {
         let shared = Shared::new(2, 2);
         shared.try_acquire().unwrap();
         shared.begin_shutdown();
@@ -449,10 +468,11 @@ mod tests {
         assert_eq!(shared.try_acquire(), Err(Refusal::Shutdown));
         assert!(shared.queue.try_pop().is_none(), "a slot is still taken: no Stop yet");
         shared.release();
+        // One `Stop`: each worker that takes it passes it on (see `threads.rs`).
         let stops = std::iter::from_fn(|| shared.queue.try_pop())
             .filter(|m| matches!(m, Message::Stop))
             .count();
-        assert_eq!(stops, 2);
+        assert_eq!(stops, 1);
     }
 
     #[test]

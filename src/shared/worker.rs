@@ -54,7 +54,8 @@ pub(crate) fn as_worker<R>(shared: &Shared, index: usize, f: impl FnOnce() -> R)
 /// A worker thread's body: the start hook, the loop, the stop hook.
 pub(crate) fn main(shared: Arc<Shared>, index: usize) {
     CURRENT.with(|current| current.set(Some(Current { shared: Arc::as_ptr(&shared), index })));
-    run_hook(&shared, shared.hooks.on_start.as_ref(), index);
+    let hooks = &shared.threads.hooks;
+    run_hook(&shared, hooks.on_start.as_ref(), index);
     // Tasks run under their own `catch_unwind`; what is left is user code that runs once a
     // task's slot is settled (a waker, the `Drop` of a result nobody joined or of a cancelled
     // closure). A panic there is contained: discarded (its payload's `Drop` included), and the
@@ -62,10 +63,11 @@ pub(crate) fn main(shared: Arc<Shared>, index: usize) {
     while let Err(payload) = panic::catch_unwind(AssertUnwindSafe(|| work(&shared, index))) {
         unwind::discard(payload);
     }
-    // Before `worker_exited`, so that a returning `shutdown` has seen every stop hook return.
-    run_hook(&shared, shared.hooks.on_stop.as_ref(), index);
+    // Before the index is released, so that a returning `shutdown`, which joins every thread,
+    // has seen every stop hook return.
+    run_hook(&shared, hooks.on_stop.as_ref(), index);
     CURRENT.with(|current| current.set(None));
-    shared.worker_exited();
+    shared.threads.release_index(index);
 }
 
 /// Runs a start or stop hook, containing its panic: counted in `Stats::hook_panics` and
@@ -80,11 +82,20 @@ fn run_hook(shared: &Shared, hook: Option<&Hook>, index: usize) {
     }
 }
 
+/// Runs tasks until the worker is to exit: a `Stop`, a `Retire` while more than `max_workers`
+/// are alive, or (lazy executors) a keep-alive without work. Every exit has been counted when
+/// this returns.
 fn work(shared: &Shared, index: usize) {
-    loop {
-        match shared.queue.pop() {
+    let threads = &shared.threads;
+    while let Some(message) = threads.next_message(shared) {
+        match message {
             Message::Run(job) => shared.execute(&*job, PoppedBy::Worker(index)),
-            Message::Stop => return,
+            Message::Stop => return threads.exit_on_stop(shared),
+            Message::Retire => {
+                if threads.retire_over_max(shared) {
+                    return;
+                }
+            }
         }
     }
 }
