@@ -434,7 +434,9 @@ impl fmt::Display for ResizeError {
                 write!(f, "max_workers is {n}, over the limit of {}", crate::Builder::MAX_WORKERS)
             }
             ResizeErrorKind::ZeroCapacity => f.write_str("capacity must be at least 1"),
-            ResizeErrorKind::CapacityOverflow => f.write_str("the capacity would be over the largest one"),
+            ResizeErrorKind::CapacityOverflow => {
+                f.write_str("the capacity would be over the largest one")
+            }
             ResizeErrorKind::Shutdown => f.write_str("the executor is shut down"),
             ResizeErrorKind::Forked => {
                 f.write_str("the executor belongs to the parent of this forked process")

@@ -13,10 +13,10 @@ use crate::handle::TaskHandle;
 use crate::map::{Map, MapUnordered, Source};
 use crate::scope::{self, Scope};
 use crate::shared::worker;
+use crate::shared::MAX_CAPACITY;
 use crate::shared::{Shared, Wait};
 use crate::stats::Stats;
 use crate::submit_future::SubmitFuture;
-use crate::shared::MAX_CAPACITY;
 use crate::sync::{Arc, Mutex};
 use crate::Builder;
 

@@ -96,7 +96,7 @@ impl<T> TaskHandle<T> {
         task: TaskArc<dyn Completion<T>>,
         job: JobRef,
     ) -> Self {
-        shared.enqueue(admission, job);
+        Shared::enqueue(shared, admission, job);
         Self { task, shared: Arc::clone(shared) }
     }
 

@@ -14,9 +14,10 @@ use loom::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use loom::sync::Arc;
 use loom::thread;
 
+use crate::builder::Hooks;
 use crate::handle::TaskHandle;
 use crate::queue::Message;
-use crate::shared::{PoppedBy, Refusal, Shared, Wait};
+use crate::shared::{PoppedBy, Refusal, Shared, ThreadsConfig, Wait};
 use crate::submit_future::SubmitFuture;
 use crate::sync::TaskArc;
 use crate::task::{Completion, Job, Task};
@@ -27,6 +28,7 @@ fn worker(shared: Arc<Shared>) -> thread::JoinHandle<()> {
         match shared.queue.pop() {
             Message::Run(job) => shared.execute(&*job, PoppedBy::Worker(0)),
             Message::Stop => return,
+            Message::Retire => unreachable!("no resize in these models"),
         }
     })
 }
@@ -180,7 +182,7 @@ fn loom_cancel_vs_start_gives_the_slot_back_once() {
             let shared = shared.clone();
             thread::spawn(move || match shared.queue.pop() {
                 Message::Run(job) => shared.execute(&*job, PoppedBy::Worker(0)),
-                Message::Stop => unreachable!(),
+                Message::Stop | Message::Retire => unreachable!(),
             })
         };
         // Cancelled off the queue while the worker pops the entry: whichever of the two goes
@@ -290,6 +292,7 @@ fn loom_a_task_pushed_after_the_drain_is_cancelled_by_its_joining_worker() {
             match message {
                 Message::Run(job) => shared.execute(&*job, PoppedBy::Worker(0)),
                 Message::Stop => stops += 1,
+                Message::Retire => unreachable!(),
             }
         }
         // Run if the join came before `shutdown_now` began, else cancelled.
@@ -325,7 +328,7 @@ fn loom_cancel_vs_pop_with_a_panicking_closure_gives_the_slot_back_once() {
                         shared.execute(&*job, PoppedBy::Worker(0))
                     }));
                 }
-                Message::Stop => unreachable!(),
+                Message::Stop | Message::Retire => unreachable!(),
             })
         };
         let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| handle.cancel()));
@@ -383,5 +386,112 @@ fn loom_a_helping_producer_racing_shutdown_leaks_no_slot() {
             Err((refusal, _)) => assert_eq!(refusal, Refusal::Shutdown),
         }
         assert_eq!(shared.slots_taken(), 0);
+    });
+}
+
+/// An executor whose threads are real (loom) threads, started and retired by `threads.rs`: at
+/// most `max` workers, `min` kept, and a keep-alive that may end at any point (under loom a
+/// timed wait for work returns at once when the queue is empty).
+fn pool(max: usize, min: usize, capacity: usize) -> Arc<Shared> {
+    let shared = Arc::new(Shared::new(max, capacity).with_threads(ThreadsConfig {
+        max_workers: max,
+        min_workers: Some(min),
+        keep_alive: std::time::Duration::ZERO,
+        name: "loom".into(),
+        stack_size: None,
+        hooks: Hooks::default(),
+    }));
+    shared.threads.fill_to_min(&shared).unwrap();
+    shared
+}
+
+/// What `BoundedExecutor::shutdown` does: stop accepting, wait for the threads, join them.
+fn shut_down(shared: &Shared) {
+    shared.begin_shutdown();
+    assert!(shared.wait_workers_exited(None));
+    shared.threads.join_all();
+    assert_eq!(shared.threads.live(), 0);
+    assert_eq!(shared.slots_taken(), 0);
+}
+
+/// The spawn decision against an idle worker's retirement: a lazy executor with no thread
+/// kept. The first submit starts a worker; the second may come while that worker, idle, is
+/// retiring. The second task must still run (a lost task leaves `join` waiting forever, which
+/// loom reports as a deadlock), and never more than one worker takes tasks.
+#[test]
+fn loom_a_submit_racing_an_idle_workers_retirement_is_run() {
+    loom::model(|| {
+        let shared = pool(1, 0, 1);
+        assert_eq!(shared.threads.live(), 0, "no thread until there is work");
+        for value in 1..=2 {
+            let inner = shared.clone();
+            let handle = TaskHandle::submit(
+                &shared,
+                move || {
+                    assert!(inner.threads.live() <= 1, "more workers than max_workers");
+                    value
+                },
+                Wait::Forever,
+            )
+            .ok()
+            .unwrap();
+            assert_eq!(handle.join().unwrap(), value);
+        }
+        shut_down(&shared);
+    });
+}
+
+/// Two producers on a lazy executor of one worker: each push makes a spawn decision, racing
+/// the other and the worker's retirement. Both tasks run, on at most one worker at a time.
+#[test]
+fn loom_two_producers_spawn_at_most_max_workers() {
+    loom::model(|| {
+        let shared = pool(1, 0, 2);
+        let producer = {
+            let shared = shared.clone();
+            thread::spawn(move || {
+                let handle = TaskHandle::submit(&shared, || 1, Wait::Forever).ok().unwrap();
+                handle.join().unwrap()
+            })
+        };
+        let inner = shared.clone();
+        let handle = TaskHandle::submit(
+            &shared,
+            move || {
+                assert!(inner.threads.live() <= 1);
+                2
+            },
+            Wait::Forever,
+        )
+        .ok()
+        .unwrap();
+        assert_eq!(handle.join().unwrap(), 2);
+        assert_eq!(producer.join().unwrap(), 1);
+        shut_down(&shared);
+    });
+}
+
+/// The `Stop` relay: two workers kept alive, one `Stop` sent; each that takes it passes it on.
+/// A lost relay leaves a worker waiting and the shutdown with it.
+#[test]
+fn loom_the_stop_relay_reaches_every_worker() {
+    loom::model(|| {
+        let shared = pool(2, 2, 2);
+        assert_eq!(shared.threads.live(), 2);
+        shut_down(&shared);
+    });
+}
+
+/// A shrink sends the `Retire` relay while a task runs: the extra worker exits (after its
+/// task, if it is the one running it), the task runs, and the shutdown finds one worker.
+#[test]
+fn loom_a_shrink_retires_the_extra_worker_and_loses_no_task() {
+    loom::model(|| {
+        let shared = pool(2, 2, 2);
+        let handle = TaskHandle::submit(&shared, || 3, Wait::Forever).ok().unwrap();
+        shared.threads.set_max(&shared, 1).unwrap();
+        assert_eq!(handle.join().unwrap(), 3);
+        shut_down(&shared);
+        assert_eq!(shared.stats().threads_exited, 2);
     });
 }

@@ -31,7 +31,7 @@ pub(crate) use crate::error::Refusal;
 use crate::fork;
 use crate::queue::{JobRef, Message, Queue};
 use crate::stats::{bump, Padded, ProducerCounters, Stats, WorkerCounters};
-use crate::sync::{self, Arc, AtomicBool, AtomicU64, AtomicUsize, Mutex, Ordering};
+use crate::sync::{Arc, AtomicBool, AtomicU64, AtomicUsize, Mutex, Ordering};
 use crate::task::{Claim, Ended, Job};
 use crate::unwind::LatePanic;
 
@@ -104,7 +104,7 @@ impl Shared {
             slots: Padded(AtomicUsize::new(0)),
             capacity: AtomicUsize::new(capacity),
             husks: AtomicUsize::new(0),
-            queue: Queue::new(capacity, max_workers),
+            queue: Queue::new(capacity),
             fork_generation: fork::register(),
             cancelling: AtomicBool::new(false),
             threads: Threads::external(max_workers),
@@ -152,9 +152,11 @@ impl Shared {
 
     #[inline]
     pub(crate) fn capacity(&self) -> usize {
-        // ORDERING: Relaxed; a resize is not ordered with submits racing it (see
-        // `set_capacity`).
-        self.capacity.load(Ordering::Relaxed)
+        // ORDERING: Acquire (a plain load on x86), paired with the Release in `set_capacity`:
+        // a producer admitted under a raised capacity, and the worker that pops its task, see
+        // the queue spilling if the raise needed it. Submits racing a resize may be admitted
+        // under either value.
+        self.capacity.load(Ordering::Acquire)
     }
 
     /// True in a forked child of the process that built the executor.
@@ -201,18 +203,14 @@ impl Shared {
     /// right here for an inline admission. [`TaskHandle`](crate::TaskHandle)'s constructors in
     /// `handle.rs` call this, then wrap the same allocation.
     #[inline]
-    pub(crate) fn enqueue(self: &Arc<Self>, admission: Admission, job: JobRef) {
+    pub(crate) fn enqueue(shared: &Arc<Self>, admission: Admission, job: JobRef) {
+        let this = &**shared;
         // Counted before the task can finish, so `completed` never runs ahead of `submitted`.
-        bump(&self.producers.submitted, 1);
+        bump(&this.producers.submitted, 1);
         match admission {
-            Admission::Slot => {
-                self.push(Message::Run(job));
-                if self.threads.is_lazy() {
-                    self.threads.after_push(self);
-                }
-            }
+            Admission::Slot => Self::push_task(shared, Message::Run(job)),
             Admission::Inline(index) => {
-                let counters = self.counters(index);
+                let counters = this.counters(index);
                 // Never queued, so never popped: nothing to settle afterwards. (Nothing is
                 // detached or awaited yet either, so no user code runs after the closure.) Not
                 // counted by `start`: it holds no slot, so it is neither in flight nor running.
@@ -375,31 +373,20 @@ impl Shared {
         }
     }
 
-    /// Pushes `message`. The queue is never full unless a resize raised the capacity past the
-    /// room it was built with (see `Queue::new`); then the caller runs queued tasks itself, as
-    /// a helping producer does, until the push goes through. Never waits for another thread.
+    /// Pushes a task, and on a lazy executor starts a worker for it if none is idle (see
+    /// `threads.rs`).
     #[inline]
-    pub(crate) fn push(&self, message: Message) {
-        if let Err(message) = self.queue.try_push(message) {
-            self.push_slow(message);
+    pub(crate) fn push_task(shared: &Arc<Self>, message: Message) {
+        shared.push(message);
+        if shared.threads.is_lazy() {
+            shared.threads.after_push(shared);
         }
     }
 
-    #[cold]
-    fn push_slow(&self, mut message: Message) {
-        // `Stop` and `Retire` taken off the queue meanwhile, to put back after.
-        let mut relays = Vec::new();
-        while let Err(back) = self.queue.try_push(message) {
-            message = back;
-            match self.queue.try_pop() {
-                Some(Message::Run(job)) => self.run_here(&*job),
-                Some(relay) => relays.push(relay),
-                None => sync::yield_now(),
-            }
-        }
-        for relay in relays {
-            self.push(relay);
-        }
+    /// Pushes `message`; never waits (see `Queue::push`).
+    #[inline]
+    pub(crate) fn push(&self, message: Message) {
+        self.queue.push(message);
     }
 
     /// Runs a popped job on the calling thread, under its worker index if it is one of this
@@ -420,8 +407,9 @@ impl Shared {
         while let Some(message) = self.queue.try_pop() {
             match message {
                 Message::Run(job) => self.run_here(&*job),
-                // No worker left for either.
-                Message::Stop | Message::Retire => {}
+                // No worker left for any of these.
+                Message::Retire => self.threads.retire_taken(),
+                Message::Stop | Message::Wake => {}
             }
         }
     }
@@ -457,6 +445,7 @@ impl Shared {
         while let Some(message) = self.queue.try_pop() {
             match message {
                 Message::Run(job) => late.catch(|| self.execute(&*job, PoppedBy::Drain)),
+                Message::Wake => {}
                 relay => relays.push(relay),
             }
         }

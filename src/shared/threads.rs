@@ -86,6 +86,9 @@ pub(crate) struct Threads {
     min: AtomicUsize,
     /// `min < max`: workers wait at most `keep_alive`, and a push may spawn one.
     lazy: AtomicBool,
+    /// A `Retire` is queued (or in the hands of a thread that will queue it again): at most one
+    /// is, however many resizes there are.
+    retire_queued: AtomicBool,
     /// `min_workers` as configured (`None`: follows `max_workers`).
     min_config: Option<usize>,
     keep_alive: Duration,
@@ -110,6 +113,7 @@ impl Threads {
             max: AtomicUsize::new(max),
             min: AtomicUsize::new(min),
             lazy: AtomicBool::new(min < max),
+            retire_queued: AtomicBool::new(false),
             min_config: config.min_workers,
             keep_alive: config.keep_alive,
             name: config.name,
@@ -242,7 +246,7 @@ impl Threads {
     // ---- waiting for work ----------------------------------------------------------------
 
     /// A worker's next message, or `None` if it retired after `keep_alive` without one.
-    pub(super) fn next_message(&self, shared: &Shared) -> Option<Message> {
+    pub(super) fn next_message(&self, shared: &Arc<Shared>) -> Option<Message> {
         let queue = &shared.queue;
         if !self.is_lazy() {
             return Some(queue.pop());
@@ -294,19 +298,24 @@ impl Threads {
     /// Right after `retire_idle`: a push that counted on this worker is visible now. Takes the
     /// worker's place back for it if there is room (`Some`: the worker goes on with it), or
     /// hands it on.
-    fn after_retiring(&self, shared: &Shared) -> Option<Message> {
+    fn after_retiring(&self, shared: &Arc<Shared>) -> Option<Message> {
         match shared.queue.try_pop()? {
             Message::Run(job) => {
                 let max = self.max();
                 if self.reserve(|word| live(word) < max) {
                     return Some(Message::Run(job));
                 }
-                // `max_workers` are alive: one of them takes it.
-                shared.push(Message::Run(job));
+                // `max_workers` are alive, or were: pushed again with a fresh spawn decision,
+                // ordered with their own retirements as the first push was with ours.
+                Shared::push_task(shared, Message::Run(job));
             }
             // Meant for the workers still alive (a `Stop` is only sent while some are).
             Message::Stop => shared.push(Message::Stop),
-            Message::Retire => self.pass_retire_on(shared),
+            Message::Retire => {
+                self.retire_taken();
+                self.pass_retire_on(shared);
+            }
+            Message::Wake => {}
         }
         None
     }
@@ -316,6 +325,7 @@ impl Threads {
     /// A worker that took `Retire`: true if it is to exit (more than `max_workers` alive), in
     /// which case it is no longer counted live and has passed the relay on.
     pub(super) fn retire_over_max(&self, shared: &Shared) -> bool {
+        self.retire_taken();
         let mut current = self.word.load(Ordering::Relaxed);
         loop {
             if live(current) <= self.max() {
@@ -337,10 +347,18 @@ impl Threads {
         }
     }
 
+    /// Sends a `Retire` while more than `max_workers` are alive, unless one is queued.
     fn pass_retire_on(&self, shared: &Shared) {
-        if self.live() > self.max() {
+        // ORDERING: Relaxed; the flag only keeps `Retire`s from piling up. A worker clears it
+        // before it reads the live count, so a shrink that finds it set has one coming.
+        if self.live() > self.max() && !self.retire_queued.swap(true, Ordering::Relaxed) {
             shared.push(Message::Retire);
         }
+    }
+
+    /// A `Retire` was taken off the queue (by a worker, or dropped for want of one).
+    pub(super) fn retire_taken(&self) {
+        self.retire_queued.store(false, Ordering::Relaxed);
     }
 
     /// A worker that took `Stop` leaves, and passes it on to the next one, if any.
@@ -351,10 +369,15 @@ impl Threads {
         }
     }
 
+    /// A worker that left its loop, before its stop hook runs: counted in
+    /// `Stats::threads_exited`.
+    pub(super) fn count_exit(&self) {
+        bump(&self.exited, 1);
+    }
+
     /// A worker thread's last step: frees its index (its handle stays, to be joined).
     pub(super) fn release_index(&self, index: usize) {
         self.pool.lock().in_use[index] = false;
-        bump(&self.exited, 1);
     }
 
     /// After live went down from `previous`: wakes the shutdown if that was the last thread.
@@ -399,7 +422,8 @@ impl Threads {
     /// Joins every thread started so far (after `wait_exited`, they have all left their loop).
     pub(crate) fn join_all(&self) {
         let _joining = self.joining.lock();
-        let handles: Vec<_> = self.pool.lock().handles.iter_mut().filter_map(Option::take).collect();
+        let handles: Vec<_> =
+            self.pool.lock().handles.iter_mut().filter_map(Option::take).collect();
         for handle in handles {
             // Workers catch every panic of user code, so join only fails if the runtime aborted
             // the thread in a way we cannot do anything about.
@@ -429,9 +453,7 @@ impl Threads {
             self.min.store(min, Ordering::Relaxed);
             self.lazy.store(min < max, Ordering::Relaxed);
         }
-        if self.live() > max {
-            shared.push(Message::Retire);
-        }
+        self.pass_retire_on(shared);
         self.fill_to_min(shared)
     }
 }

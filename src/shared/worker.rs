@@ -63,6 +63,7 @@ pub(crate) fn main(shared: Arc<Shared>, index: usize) {
     while let Err(payload) = panic::catch_unwind(AssertUnwindSafe(|| work(&shared, index))) {
         unwind::discard(payload);
     }
+    shared.threads.count_exit();
     // Before the index is released, so that a returning `shutdown`, which joins every thread,
     // has seen every stop hook return.
     run_hook(&shared, hooks.on_stop.as_ref(), index);
@@ -85,7 +86,7 @@ fn run_hook(shared: &Shared, hook: Option<&Hook>, index: usize) {
 /// Runs tasks until the worker is to exit: a `Stop`, a `Retire` while more than `max_workers`
 /// are alive, or (lazy executors) a keep-alive without work. Every exit has been counted when
 /// this returns.
-fn work(shared: &Shared, index: usize) {
+fn work(shared: &Arc<Shared>, index: usize) {
     let threads = &shared.threads;
     while let Some(message) = threads.next_message(shared) {
         match message {
@@ -96,6 +97,7 @@ fn work(shared: &Shared, index: usize) {
                     return;
                 }
             }
+            Message::Wake => {}
         }
     }
 }
