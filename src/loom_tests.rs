@@ -40,10 +40,10 @@ fn loom_the_bound_holds_under_two_producers() {
             .map(|_| {
                 let (shared, inside) = (shared.clone(), inside.clone());
                 thread::spawn(move || {
-                    if shared.try_admit().is_ok() {
+                    if shared.try_admit(1).is_ok() {
                         assert_eq!(inside.fetch_add(1, Ordering::SeqCst), 0, "two slots at once");
                         inside.fetch_sub(1, Ordering::SeqCst);
-                        shared.release();
+                        shared.release(1);
                     }
                 })
             })
@@ -59,16 +59,16 @@ fn loom_the_bound_holds_under_two_producers() {
 fn loom_a_parked_producer_is_woken_by_a_release() {
     loom::model(|| {
         let shared = Arc::new(Shared::new(1, 1));
-        shared.try_admit().unwrap();
+        shared.try_admit(1).unwrap();
         let producer = {
             let shared = shared.clone();
             thread::spawn(move || {
                 // Waits (parks) until the release below; loom reports a deadlock if it is missed.
-                assert!(shared.admit(Wait::Forever).is_ok());
-                shared.release();
+                assert!(shared.admit(1, Wait::Forever).is_ok());
+                shared.release(1);
             })
         };
-        shared.release();
+        shared.release(1);
         producer.join().unwrap();
     });
 }
@@ -87,7 +87,7 @@ fn loom_result_slot_run_vs_join() {
     loom::model(|| {
         let drops = Arc::new(AtomicUsize::new(0));
         let result = Counted(drops.clone());
-        let task = TaskArc::new(Task::new(move || result));
+        let task = TaskArc::new(Task::new(move || result, 1));
         let runner = {
             let task = task.clone();
             thread::spawn(move || assert!(task.run(&mut |panicked| assert!(!panicked)).won()))
@@ -108,7 +108,7 @@ fn loom_result_slot_run_vs_cancel() {
         let ran = Arc::new(AtomicBool::new(false));
         let task = {
             let ran = ran.clone();
-            TaskArc::new(Task::new(move || ran.store(true, Ordering::SeqCst)))
+            TaskArc::new(Task::new(move || ran.store(true, Ordering::SeqCst), 1))
         };
         let runner = {
             let task = task.clone();
@@ -130,7 +130,7 @@ fn loom_result_slot_run_vs_detach_drops_the_result_once() {
     loom::model(|| {
         let drops = Arc::new(AtomicUsize::new(0));
         let result = Counted(drops.clone());
-        let task = TaskArc::new(Task::new(move || result));
+        let task = TaskArc::new(Task::new(move || result, 1));
         let runner = {
             let task = task.clone();
             thread::spawn(move || task.run(&mut |_| {}).won())
@@ -151,7 +151,7 @@ fn loom_submit_vs_shutdown() {
         let worker = worker(shared.clone());
         let producer = {
             let shared = shared.clone();
-            thread::spawn(move || match TaskHandle::submit(&shared, || 5, Wait::No) {
+            thread::spawn(move || match TaskHandle::submit(&shared, 1, || 5, Wait::No) {
                 Ok(handle) => Some(handle),
                 Err((refusal, _)) => {
                     assert_eq!(refusal, Refusal::Shutdown);
@@ -175,7 +175,7 @@ fn loom_submit_vs_shutdown() {
 fn loom_cancel_vs_start_gives_the_slot_back_once() {
     loom::model(|| {
         let shared = Arc::new(Shared::new(1, 1));
-        let handle = TaskHandle::submit(&shared, || 1, Wait::No).ok().unwrap();
+        let handle = TaskHandle::submit(&shared, 1, || 1, Wait::No).ok().unwrap();
         let worker = {
             let shared = shared.clone();
             thread::spawn(move || match shared.queue.pop() {
@@ -190,8 +190,8 @@ fn loom_cancel_vs_start_gives_the_slot_back_once() {
         assert_eq!(handle.join().is_err(), cancelled);
         // Exactly one slot was taken and exactly one given back: it is free, and no second.
         assert_eq!(shared.in_flight(), 0);
-        assert!(shared.try_admit().is_ok());
-        assert!(shared.try_admit().is_err());
+        assert!(shared.try_admit(1).is_ok());
+        assert!(shared.try_admit(1).is_err());
     });
 }
 
@@ -207,12 +207,12 @@ impl Wake for Flag {
 fn loom_async_waiter_registration_loses_no_wake_up() {
     loom::model(|| {
         let shared = Arc::new(Shared::new(1, 1));
-        shared.try_admit().unwrap();
+        shared.try_admit(1).unwrap();
         let woken = Arc::new(AtomicBool::new(false));
         let waker = Waker::from(std::sync::Arc::new(Flag(woken.clone())));
         let releaser = {
             let shared = shared.clone();
-            thread::spawn(move || shared.release())
+            thread::spawn(move || shared.release(1))
         };
         let mut future = SubmitFuture::new(shared.clone(), || 3);
         let mut cx = Context::from_waker(&waker);
@@ -245,7 +245,7 @@ impl Wake for Count {
 #[test]
 fn loom_a_waker_registered_while_the_task_publishes_is_woken_once() {
     loom::model(|| {
-        let task = TaskArc::new(Task::new(|| 1));
+        let task = TaskArc::new(Task::new(|| 1, 1));
         // An earlier poll left a waker and the WAKER bit behind.
         let first = Arc::new(AtomicUsize::new(0));
         assert!(!task.header().register_waker(&Waker::from(std::sync::Arc::new(Count(first)))));
@@ -271,12 +271,12 @@ fn loom_a_waker_registered_while_the_task_publishes_is_woken_once() {
 fn loom_a_task_pushed_after_the_drain_is_cancelled_by_its_joining_worker() {
     loom::model(|| {
         let shared = Arc::new(Shared::new(1, 2));
-        let admission = shared.try_admit().unwrap();
+        let admission = shared.try_admit(1).unwrap();
         let stopper = {
             let shared = shared.clone();
             thread::spawn(move || assert!(!shared.cancel_queued().discard()))
         };
-        let task = TaskArc::new(Task::new(|| 7));
+        let task = TaskArc::new(Task::new(|| 7, 1));
         let job: crate::queue::JobRef = task.clone();
         let completion: TaskArc<dyn Completion<i32>> = task.clone();
         let handle = TaskHandle::start(&shared, admission, completion, job);
@@ -316,7 +316,7 @@ fn loom_cancel_vs_pop_with_a_panicking_closure_gives_the_slot_back_once() {
     loom::model(|| {
         let shared = Arc::new(Shared::new(1, 1));
         let bomb = Bomb;
-        let handle = TaskHandle::submit(&shared, move || drop(bomb), Wait::No).ok().unwrap();
+        let handle = TaskHandle::submit(&shared, 1, move || drop(bomb), Wait::No).ok().unwrap();
         let worker = {
             let shared = shared.clone();
             thread::spawn(move || match shared.queue.pop() {
@@ -349,9 +349,9 @@ fn loom_a_helping_producer_and_a_worker_run_each_task_once() {
                 runs.fetch_add(1, Ordering::SeqCst);
             }
         };
-        let first = TaskHandle::submit(&shared, task(&runs), Wait::Forever).ok().unwrap();
+        let first = TaskHandle::submit(&shared, 1, task(&runs), Wait::Forever).ok().unwrap();
         // Full: helps with `first` if it is still queued, else waits for the worker.
-        let second = TaskHandle::submit(&shared, task(&runs), Wait::Forever).ok().unwrap();
+        let second = TaskHandle::submit(&shared, 1, task(&runs), Wait::Forever).ok().unwrap();
         assert!(first.join().is_ok());
         assert!(second.join().is_ok());
         shared.begin_shutdown();
@@ -368,13 +368,13 @@ fn loom_a_helping_producer_and_a_worker_run_each_task_once() {
 fn loom_a_helping_producer_racing_shutdown_leaks_no_slot() {
     loom::model(|| {
         let shared = Arc::new(Shared::new(1, 1).with_producer_helps(true));
-        let first = TaskHandle::submit(&shared, || 1, Wait::No).ok().unwrap();
+        let first = TaskHandle::submit(&shared, 1, || 1, Wait::No).ok().unwrap();
         let stopper = {
             let shared = shared.clone();
             thread::spawn(move || shared.begin_shutdown())
         };
         // Full, and no worker yet: helps with `first`, then keeps its slot or is refused.
-        let second = TaskHandle::submit(&shared, || 2, Wait::Forever);
+        let second = TaskHandle::submit(&shared, 1, || 2, Wait::Forever);
         stopper.join().unwrap();
         worker(shared.clone()).join().unwrap();
         assert_eq!(first.join().unwrap(), 1);
