@@ -4,7 +4,8 @@
 //! Each model is small on purpose: loom explores every interleaving of the threads it runs, so a
 //! model holds two or three threads and a handful of atomic steps. Together they cover the slot
 //! bound, the result slot (run vs join vs cancel vs drop), submit vs shutdown, cancel vs start,
-//! a parked producer, and the async waiter registration.
+//! a parked producer, the async waiter registration, and the weighted bound (acquire, release
+//! and wake-up of producers whose units do not fit; a helping producer of another weight).
 
 use std::future::Future;
 use std::pin::Pin;
@@ -383,5 +384,51 @@ fn loom_a_helping_producer_racing_shutdown_leaks_no_slot() {
             Err((refusal, _)) => assert_eq!(refusal, Refusal::Shutdown),
         }
         assert_eq!(shared.slots_taken(), 0);
+    });
+}
+
+/// Two producers of weight 2 under a weight capacity of 3 (the count bound, 2, never binds):
+/// they cannot both be in flight, so one waits for the other's task to end on the worker. The
+/// waiter must be woken by that release (loom reports a deadlock if the wake-up is lost), the
+/// units in the word never pass the capacity, and every slot and unit comes back.
+#[test]
+fn loom_weighted_producers_that_cannot_both_fit_wait_and_are_woken() {
+    loom::model(|| {
+        let shared = Arc::new(Shared::new(1, 2).with_weight_capacity(3));
+        let worker = worker(shared.clone());
+        let submit = |shared: &Arc<Shared>| {
+            let handle = TaskHandle::submit(shared, 2, || 2, Wait::Forever).ok().unwrap();
+            assert!(shared.units_taken() <= 3, "units past the weight capacity");
+            handle
+        };
+        let producer = {
+            let shared = shared.clone();
+            thread::spawn(move || submit(&shared).join().unwrap())
+        };
+        let mine = submit(&shared).join().unwrap();
+        assert_eq!(producer.join().unwrap() + mine, 4);
+        shared.begin_shutdown();
+        worker.join().unwrap();
+        assert_eq!((shared.slots_taken(), shared.units_taken()), (0, 0));
+    });
+}
+
+/// A helping producer that wants 2 units runs a queued task of weight 1 (or the worker does):
+/// the weights differ, so the helped task's slot and unit are given back, not handed over,
+/// and the producer takes its own. Each task runs once and every slot and unit comes back.
+#[test]
+fn loom_a_helping_producer_of_another_weight_gives_the_helped_slot_back() {
+    loom::model(|| {
+        let shared = Arc::new(Shared::new(1, 1).with_producer_helps(true).with_weight_capacity(2));
+        let worker = worker(shared.clone());
+        let first = TaskHandle::submit(&shared, 1, || 1, Wait::Forever).ok().unwrap();
+        // Full (one slot): helps with `first` if it is still queued, else waits for the worker.
+        let second = TaskHandle::submit(&shared, 2, || 2, Wait::Forever).ok().unwrap();
+        // The second task's units, or none if the worker already ran it: never the first's too.
+        assert!(matches!(shared.units_taken(), 0 | 2), "units: {}", shared.units_taken());
+        assert_eq!(first.join().unwrap() + second.join().unwrap(), 3);
+        shared.begin_shutdown();
+        worker.join().unwrap();
+        assert_eq!((shared.slots_taken(), shared.units_taken()), (0, 0));
     });
 }
