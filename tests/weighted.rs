@@ -17,7 +17,9 @@ use std::time::Duration;
 use bounded_executor::{
     BoundedExecutor, Builder, SubmitError, SubmitTimeoutError, TaskHandle, TrySubmitError,
 };
-use common::{assert_every_slot_is_back, occupy_workers, Gate, WATCHDOG};
+use common::{
+    assert_every_slot_is_back, assert_every_unit_is_back, occupy_workers, Gate, WATCHDOG,
+};
 use counting_alloc::{reset_peak, Counting};
 
 #[path = "common/counting_alloc.rs"]
@@ -53,16 +55,6 @@ fn gated(exec: &BoundedExecutor, weight: u64, gate: &Gate) -> TaskHandle<()> {
         .unwrap();
     started.recv().unwrap();
     handle
-}
-
-/// Asserts that every unit is back: a task of the whole weight capacity gets in at once.
-fn assert_every_unit_is_back(exec: &BoundedExecutor) {
-    assert_eq!(exec.weight_in_flight(), 0);
-    let all = exec.weight_capacity();
-    let handle = exec
-        .submit_weighted_timeout(all, WATCHDOG, || ())
-        .unwrap_or_else(|err| panic!("the whole weight capacity was not free: {err}"));
-    handle.join().unwrap();
 }
 
 #[test]
