@@ -282,8 +282,9 @@ impl BoundedExecutor {
     ///
     /// Waiting producers are not served in order of weight or arrival: a freed slot wakes one
     /// of them, which goes back to sleep if its task does not fit yet, so a lighter task can
-    /// wait for the next release while a heavier one holds the wake-up. Every task that fits in
-    /// an empty executor is admitted in the end.
+    /// wait for the next release while a heavier one holds the wake-up, and a heavy task can
+    /// wait long while lighter ones keep arriving and fitting. No producer is left waiting
+    /// beside an empty executor.
     ///
     /// # Errors
     ///

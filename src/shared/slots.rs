@@ -12,7 +12,8 @@
 //! `fetch_sub` of `1 | w << 24` (its weight is in its header). A queue entry keeps its slot and
 //! units until it is popped (see the module above, `# Husks`). Plain submits weigh 1; without
 //! `Builder::weight_capacity` the weight capacity is the most the units can count, so it never
-//! binds (a weight-1 task's unit comes with its slot).
+//! binds for them (their units never outnumber their slots, at most `MAX_CAPACITY`). A task
+//! heavier than the whole weight capacity is refused (`TooHeavy`) before any wait.
 //!
 //! | bits | set by | cleared by |
 //! |---|---|---|
@@ -25,8 +26,10 @@
 //! # Waiting producers
 //!
 //! A producer that finds no slot first **helps** if it may (a blocking `submit` with
-//! `producer_helps`): it pops queued tasks and runs them as a worker would, until a slot frees.
-//! Each queued task already holds its slot, so the bound is untouched. Once the queue is empty
+//! `producer_helps`): it pops queued tasks and runs them as a worker would, until its slot and
+//! units fit. Each queued task already holds its slot, so the bound is untouched. It takes over
+//! the slot of a task it ran only if that task weighs what it wants (its units are then exactly
+//! the producer's); otherwise the run gives slot and units back and the producer tries again. Once the queue is empty
 //! (every task in flight is running), it spins briefly while spinning pays off, yields, then
 //! parks on the word's address. Every release that sees `WAITING` unparks one thread; the unpark
 //! callback clears `WAITING` under the parking lot's bucket lock once no thread is left, and a
@@ -37,9 +40,11 @@
 //! A release of units is a release of the same word, so weighted producers wait and are woken
 //! the same way: a release wakes one parked producer, which takes its slot and units if they fit
 //! now and parks again otherwise. So a heavy producer can be woken while only a lighter one
-//! would fit; the lighter one then waits for the next release. No producer waits forever while
-//! its task fits: every task in flight releases once, and the release that empties the word
-//! (all tasks ended) leaves room for any task no heavier than `weight_capacity`.
+//! would fit; the lighter one then waits for the next release. No wake-up is lost for it: while
+//! a producer is parked, `WAITING` stays set, every task in flight will release once and wake
+//! one, and the release that empties the word leaves room for any task no heavier than
+//! `weight_capacity`, so no producer stays parked beside an empty executor. There is no order
+//! among producers, though: under a steady stream of light tasks a heavy one can wait long.
 
 use std::task::Waker;
 use std::time::{Duration, Instant};
