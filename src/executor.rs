@@ -296,7 +296,8 @@ impl BoundedExecutor {
     /// # Deadlocks
     ///
     /// As [`submit`](Self::submit): from one of this executor's own workers, a task that does
-    /// not fit runs right there, inline, and holds no slot and no units; from any other thread,
+    /// not fit runs right there, inline, and holds no slot and no units (a task too heavy for
+    /// the whole weight capacity is still refused, not run); from any other thread,
     /// a waiting producer runs queued tasks meanwhile ([`Builder::producer_helps`]). When the
     /// task it ran weighs what it wants, it takes over that task's slot and units; otherwise it
     /// gives them back and tries again.
