@@ -6,11 +6,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::error::{BuildError, BuildErrorKind};
-use crate::shared::{ThreadsConfig, MAX_CAPACITY};
+use crate::shared::{ThreadsConfig, MAX_CAPACITY, MAX_WEIGHT_CAPACITY};
 use crate::BoundedExecutor;
 
-/// Configures a [`BoundedExecutor`]: worker count, in-flight bound, thread names, stack size and
-/// per-thread start and stop hooks.
+/// Configures a [`BoundedExecutor`]: worker count, in-flight bound (in tasks, and optionally in
+/// weight units), thread names, stack size and per-thread start and stop hooks.
 ///
 /// The bound is `queue_ratio × max_workers` (ratio 2 by default: each worker has one task queued
 /// behind the one it runs, so no worker idles while a producer is being woken), or exactly
@@ -35,6 +35,7 @@ pub struct Builder {
     max_workers: Option<usize>,
     queue_ratio: usize,
     capacity: Option<usize>,
+    weight_capacity: Option<u64>,
     thread_name: String,
     stack_size: Option<usize>,
     producer_helps: bool,
@@ -72,6 +73,7 @@ pub(crate) struct Config {
     pub(crate) capacity: usize,
     /// `None` if the capacity was set explicitly (it then stays put on a resize).
     pub(crate) queue_ratio: Option<usize>,
+    pub(crate) weight_capacity: u64,
     pub(crate) producer_helps: bool,
     pub(crate) threads: ThreadsConfig,
 }
@@ -91,6 +93,7 @@ impl fmt::Debug for Builder {
             .field("max_workers", &self.max_workers)
             .field("queue_ratio", &self.queue_ratio)
             .field("capacity", &self.capacity)
+            .field("weight_capacity", &self.weight_capacity)
             .field("thread_name", &self.thread_name)
             .field("stack_size", &self.stack_size)
             .field("producer_helps", &self.producer_helps)
@@ -132,6 +135,34 @@ impl Builder {
     /// ```
     pub const DEFAULT_KEEP_ALIVE: Duration = Duration::from_secs(10);
 
+    /// The largest [`capacity`](Self::capacity) (tasks in flight) an executor can have:
+    /// 16,777,215 (2^24 - 1), on every platform. More, set directly or as
+    /// `queue_ratio × max_workers`, is refused by `build`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use bounded_executor::{BoundedExecutor, Builder};
+    ///
+    /// assert_eq!(Builder::MAX_CAPACITY, 16_777_215);
+    /// assert!(BoundedExecutor::builder().capacity(Builder::MAX_CAPACITY + 1).build().is_err());
+    /// ```
+    pub const MAX_CAPACITY: usize = MAX_CAPACITY;
+
+    /// The largest [`weight_capacity`](Self::weight_capacity) an executor can have:
+    /// 137,438,953,471 (2^37 - 1), 128 GiB if a unit is a byte. More is refused by `build`.
+    /// It is also the weight capacity of an executor built without one.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use bounded_executor::{BoundedExecutor, Builder};
+    ///
+    /// assert_eq!(Builder::MAX_WEIGHT_CAPACITY, (1 << 37) - 1);
+    /// assert_eq!(BoundedExecutor::new(1).weight_capacity(), Builder::MAX_WEIGHT_CAPACITY);
+    /// ```
+    pub const MAX_WEIGHT_CAPACITY: u64 = MAX_WEIGHT_CAPACITY;
+
     /// The defaults: one worker per available core, queue ratio 2, threads named
     /// `bounded-executor-<index>`, the platform's stack size.
     ///
@@ -146,6 +177,7 @@ impl Builder {
             max_workers: None,
             queue_ratio: 2,
             capacity: None,
+            weight_capacity: None,
             thread_name: "bounded-executor".to_owned(),
             stack_size: None,
             producer_helps: true,
@@ -184,8 +216,9 @@ impl Builder {
         self
     }
 
-    /// Sets the bound on tasks in flight directly, overriding `queue_ratio`. 0 makes `build`
-    /// fail. A capacity below `max_workers` leaves some workers idle.
+    /// Sets the bound on tasks in flight directly, overriding `queue_ratio`. 0, or more than
+    /// [`Builder::MAX_CAPACITY`], makes `build` fail. A capacity below `max_workers` leaves some
+    /// workers idle.
     ///
     /// # Examples
     ///
@@ -196,6 +229,39 @@ impl Builder {
     /// ```
     pub fn capacity(mut self, capacity: usize) -> Self {
         self.capacity = Some(capacity);
+        self
+    }
+
+    /// Sets a second bound, in weight units: tasks in flight hold at most `weight_capacity`
+    /// units between them, each the weight it was submitted with
+    /// ([`submit_weighted`](BoundedExecutor::submit_weighted) and its family,
+    /// [`map_weighted`](BoundedExecutor::map_weighted)). Use it when tasks differ in size, to
+    /// bound bytes in flight rather than tasks: submit each buffer with its length as weight.
+    ///
+    /// Both bounds hold at once: a task takes one slot of [`capacity`](Self::capacity) *and*
+    /// its weight in units, and a submit waits until both fit. Every other submit (`submit`,
+    /// `try_submit`, `submit_timeout`, `submit_or_run`, `submit_async`, `map`, `scope`,
+    /// `TaskSet`) weighs 1. Unset, the weight capacity is [`Builder::MAX_WEIGHT_CAPACITY`],
+    /// which never binds for those.
+    ///
+    /// 0 makes `build` fail (leave it unset for no weight bound), and so does more than
+    /// [`Builder::MAX_WEIGHT_CAPACITY`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let exec = bounded_executor::BoundedExecutor::builder()
+    ///     .max_workers(2)
+    ///     .weight_capacity(64 << 20) // at most 64 MiB of buffers in flight
+    ///     .build()
+    ///     .unwrap();
+    /// let buffer = vec![0u8; 1 << 20];
+    /// let handle = exec.submit_weighted(buffer.len() as u64, move || buffer.len()).unwrap();
+    /// assert_eq!(handle.join().unwrap(), 1 << 20);
+    /// assert_eq!(exec.weight_capacity(), 64 << 20);
+    /// ```
+    pub fn weight_capacity(mut self, weight_capacity: u64) -> Self {
+        self.weight_capacity = Some(weight_capacity);
         self
     }
 
@@ -416,12 +482,13 @@ impl Builder {
     ///
     /// # Errors
     ///
-    /// If `max_workers`, `queue_ratio` or `capacity` is 0, if `max_workers` is over
-    /// [`Builder::MAX_WORKERS`], if `min_workers` is over `max_workers`, if
-    /// `queue_ratio × max_workers` overflows, if the thread name
-    /// holds a NUL byte, or if a worker thread cannot be spawned (the OS refused it: too many
-    /// threads, a stack size it cannot map, ...; the threads already started are stopped and
-    /// joined). Never panics.
+    /// If `max_workers`, `queue_ratio`, `capacity` or `weight_capacity` is 0, if `max_workers`
+    /// is over [`Builder::MAX_WORKERS`], if `min_workers` is over `max_workers`, if the capacity
+    /// (`queue_ratio × max_workers`, or as set) is over [`Builder::MAX_CAPACITY`], if
+    /// `weight_capacity` is over [`Builder::MAX_WEIGHT_CAPACITY`], if the thread name holds a NUL
+    /// byte, or if a worker thread cannot be spawned (the OS refused it: too many threads, a
+    /// stack size it cannot map, ...; the threads already started are stopped and joined). Never
+    /// panics.
     ///
     /// # Examples
     ///
@@ -430,6 +497,7 @@ impl Builder {
     ///
     /// assert!(BoundedExecutor::builder().queue_ratio(0).build().is_err());
     /// assert!(BoundedExecutor::builder().capacity(0).build().is_err());
+    /// assert!(BoundedExecutor::builder().weight_capacity(0).build().is_err());
     /// assert!(BoundedExecutor::builder().max_workers(2).build().is_ok());
     /// ```
     pub fn build(self) -> Result<BoundedExecutor, BuildError> {
@@ -462,9 +530,18 @@ impl Builder {
         if capacity > MAX_CAPACITY {
             return Err(BuildError::new(BuildErrorKind::CapacityOverflow));
         }
+        let weight_capacity = match self.weight_capacity {
+            None => MAX_WEIGHT_CAPACITY,
+            Some(0) => return Err(BuildError::new(BuildErrorKind::ZeroWeightCapacity)),
+            Some(n) if n > MAX_WEIGHT_CAPACITY => {
+                return Err(BuildError::new(BuildErrorKind::WeightCapacityOverflow(n)))
+            }
+            Some(n) => n,
+        };
         BoundedExecutor::start(Config {
             capacity,
             queue_ratio: self.capacity.is_none().then_some(self.queue_ratio),
+            weight_capacity,
             producer_helps: self.producer_helps,
             threads: ThreadsConfig {
                 max_workers,

@@ -26,6 +26,11 @@ pub enum SubmitError<F> {
     /// The executor was created in another process (this one is a `fork()` child of it): its
     /// worker threads do not exist here. See the crate docs, `# Fork safety`.
     Forked(F),
+    /// The task weighs more than the executor's whole
+    /// [`weight_capacity()`](crate::BoundedExecutor::weight_capacity), so it could never be
+    /// admitted: refused at once instead of waiting forever (see
+    /// [`submit_weighted`](crate::BoundedExecutor::submit_weighted)).
+    TooHeavy(F),
 }
 
 /// Why [`BoundedExecutor::try_submit`](crate::BoundedExecutor::try_submit) refused a task.
@@ -47,12 +52,16 @@ pub enum SubmitError<F> {
 /// ```
 #[non_exhaustive]
 pub enum TrySubmitError<F> {
-    /// `capacity()` tasks are in flight.
+    /// `capacity()` tasks are in flight, or (for a weighted submit) the task's weight does not
+    /// fit under `weight_capacity()` now.
     Full(F),
     /// The executor was shut down.
     Shutdown(F),
     /// The executor was created in another process (see [`SubmitError::Forked`]).
     Forked(F),
+    /// The task weighs more than the whole `weight_capacity()` (see
+    /// [`SubmitError::TooHeavy`]).
+    TooHeavy(F),
 }
 
 /// Why [`BoundedExecutor::submit_timeout`](crate::BoundedExecutor::submit_timeout) refused a task.
@@ -73,18 +82,24 @@ pub enum TrySubmitError<F> {
 /// ```
 #[non_exhaustive]
 pub enum SubmitTimeoutError<F> {
-    /// No slot freed up before the timeout.
+    /// No slot (or, for a weighted submit, not enough weight units) freed up before the
+    /// timeout.
     Timeout(F),
     /// The executor was shut down.
     Shutdown(F),
     /// The executor was created in another process (see [`SubmitError::Forked`]).
     Forked(F),
+    /// The task weighs more than the whole `weight_capacity()` (see
+    /// [`SubmitError::TooHeavy`]).
+    TooHeavy(F),
 }
 
 pub(crate) const SHUTDOWN_MSG: &str = "the executor was shut down";
 pub(crate) const FORKED_MSG: &str =
     "this executor was created in another process: build a new one \
      in the child, or spawn processes instead of forking";
+pub(crate) const TOO_HEAVY_MSG: &str =
+    "the task weighs more than the executor's whole weight capacity: it could never be admitted";
 
 macro_rules! submission_error {
     ($name:ident { $($variant:ident => $msg:expr),* $(,)? }) => {
@@ -102,6 +117,11 @@ macro_rules! submission_error {
             /// True if the executor belongs to the parent of this forked process.
             pub fn is_forked(&self) -> bool {
                 matches!(self, Self::Forked(_))
+            }
+
+            /// True if the task weighs more than the executor's whole weight capacity.
+            pub fn is_too_heavy(&self) -> bool {
+                matches!(self, Self::TooHeavy(_))
             }
         }
 
@@ -121,16 +141,22 @@ macro_rules! submission_error {
     };
 }
 
-submission_error!(SubmitError { Shutdown => SHUTDOWN_MSG, Forked => FORKED_MSG });
-submission_error!(TrySubmitError {
-    Full => "the executor is full: capacity() tasks are in flight",
+submission_error!(SubmitError {
     Shutdown => SHUTDOWN_MSG,
     Forked => FORKED_MSG,
+    TooHeavy => TOO_HEAVY_MSG,
+});
+submission_error!(TrySubmitError {
+    Full => "the executor is full: capacity() tasks, or weight_capacity() units, are in flight",
+    Shutdown => SHUTDOWN_MSG,
+    Forked => FORKED_MSG,
+    TooHeavy => TOO_HEAVY_MSG,
 });
 submission_error!(SubmitTimeoutError {
     Timeout => "timed out waiting for a free slot in the executor",
     Shutdown => SHUTDOWN_MSG,
     Forked => FORKED_MSG,
+    TooHeavy => TOO_HEAVY_MSG,
 });
 
 impl<F> TrySubmitError<F> {
@@ -152,6 +178,7 @@ impl<F> From<SubmitError<F>> for TrySubmitError<F> {
         match err {
             SubmitError::Shutdown(f) => Self::Shutdown(f),
             SubmitError::Forked(f) => Self::Forked(f),
+            SubmitError::TooHeavy(f) => Self::TooHeavy(f),
         }
     }
 }
@@ -161,6 +188,7 @@ impl<F> From<SubmitError<F>> for SubmitTimeoutError<F> {
         match err {
             SubmitError::Shutdown(f) => Self::Shutdown(f),
             SubmitError::Forked(f) => Self::Forked(f),
+            SubmitError::TooHeavy(f) => Self::TooHeavy(f),
         }
     }
 }
@@ -188,6 +216,7 @@ enum Repr {
     Cancelled,
     Shutdown,
     Forked,
+    TooHeavy { weight: u64, capacity: u64 },
 }
 
 /// A panic payload that is `Sync` because nothing can reach it through a shared reference.
@@ -215,6 +244,10 @@ impl TaskError {
         Self { repr: Repr::Shutdown }
     }
 
+    pub(crate) fn too_heavy(weight: u64, capacity: u64) -> Self {
+        Self { repr: Repr::TooHeavy { weight, capacity } }
+    }
+
     /// True if the task panicked.
     pub fn is_panic(&self) -> bool {
         matches!(self.repr, Repr::Panic(_))
@@ -236,6 +269,30 @@ impl TaskError {
     /// will never finish here.
     pub fn is_forked(&self) -> bool {
         matches!(self.repr, Repr::Forked)
+    }
+
+    /// True if the task was never submitted because it weighs more than the executor's whole
+    /// weight capacity: the error [`map_weighted`](crate::BoundedExecutor::map_weighted) gives
+    /// for such an item (the other items go on). Its message names the weight and the
+    /// capacity.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let exec = bounded_executor::BoundedExecutor::builder()
+    ///     .max_workers(1).weight_capacity(10).build().unwrap();
+    /// let results: Vec<_> = exec.map_weighted([4u64, 11, 6], |&w| w, |w| w * 2).collect();
+    /// assert_eq!(results[0].as_ref().unwrap(), &8);
+    /// let err = results[1].as_ref().unwrap_err();
+    /// assert!(err.is_too_heavy());
+    /// assert_eq!(
+    ///     err.to_string(),
+    ///     "task was not submitted: its weight 11 is over the executor's weight capacity 10"
+    /// );
+    /// assert_eq!(results[2].as_ref().unwrap(), &12);
+    /// ```
+    pub fn is_too_heavy(&self) -> bool {
+        matches!(self.repr, Repr::TooHeavy { .. })
     }
 
     /// Returns the panic payload, to inspect it or to resume unwinding with
@@ -277,6 +334,9 @@ impl fmt::Debug for TaskError {
             Repr::Cancelled => f.write_str("TaskError::Cancelled"),
             Repr::Shutdown => f.write_str("TaskError::Shutdown"),
             Repr::Forked => f.write_str("TaskError::Forked"),
+            Repr::TooHeavy { weight, capacity } => {
+                write!(f, "TaskError::TooHeavy {{ weight: {weight}, capacity: {capacity} }}")
+            }
         }
     }
 }
@@ -291,6 +351,11 @@ impl fmt::Display for TaskError {
             Repr::Cancelled => f.write_str("task was cancelled before it started"),
             Repr::Shutdown => f.write_str("task was not submitted: the executor was shut down"),
             Repr::Forked => f.write_str(FORKED_MSG),
+            Repr::TooHeavy { weight, capacity } => write!(
+                f,
+                "task was not submitted: its weight {weight} is over the executor's weight \
+                 capacity {capacity}"
+            ),
         }
     }
 }
@@ -322,6 +387,8 @@ pub(crate) enum BuildErrorKind {
     ZeroQueueRatio,
     ZeroCapacity,
     CapacityOverflow,
+    ZeroWeightCapacity,
+    WeightCapacityOverflow(u64),
     TooManyWorkers(usize),
     MinOverMax(usize, usize),
     NulInThreadName,
@@ -340,9 +407,19 @@ impl fmt::Display for BuildError {
             BuildErrorKind::ZeroWorkers => f.write_str("max_workers must be at least 1"),
             BuildErrorKind::ZeroQueueRatio => f.write_str("queue_ratio must be at least 1"),
             BuildErrorKind::ZeroCapacity => f.write_str("capacity must be at least 1"),
-            BuildErrorKind::CapacityOverflow => {
-                f.write_str("queue_ratio * max_workers overflows the largest capacity")
-            }
+            BuildErrorKind::CapacityOverflow => write!(
+                f,
+                "the capacity (queue_ratio * max_workers, or as set) is over the limit of {}",
+                crate::Builder::MAX_CAPACITY
+            ),
+            BuildErrorKind::ZeroWeightCapacity => f.write_str(
+                "weight_capacity must be at least 1 (leave it unset for no weight bound)",
+            ),
+            BuildErrorKind::WeightCapacityOverflow(n) => write!(
+                f,
+                "weight_capacity is {n}, over the limit of {}",
+                crate::Builder::MAX_WEIGHT_CAPACITY
+            ),
             BuildErrorKind::TooManyWorkers(n) => {
                 write!(f, "max_workers is {n}, over the limit of {}", crate::Builder::MAX_WORKERS)
             }
@@ -462,6 +539,8 @@ pub(crate) enum Refusal {
     Timeout,
     Shutdown,
     Forked,
+    /// Heavier than the whole weight capacity: no wait can admit it.
+    TooHeavy,
 }
 
 /// The one place a refusal of the slot protocol becomes a public error: each submit flavour
@@ -470,10 +549,12 @@ mod from_refusal {
     use super::{Refusal, SubmitError, SubmitTimeoutError, TaskError, TrySubmitError};
 
     impl<F> SubmitError<F> {
-        /// For `submit`, which waits: only shutdown or a fork refuses it.
+        /// For `submit`, which waits: only shutdown, a fork or a task too heavy ever to fit
+        /// refuses it.
         pub(crate) fn from_refusal((refusal, f): (Refusal, F)) -> Self {
             match refusal {
                 Refusal::Forked => SubmitError::Forked(f),
+                Refusal::TooHeavy => SubmitError::TooHeavy(f),
                 Refusal::Full | Refusal::Timeout | Refusal::Shutdown => SubmitError::Shutdown(f),
             }
         }
@@ -485,6 +566,7 @@ mod from_refusal {
                 Refusal::Full | Refusal::Timeout => TrySubmitError::Full(f),
                 Refusal::Shutdown => TrySubmitError::Shutdown(f),
                 Refusal::Forked => TrySubmitError::Forked(f),
+                Refusal::TooHeavy => TrySubmitError::TooHeavy(f),
             }
         }
     }
@@ -495,17 +577,22 @@ mod from_refusal {
                 Refusal::Full | Refusal::Timeout => SubmitTimeoutError::Timeout(f),
                 Refusal::Shutdown => SubmitTimeoutError::Shutdown(f),
                 Refusal::Forked => SubmitTimeoutError::Forked(f),
+                Refusal::TooHeavy => SubmitTimeoutError::TooHeavy(f),
             }
         }
     }
 
     impl TaskError {
         /// The error an item of `map`, `map_unordered` or `Scope::submit` gets when it could
-        /// not be submitted.
+        /// not be submitted. They only ever wait, so only shutdown or a fork refuses them: a
+        /// weighted item too heavy to fit gets [`TaskError::too_heavy`] from `map_weighted`,
+        /// which knows its weight.
         pub(crate) fn from_refusal(refusal: Refusal) -> Self {
             match refusal {
                 Refusal::Forked => TaskError::forked(),
-                Refusal::Full | Refusal::Timeout | Refusal::Shutdown => TaskError::shutdown(),
+                Refusal::Full | Refusal::Timeout | Refusal::Shutdown | Refusal::TooHeavy => {
+                    TaskError::shutdown()
+                }
             }
         }
     }

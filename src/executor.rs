@@ -87,6 +87,7 @@ impl BoundedExecutor {
     pub(crate) fn start(config: Config) -> Result<Self, BuildError> {
         let shared = Arc::new(
             Shared::new(config.threads.max_workers, config.capacity)
+                .with_weight_capacity(config.weight_capacity)
                 .with_producer_helps(config.producer_helps)
                 .with_threads(config.threads),
         );
@@ -99,7 +100,7 @@ impl BoundedExecutor {
     }
 
     /// Submits `f`, waiting while [`capacity()`](Self::capacity) tasks are in flight, and returns
-    /// a handle to its result.
+    /// a handle to its result. The task weighs 1 (see [`submit_weighted`](Self::submit_weighted)).
     ///
     /// # Errors
     ///
@@ -138,7 +139,7 @@ impl BoundedExecutor {
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
     {
-        TaskHandle::submit(&self.shared, f, Wait::Forever).map_err(SubmitError::from_refusal)
+        TaskHandle::submit(&self.shared, 1, f, Wait::Forever).map_err(SubmitError::from_refusal)
     }
 
     /// Submits `f` if a slot is free right now.
@@ -164,7 +165,7 @@ impl BoundedExecutor {
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
     {
-        TaskHandle::submit(&self.shared, f, Wait::No).map_err(TrySubmitError::from_refusal)
+        TaskHandle::submit(&self.shared, 1, f, Wait::No).map_err(TrySubmitError::from_refusal)
     }
 
     /// Submits `f` if a slot is free; if the executor is full, runs `f` on the calling thread
@@ -173,7 +174,8 @@ impl BoundedExecutor {
     /// doing the work itself, and no task is ever refused for being one too many.
     ///
     /// A task run here holds no slot (it is in neither [`in_flight()`](Self::in_flight) nor
-    /// [`running()`](Self::running)) and is counted in [`Stats::inline`]. A panic in `f` is
+    /// [`running()`](Self::running)) and is counted in [`Stats::inline`]. A task queued here
+    /// weighs 1 (there is no weighted caller-runs). A panic in `f` is
     /// caught as on a worker and comes back through the handle's [`join`](TaskHandle::join).
     ///
     /// Compared with [`submit`](Self::submit), which helps by running *queued* tasks while it
@@ -253,7 +255,163 @@ impl BoundedExecutor {
         T: Send + 'static,
     {
         let wait = Instant::now().checked_add(timeout).map_or(Wait::Forever, Wait::Until);
-        TaskHandle::submit(&self.shared, f, wait).map_err(SubmitTimeoutError::from_refusal)
+        TaskHandle::submit(&self.shared, 1, f, wait).map_err(SubmitTimeoutError::from_refusal)
+    }
+
+    /// Submits `f` as a task of `weight` units, waiting while it does not fit: while
+    /// [`capacity()`](Self::capacity) tasks are in flight, or while the units in flight plus
+    /// `weight` would pass [`weight_capacity()`](Self::weight_capacity). The task holds its slot
+    /// and its `weight` units until it ends. Use it to bound what tasks hold rather than how
+    /// many there are: submit each buffer with its length in bytes, and set
+    /// [`Builder::weight_capacity`] to the bytes you allow in flight.
+    ///
+    /// Both bounds hold at once (see [`Builder::weight_capacity`]); plain [`submit`](Self::submit)
+    /// is `submit_weighted(1, f)`. A task of weight 0 takes a slot and no units: it is bounded by
+    /// the count alone.
+    ///
+    /// Waiting producers are not served in order of weight or arrival: a freed slot wakes one
+    /// of them, which goes back to sleep if its task does not fit yet, so a lighter task can
+    /// wait for the next release while a heavier one holds the wake-up, and a heavy task can
+    /// wait long while lighter ones keep arriving and fitting. No producer is left waiting
+    /// beside an empty executor.
+    ///
+    /// # Errors
+    ///
+    /// [`SubmitError::TooHeavy`] at once, without waiting, if `weight` is over
+    /// `weight_capacity()` (it could never fit); [`SubmitError::Shutdown`] once the executor is
+    /// shut down (also while this call waits); [`SubmitError::Forked`] in a forked child. The
+    /// closure comes back unrun.
+    ///
+    /// # Deadlocks
+    ///
+    /// As [`submit`](Self::submit): from one of this executor's own workers, a task that does
+    /// not fit runs right there, inline, and holds no slot and no units (a task too heavy for
+    /// the whole weight capacity is still refused, not run); from any other thread,
+    /// a waiting producer runs queued tasks meanwhile ([`Builder::producer_helps`]). When the
+    /// task it ran weighs what it wants, it takes over that task's slot and units; otherwise it
+    /// gives them back and tries again.
+    ///
+    /// # Panics
+    ///
+    /// Never for a weight: any `u64` is accepted or refused with an error.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use bounded_executor::BoundedExecutor;
+    ///
+    /// let exec = BoundedExecutor::builder().max_workers(2).weight_capacity(1000).build().unwrap();
+    /// let sizes = [10usize, 900, 50, 700];
+    /// let handles: Vec<_> = sizes
+    ///     .iter()
+    ///     .map(|&size| {
+    ///         let buffer = vec![1u8; size];
+    ///         // Waits while the bytes in flight plus this buffer would pass 1000.
+    ///         exec.submit_weighted(size as u64, move || buffer.iter().map(|&b| b as usize).sum::<usize>())
+    ///             .unwrap()
+    ///     })
+    ///     .collect();
+    /// let total: usize = handles.into_iter().map(|h| h.join().unwrap()).sum();
+    /// assert_eq!(total, 1660);
+    /// assert!(exec.stats().peak_weight_in_flight <= 1000);
+    ///
+    /// let err = exec.submit_weighted(1001, || ()).unwrap_err();
+    /// assert!(err.is_too_heavy()); // refused at once: it could never fit
+    /// ```
+    #[inline]
+    pub fn submit_weighted<F, T>(&self, weight: u64, f: F) -> Result<TaskHandle<T>, SubmitError<F>>
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        TaskHandle::submit(&self.shared, weight, f, Wait::Forever)
+            .map_err(SubmitError::from_refusal)
+    }
+
+    /// Submits `f` as a task of `weight` units if a slot and the units are free right now (see
+    /// [`submit_weighted`](Self::submit_weighted)).
+    ///
+    /// # Errors
+    ///
+    /// [`TrySubmitError::TooHeavy`] if `weight` is over
+    /// [`weight_capacity()`](Self::weight_capacity), [`TrySubmitError::Full`] if no slot is free
+    /// or the units in flight plus `weight` would pass `weight_capacity()` (also from a worker
+    /// of this executor: nothing runs inline here), `Shutdown` after shutdown, `Forked` in a
+    /// forked child. The closure comes back unrun.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::mpsc;
+    ///
+    /// let exec = bounded_executor::BoundedExecutor::builder()
+    ///     .max_workers(1).weight_capacity(10).build().unwrap();
+    /// let (release, gate) = mpsc::channel::<()>();
+    /// let heavy = exec.submit_weighted(8, move || gate.recv().unwrap()).unwrap();
+    /// let err = exec.try_submit_weighted(3, || ()).unwrap_err();
+    /// assert!(err.is_full()); // 8 + 3 > 10, though a slot is free
+    /// let light = exec.try_submit_weighted(2, || "fits").unwrap();
+    /// release.send(()).unwrap();
+    /// heavy.join().unwrap();
+    /// assert_eq!(light.join().unwrap(), "fits");
+    /// ```
+    #[inline]
+    pub fn try_submit_weighted<F, T>(
+        &self,
+        weight: u64,
+        f: F,
+    ) -> Result<TaskHandle<T>, TrySubmitError<F>>
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        TaskHandle::submit(&self.shared, weight, f, Wait::No).map_err(TrySubmitError::from_refusal)
+    }
+
+    /// Submits `f` as a task of `weight` units, waiting at most `timeout` for a slot and the
+    /// units (see [`submit_weighted`](Self::submit_weighted)). Like
+    /// [`submit_timeout`](Self::submit_timeout), it never runs queued tasks while it waits.
+    ///
+    /// # Errors
+    ///
+    /// [`SubmitTimeoutError::TooHeavy`] at once if `weight` is over
+    /// [`weight_capacity()`](Self::weight_capacity), [`SubmitTimeoutError::Timeout`] if the task
+    /// did not fit in time, `Shutdown` after shutdown, `Forked` in a forked child. The closure
+    /// comes back unrun.
+    ///
+    /// # Deadlocks
+    ///
+    /// As [`submit_weighted`](Self::submit_weighted): from one of this executor's workers, a
+    /// task that does not fit runs inline instead of waiting.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::{sync::mpsc, time::Duration};
+    ///
+    /// let exec = bounded_executor::BoundedExecutor::builder()
+    ///     .max_workers(2).weight_capacity(10).build().unwrap();
+    /// let (release, gate) = mpsc::channel::<()>();
+    /// let heavy = exec.submit_weighted(8, move || gate.recv().unwrap()).unwrap();
+    /// let err = exec.submit_weighted_timeout(5, Duration::from_millis(10), || ()).unwrap_err();
+    /// assert!(err.is_timeout());
+    /// release.send(()).unwrap();
+    /// heavy.join().unwrap();
+    /// let handle = exec.submit_weighted_timeout(5, Duration::from_secs(10), || 5).unwrap();
+    /// assert_eq!(handle.join().unwrap(), 5);
+    /// ```
+    pub fn submit_weighted_timeout<F, T>(
+        &self,
+        weight: u64,
+        timeout: Duration,
+        f: F,
+    ) -> Result<TaskHandle<T>, SubmitTimeoutError<F>>
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        let wait = Instant::now().checked_add(timeout).map_or(Wait::Forever, Wait::Until);
+        TaskHandle::submit(&self.shared, weight, f, wait).map_err(SubmitTimeoutError::from_refusal)
     }
 
     /// The shared state, for the collection types built on top of the executor.
@@ -267,7 +425,8 @@ impl BoundedExecutor {
     /// The future is cancel-safe: dropped before it resolves, it has taken no slot and the
     /// closure is dropped unrun. It is woken when a slot frees (one waiting producer per freed
     /// slot), never by polling. It never runs the task inline, even on a worker of this
-    /// executor: do not block on it inside a task of the same full executor.
+    /// executor: do not block on it inside a task of the same full executor. The task weighs 1
+    /// (there is no weighted async submit).
     ///
     /// # Errors
     ///
@@ -352,6 +511,52 @@ impl BoundedExecutor {
         T: Send + 'static,
     {
         MapUnordered::new(Source::new(&self.shared, inputs, f))
+    }
+
+    /// As [`map`](Self::map), for inputs of different sizes: each item is submitted as a task
+    /// of `weight_fn(&item)` units (see [`submit_weighted`](Self::submit_weighted)), and
+    /// results come out **in input order**.
+    ///
+    /// Besides `capacity()` items, at most [`weight_capacity()`](Self::weight_capacity) units
+    /// are in flight at once, *counting results produced but not yet taken*: an item is started
+    /// only when its weight fits both in the executor and next to the untaken results. To
+    /// weigh an item, `map_weighted` pulls it first, so it holds one input more than `map`
+    /// while it waits for room. `weight_fn` is called once per item, on the thread that
+    /// advances the iterator.
+    ///
+    /// - An item heavier than the whole `weight_capacity()` is never submitted: it comes out,
+    ///   in its place, as an `Err` that [`is_too_heavy`](crate::TaskError::is_too_heavy) (it is
+    ///   counted in [`Stats::rejected`]), and the items after it go on.
+    /// - A weight of 0 is allowed: that item takes a slot and no units.
+    /// - Panics, dropping the iterator early, shutdown and use from a worker: as for `map`. A
+    ///   panic in `weight_fn` goes on to the caller, and the input counts as ended.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let exec = bounded_executor::BoundedExecutor::builder()
+    ///     .max_workers(2)
+    ///     .weight_capacity(1 << 20) // at most 1 MiB of buffers in flight, results included
+    ///     .build()
+    ///     .unwrap();
+    /// let buffers = [1usize << 10, 512 << 10, 3, 900 << 10].map(|len| vec![7u8; len]);
+    /// let lengths: Vec<usize> = exec
+    ///     .map_weighted(buffers, |buffer| buffer.len() as u64, |buffer| buffer.len())
+    ///     .map(Result::unwrap)
+    ///     .collect();
+    /// assert_eq!(lengths, [1 << 10, 512 << 10, 3, 900 << 10]);
+    /// assert!(exec.stats().peak_weight_in_flight <= 1 << 20);
+    /// ```
+    pub fn map_weighted<I, W, F, T>(&self, inputs: I, weight_fn: W, f: F) -> Map<T>
+    where
+        I: IntoIterator,
+        I::IntoIter: Send + 'static,
+        I::Item: Send + 'static,
+        W: Fn(&I::Item) -> u64 + Send + Sync + 'static,
+        F: Fn(I::Item) -> T + Send + Sync + 'static,
+        T: Send + 'static,
+    {
+        Map::new(Source::weighted(&self.shared, inputs, weight_fn, f))
     }
 
     /// Runs `f` with a [`Scope`] whose tasks may borrow from the caller's stack, and returns
@@ -540,6 +745,50 @@ impl BoundedExecutor {
     /// ```
     pub fn capacity(&self) -> usize {
         self.shared.capacity()
+    }
+
+    /// The most weight units that can be in flight at once: what
+    /// [`Builder::weight_capacity`] set, or [`Builder::MAX_WEIGHT_CAPACITY`] if it was not set
+    /// (then the weight bound never binds for tasks of weight 1).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let exec = bounded_executor::BoundedExecutor::builder().weight_capacity(4096).build().unwrap();
+    /// assert_eq!(exec.weight_capacity(), 4096);
+    /// ```
+    pub fn weight_capacity(&self) -> u64 {
+        self.shared.weight_capacity()
+    }
+
+    /// Weight units held by the tasks in flight (queued or running): the sum of their weights,
+    /// each plain task counting 1 (see [`submit_weighted`](Self::submit_weighted)). Never more
+    /// than [`weight_capacity()`](Self::weight_capacity). By the time a task's `join` returns,
+    /// its units no longer count.
+    ///
+    /// As exact as [`in_flight()`](Self::in_flight): two Relaxed loads (the slot word, and the
+    /// units of cancelled tasks whose queue entry still holds them), taken without stopping any
+    /// task. While tasks start, end or are cancelled during the call, it can be off by their
+    /// weights; when none does, it is exact, and 0 at rest.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::mpsc;
+    ///
+    /// let exec = bounded_executor::BoundedExecutor::builder()
+    ///     .max_workers(1).weight_capacity(100).build().unwrap();
+    /// let (release, gate) = mpsc::channel::<()>();
+    /// let heavy = exec.submit_weighted(60, move || gate.recv().unwrap()).unwrap();
+    /// let light = exec.submit(|| ()).unwrap(); // weighs 1
+    /// assert_eq!(exec.weight_in_flight(), 61);
+    /// release.send(()).unwrap();
+    /// heavy.join().unwrap();
+    /// light.join().unwrap();
+    /// assert_eq!(exec.weight_in_flight(), 0);
+    /// ```
+    pub fn weight_in_flight(&self) -> u64 {
+        self.shared.weight_in_flight()
     }
 
     /// Tasks submitted and not yet finished or cancelled: queued plus running. By the time a

@@ -38,14 +38,19 @@ pub struct TaskHandle<T> {
 }
 
 impl<T> TaskHandle<T> {
-    /// Submits `f`, waiting as `wait` allows; a refusal hands `f` back.
+    /// Submits `f`, of `weight` units, waiting as `wait` allows; a refusal hands `f` back.
     #[inline]
-    pub(crate) fn submit<F>(shared: &Arc<Shared>, f: F, wait: Wait) -> Result<Self, (Refusal, F)>
+    pub(crate) fn submit<F>(
+        shared: &Arc<Shared>,
+        weight: u64,
+        f: F,
+        wait: Wait,
+    ) -> Result<Self, (Refusal, F)>
     where
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
     {
-        match shared.admit(wait) {
+        match shared.admit(weight, wait) {
             Ok(admission) => Ok(Self::start_new(shared, admission, f)),
             Err(refusal) => {
                 shared.reject();
@@ -83,7 +88,7 @@ impl<T> TaskHandle<T> {
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
     {
-        let task = TaskArc::new(Task::new(f));
+        let task = TaskArc::new(Task::new(f, admission.weight()));
         let job: JobRef = task.clone();
         Self::start(shared, admission, task, job)
     }

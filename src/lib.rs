@@ -52,6 +52,30 @@
 //! tasks are short, a waiting producer spins briefly before it sleeps. Producers are not served
 //! in strict FIFO order: a producer that arrives as a slot frees may take it first.
 //!
+//! # Weighted bound
+//!
+//! When tasks differ in size (a 1 KiB buffer and an 8 MiB one), a bound on their number does not
+//! bound memory. Set [`Builder::weight_capacity`] (say, in bytes) and submit each task with its
+//! weight: [`submit_weighted`](BoundedExecutor::submit_weighted) (and `try_`, `_timeout`) waits
+//! while the units in flight plus its weight would pass the weight capacity, and
+//! [`map_weighted`](BoundedExecutor::map_weighted) does the same for a stream. Both bounds hold
+//! at once: a task takes one slot of `capacity()` and its weight in units. Every other submit
+//! weighs 1. A task heavier than the whole weight capacity is refused at once
+//! ([`SubmitError::TooHeavy`]), closure handed back, and never waits.
+//!
+//! ```
+//! use bounded_executor::BoundedExecutor;
+//!
+//! let exec = BoundedExecutor::builder().max_workers(2).weight_capacity(8 << 20).build().unwrap();
+//! for len in [1 << 10, 6 << 20, 3 << 20, 64] {
+//!     let buffer = vec![0u8; len];
+//!     // Waits while the bytes in flight plus this buffer would pass 8 MiB.
+//!     exec.submit_weighted(len as u64, move || drop(buffer)).unwrap();
+//! }
+//! exec.shutdown();
+//! assert!(exec.stats().peak_weight_in_flight <= 8 << 20);
+//! ```
+//!
 //! # Which to use when
 //!
 //! | you have | use | results |
@@ -59,6 +83,7 @@
 //! | independent jobs, a handle each | [`submit`](BoundedExecutor::submit) / [`TaskHandle::join`] | per handle |
 //! | the same, and a full executor should slow the producer by its own work | [`submit_or_run`](BoundedExecutor::submit_or_run) | per handle, finished at once if run by the caller |
 //! | a stream of inputs, one function | [`map`](BoundedExecutor::map) | lazy iterator, input order |
+//! | the same, items of very different sizes | [`map_weighted`](BoundedExecutor::map_weighted) | lazy iterator, input order |
 //! | the same, order does not matter | [`map_unordered`](BoundedExecutor::map_unordered) | lazy iterator, completion order |
 //! | jobs whose results you take as they finish | [`TaskSet`] | [`join_next`](TaskSet::join_next), completion order |
 //! | jobs that borrow local data (`&[T]`, `&mut` chunks) | [`scope`](BoundedExecutor::scope) | [`ScopedTaskHandle::join`] |

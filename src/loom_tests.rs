@@ -4,7 +4,8 @@
 //! Each model is small on purpose: loom explores every interleaving of the threads it runs, so a
 //! model holds two or three threads and a handful of atomic steps. Together they cover the slot
 //! bound, the result slot (run vs join vs cancel vs drop), submit vs shutdown, cancel vs start,
-//! a parked producer, and the async waiter registration.
+//! a parked producer, the async waiter registration, and the weighted bound (acquire, release
+//! and wake-up of producers whose units do not fit; a helping producer of another weight).
 
 use std::future::Future;
 use std::pin::Pin;
@@ -28,7 +29,7 @@ fn worker(shared: Arc<Shared>) -> thread::JoinHandle<()> {
         match shared.queue.pop() {
             Message::Run(job) => shared.execute(&*job, PoppedBy::Worker(0)),
             Message::Stop => return,
-            Message::Retire => unreachable!("no resize in these models"),
+            Message::Retire | Message::Wake => unreachable!("no resize in these models"),
         }
     })
 }
@@ -42,10 +43,10 @@ fn loom_the_bound_holds_under_two_producers() {
             .map(|_| {
                 let (shared, inside) = (shared.clone(), inside.clone());
                 thread::spawn(move || {
-                    if shared.try_admit().is_ok() {
+                    if shared.try_admit(1).is_ok() {
                         assert_eq!(inside.fetch_add(1, Ordering::SeqCst), 0, "two slots at once");
                         inside.fetch_sub(1, Ordering::SeqCst);
-                        shared.release();
+                        shared.release(1);
                     }
                 })
             })
@@ -61,16 +62,16 @@ fn loom_the_bound_holds_under_two_producers() {
 fn loom_a_parked_producer_is_woken_by_a_release() {
     loom::model(|| {
         let shared = Arc::new(Shared::new(1, 1));
-        shared.try_admit().unwrap();
+        shared.try_admit(1).unwrap();
         let producer = {
             let shared = shared.clone();
             thread::spawn(move || {
                 // Waits (parks) until the release below; loom reports a deadlock if it is missed.
-                assert!(shared.admit(Wait::Forever).is_ok());
-                shared.release();
+                assert!(shared.admit(1, Wait::Forever).is_ok());
+                shared.release(1);
             })
         };
-        shared.release();
+        shared.release(1);
         producer.join().unwrap();
     });
 }
@@ -89,7 +90,7 @@ fn loom_result_slot_run_vs_join() {
     loom::model(|| {
         let drops = Arc::new(AtomicUsize::new(0));
         let result = Counted(drops.clone());
-        let task = TaskArc::new(Task::new(move || result));
+        let task = TaskArc::new(Task::new(move || result, 1));
         let runner = {
             let task = task.clone();
             thread::spawn(move || assert!(task.run(&mut |panicked| assert!(!panicked)).won()))
@@ -110,7 +111,7 @@ fn loom_result_slot_run_vs_cancel() {
         let ran = Arc::new(AtomicBool::new(false));
         let task = {
             let ran = ran.clone();
-            TaskArc::new(Task::new(move || ran.store(true, Ordering::SeqCst)))
+            TaskArc::new(Task::new(move || ran.store(true, Ordering::SeqCst), 1))
         };
         let runner = {
             let task = task.clone();
@@ -132,7 +133,7 @@ fn loom_result_slot_run_vs_detach_drops_the_result_once() {
     loom::model(|| {
         let drops = Arc::new(AtomicUsize::new(0));
         let result = Counted(drops.clone());
-        let task = TaskArc::new(Task::new(move || result));
+        let task = TaskArc::new(Task::new(move || result, 1));
         let runner = {
             let task = task.clone();
             thread::spawn(move || task.run(&mut |_| {}).won())
@@ -153,7 +154,7 @@ fn loom_submit_vs_shutdown() {
         let worker = worker(shared.clone());
         let producer = {
             let shared = shared.clone();
-            thread::spawn(move || match TaskHandle::submit(&shared, || 5, Wait::No) {
+            thread::spawn(move || match TaskHandle::submit(&shared, 1, || 5, Wait::No) {
                 Ok(handle) => Some(handle),
                 Err((refusal, _)) => {
                     assert_eq!(refusal, Refusal::Shutdown);
@@ -177,12 +178,12 @@ fn loom_submit_vs_shutdown() {
 fn loom_cancel_vs_start_gives_the_slot_back_once() {
     loom::model(|| {
         let shared = Arc::new(Shared::new(1, 1));
-        let handle = TaskHandle::submit(&shared, || 1, Wait::No).ok().unwrap();
+        let handle = TaskHandle::submit(&shared, 1, || 1, Wait::No).ok().unwrap();
         let worker = {
             let shared = shared.clone();
             thread::spawn(move || match shared.queue.pop() {
                 Message::Run(job) => shared.execute(&*job, PoppedBy::Worker(0)),
-                Message::Stop | Message::Retire => unreachable!(),
+                Message::Stop | Message::Retire | Message::Wake => unreachable!(),
             })
         };
         // Cancelled off the queue while the worker pops the entry: whichever of the two goes
@@ -192,8 +193,8 @@ fn loom_cancel_vs_start_gives_the_slot_back_once() {
         assert_eq!(handle.join().is_err(), cancelled);
         // Exactly one slot was taken and exactly one given back: it is free, and no second.
         assert_eq!(shared.in_flight(), 0);
-        assert!(shared.try_admit().is_ok());
-        assert!(shared.try_admit().is_err());
+        assert!(shared.try_admit(1).is_ok());
+        assert!(shared.try_admit(1).is_err());
     });
 }
 
@@ -209,12 +210,12 @@ impl Wake for Flag {
 fn loom_async_waiter_registration_loses_no_wake_up() {
     loom::model(|| {
         let shared = Arc::new(Shared::new(1, 1));
-        shared.try_admit().unwrap();
+        shared.try_admit(1).unwrap();
         let woken = Arc::new(AtomicBool::new(false));
         let waker = Waker::from(std::sync::Arc::new(Flag(woken.clone())));
         let releaser = {
             let shared = shared.clone();
-            thread::spawn(move || shared.release())
+            thread::spawn(move || shared.release(1))
         };
         let mut future = SubmitFuture::new(shared.clone(), || 3);
         let mut cx = Context::from_waker(&waker);
@@ -247,7 +248,7 @@ impl Wake for Count {
 #[test]
 fn loom_a_waker_registered_while_the_task_publishes_is_woken_once() {
     loom::model(|| {
-        let task = TaskArc::new(Task::new(|| 1));
+        let task = TaskArc::new(Task::new(|| 1, 1));
         // An earlier poll left a waker and the WAKER bit behind.
         let first = Arc::new(AtomicUsize::new(0));
         assert!(!task.header().register_waker(&Waker::from(std::sync::Arc::new(Count(first)))));
@@ -273,12 +274,12 @@ fn loom_a_waker_registered_while_the_task_publishes_is_woken_once() {
 fn loom_a_task_pushed_after_the_drain_is_cancelled_by_its_joining_worker() {
     loom::model(|| {
         let shared = Arc::new(Shared::new(1, 2));
-        let admission = shared.try_admit().unwrap();
+        let admission = shared.try_admit(1).unwrap();
         let stopper = {
             let shared = shared.clone();
             thread::spawn(move || assert!(!shared.cancel_queued().discard()))
         };
-        let task = TaskArc::new(Task::new(|| 7));
+        let task = TaskArc::new(Task::new(|| 7, 1));
         let job: crate::queue::JobRef = task.clone();
         let completion: TaskArc<dyn Completion<i32>> = task.clone();
         let handle = TaskHandle::start(&shared, admission, completion, job);
@@ -292,7 +293,7 @@ fn loom_a_task_pushed_after_the_drain_is_cancelled_by_its_joining_worker() {
             match message {
                 Message::Run(job) => shared.execute(&*job, PoppedBy::Worker(0)),
                 Message::Stop => stops += 1,
-                Message::Retire => unreachable!(),
+                Message::Retire | Message::Wake => unreachable!(),
             }
         }
         // Run if the join came before `shutdown_now` began, else cancelled.
@@ -319,7 +320,7 @@ fn loom_cancel_vs_pop_with_a_panicking_closure_gives_the_slot_back_once() {
     loom::model(|| {
         let shared = Arc::new(Shared::new(1, 1));
         let bomb = Bomb;
-        let handle = TaskHandle::submit(&shared, move || drop(bomb), Wait::No).ok().unwrap();
+        let handle = TaskHandle::submit(&shared, 1, move || drop(bomb), Wait::No).ok().unwrap();
         let worker = {
             let shared = shared.clone();
             thread::spawn(move || match shared.queue.pop() {
@@ -328,7 +329,7 @@ fn loom_cancel_vs_pop_with_a_panicking_closure_gives_the_slot_back_once() {
                         shared.execute(&*job, PoppedBy::Worker(0))
                     }));
                 }
-                Message::Stop | Message::Retire => unreachable!(),
+                Message::Stop | Message::Retire | Message::Wake => unreachable!(),
             })
         };
         let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| handle.cancel()));
@@ -352,9 +353,9 @@ fn loom_a_helping_producer_and_a_worker_run_each_task_once() {
                 runs.fetch_add(1, Ordering::SeqCst);
             }
         };
-        let first = TaskHandle::submit(&shared, task(&runs), Wait::Forever).ok().unwrap();
+        let first = TaskHandle::submit(&shared, 1, task(&runs), Wait::Forever).ok().unwrap();
         // Full: helps with `first` if it is still queued, else waits for the worker.
-        let second = TaskHandle::submit(&shared, task(&runs), Wait::Forever).ok().unwrap();
+        let second = TaskHandle::submit(&shared, 1, task(&runs), Wait::Forever).ok().unwrap();
         assert!(first.join().is_ok());
         assert!(second.join().is_ok());
         shared.begin_shutdown();
@@ -371,13 +372,13 @@ fn loom_a_helping_producer_and_a_worker_run_each_task_once() {
 fn loom_a_helping_producer_racing_shutdown_leaks_no_slot() {
     loom::model(|| {
         let shared = Arc::new(Shared::new(1, 1).with_producer_helps(true));
-        let first = TaskHandle::submit(&shared, || 1, Wait::No).ok().unwrap();
+        let first = TaskHandle::submit(&shared, 1, || 1, Wait::No).ok().unwrap();
         let stopper = {
             let shared = shared.clone();
             thread::spawn(move || shared.begin_shutdown())
         };
         // Full, and no worker yet: helps with `first`, then keeps its slot or is refused.
-        let second = TaskHandle::submit(&shared, || 2, Wait::Forever);
+        let second = TaskHandle::submit(&shared, 1, || 2, Wait::Forever);
         stopper.join().unwrap();
         worker(shared.clone()).join().unwrap();
         assert_eq!(first.join().unwrap(), 1);
@@ -427,6 +428,7 @@ fn loom_a_submit_racing_an_idle_workers_retirement_is_run() {
             let inner = shared.clone();
             let handle = TaskHandle::submit(
                 &shared,
+                1,
                 move || {
                     assert!(inner.threads.live() <= 1, "more workers than max_workers");
                     value
@@ -450,13 +452,14 @@ fn loom_two_producers_spawn_at_most_max_workers() {
         let producer = {
             let shared = shared.clone();
             thread::spawn(move || {
-                let handle = TaskHandle::submit(&shared, || 1, Wait::Forever).ok().unwrap();
+                let handle = TaskHandle::submit(&shared, 1, || 1, Wait::Forever).ok().unwrap();
                 handle.join().unwrap()
             })
         };
         let inner = shared.clone();
         let handle = TaskHandle::submit(
             &shared,
+            1,
             move || {
                 assert!(inner.threads.live() <= 1);
                 2
@@ -488,10 +491,56 @@ fn loom_the_stop_relay_reaches_every_worker() {
 fn loom_a_shrink_retires_the_extra_worker_and_loses_no_task() {
     loom::model(|| {
         let shared = pool(2, 2, 2);
-        let handle = TaskHandle::submit(&shared, || 3, Wait::Forever).ok().unwrap();
+        let handle = TaskHandle::submit(&shared, 1, || 3, Wait::Forever).ok().unwrap();
         shared.threads.set_max(&shared, 1).unwrap();
         assert_eq!(handle.join().unwrap(), 3);
         shut_down(&shared);
         assert_eq!(shared.stats().threads_exited, 2);
+    });
+}
+
+/// Two producers of weight 2 under a weight capacity of 3 (the count bound, 2, never binds):
+/// they cannot both be in flight, so one waits for the other's task to end on the worker. The
+/// waiter must be woken by that release (loom reports a deadlock if the wake-up is lost), the
+/// units in the word never pass the capacity, and every slot and unit comes back.
+#[test]
+fn loom_weighted_producers_that_cannot_both_fit_wait_and_are_woken() {
+    loom::model(|| {
+        let shared = Arc::new(Shared::new(1, 2).with_weight_capacity(3));
+        let worker = worker(shared.clone());
+        let submit = |shared: &Arc<Shared>| {
+            let handle = TaskHandle::submit(shared, 2, || 2, Wait::Forever).ok().unwrap();
+            assert!(shared.units_taken() <= 3, "units past the weight capacity");
+            handle
+        };
+        let producer = {
+            let shared = shared.clone();
+            thread::spawn(move || submit(&shared).join().unwrap())
+        };
+        let mine = submit(&shared).join().unwrap();
+        assert_eq!(producer.join().unwrap() + mine, 4);
+        shared.begin_shutdown();
+        worker.join().unwrap();
+        assert_eq!((shared.slots_taken(), shared.units_taken()), (0, 0));
+    });
+}
+
+/// A helping producer that wants 2 units runs a queued task of weight 1 (or the worker does):
+/// the weights differ, so the helped task's slot and unit are given back, not handed over,
+/// and the producer takes its own. Each task runs once and every slot and unit comes back.
+#[test]
+fn loom_a_helping_producer_of_another_weight_gives_the_helped_slot_back() {
+    loom::model(|| {
+        let shared = Arc::new(Shared::new(1, 1).with_producer_helps(true).with_weight_capacity(2));
+        let worker = worker(shared.clone());
+        let first = TaskHandle::submit(&shared, 1, || 1, Wait::Forever).ok().unwrap();
+        // Full (one slot): helps with `first` if it is still queued, else waits for the worker.
+        let second = TaskHandle::submit(&shared, 2, || 2, Wait::Forever).ok().unwrap();
+        // The second task's units, or none if the worker already ran it: never the first's too.
+        assert!(matches!(shared.units_taken(), 0 | 2), "units: {}", shared.units_taken());
+        assert_eq!(first.join().unwrap() + second.join().unwrap(), 3);
+        shared.begin_shutdown();
+        worker.join().unwrap();
+        assert_eq!((shared.slots_taken(), shared.units_taken()), (0, 0));
     });
 }

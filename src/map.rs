@@ -1,8 +1,11 @@
 //! [`Map`] and [`MapUnordered`]: lazy, bounded parallel maps over an iterator.
 //!
 //! Both hold a window of at most `capacity()` tasks, **counting finished results the caller has
-//! not taken yet**. An input is pulled only once a slot has been taken for it, so not even one
-//! extra item is held while waiting. Items are submitted only as the iterator is advanced.
+//! not taken yet**, and of at most `weight_capacity()` units of weight, counted the same way.
+//! For `map` and `map_unordered`, whose items weigh 1, an input is pulled only once a slot has
+//! been taken for it, so not even one extra item is held while waiting. `map_weighted` must
+//! pull an input to weigh it, so it holds that one input while it waits for room. Items are
+//! submitted only as the iterator is advanced.
 
 use std::collections::VecDeque;
 use std::fmt;
@@ -18,34 +21,95 @@ use crate::unwind::LatePanic;
 /// Pulls inputs and starts tasks for them: the typed part of a map, behind a trait object so
 /// that the iterator types name only `T`.
 trait Feed<T>: Send {
-    /// Pulls the next input and starts its task under `admission`; `None` if the input ended.
-    /// Only pulling can panic (the task runs under its own `catch_unwind`): the admission is
-    /// still unused then.
+    /// The weight of the next input; `None` if the input ended. A weight that depends on the
+    /// item (`map_weighted`) needs the input pulled first: it is held until started or
+    /// skipped, and weighed once. A fixed weight (`map`) pulls nothing here. User code (the
+    /// input iterator, the weight function) may panic here; nothing is admitted yet then.
+    fn next_weight(&mut self) -> Option<u64>;
+    /// Starts the task for the next input (the one held, or one pulled now) under `admission`;
+    /// `None` if the input ended. Only pulling can panic (the task runs under its own
+    /// `catch_unwind`): the admission is still unused then.
     fn start_next(&mut self, shared: &Arc<Shared>, admission: Admission) -> Option<TaskHandle<T>>;
-    /// Pulls the next input and drops it; false if the input ended.
+    /// Drops the next input (the one held, or one pulled now); false if the input ended.
     fn skip_next(&mut self) -> bool;
 }
 
-struct Inputs<I, F> {
-    inputs: I,
-    f: StdArc<F>,
+/// How a map weighs its inputs.
+trait Weigh<Item>: Send + Sync + 'static {
+    /// The weight of every item, if it is known without looking at the item: then an input is
+    /// pulled only once its slot is taken.
+    fn fixed(&self) -> Option<u64>;
+    fn weigh(&self, item: &Item) -> u64;
 }
 
-impl<I, F, T> Feed<T> for Inputs<I, F>
+/// `map` and `map_unordered`: every item weighs 1, like a plain `submit`.
+struct One;
+
+impl<Item> Weigh<Item> for One {
+    fn fixed(&self) -> Option<u64> {
+        Some(1)
+    }
+
+    fn weigh(&self, _: &Item) -> u64 {
+        1
+    }
+}
+
+/// `map_weighted`: the user's weight function.
+struct ByFn<W>(W);
+
+impl<Item, W> Weigh<Item> for ByFn<W>
+where
+    W: Fn(&Item) -> u64 + Send + Sync + 'static,
+{
+    fn fixed(&self) -> Option<u64> {
+        None
+    }
+
+    fn weigh(&self, item: &Item) -> u64 {
+        (self.0)(item)
+    }
+}
+
+struct Inputs<I: Iterator, F, W> {
+    inputs: I,
+    f: StdArc<F>,
+    weigh: W,
+    /// An input pulled to be weighed, with its weight, not started yet.
+    held: Option<(I::Item, u64)>,
+}
+
+impl<I, F, W, T> Feed<T> for Inputs<I, F, W>
 where
     I: Iterator + Send,
     I::Item: Send + 'static,
     F: Fn(I::Item) -> T + Send + Sync + 'static,
+    W: Weigh<I::Item>,
     T: Send + 'static,
 {
+    fn next_weight(&mut self) -> Option<u64> {
+        if let Some(weight) = self.weigh.fixed() {
+            return Some(weight);
+        }
+        if self.held.is_none() {
+            let item = self.inputs.next()?;
+            let weight = self.weigh.weigh(&item);
+            self.held = Some((item, weight));
+        }
+        self.held.as_ref().map(|(_, weight)| *weight)
+    }
+
     fn start_next(&mut self, shared: &Arc<Shared>, admission: Admission) -> Option<TaskHandle<T>> {
-        let item = self.inputs.next()?;
+        let item = match self.held.take() {
+            Some((item, _)) => item,
+            None => self.inputs.next()?,
+        };
         let f = StdArc::clone(&self.f);
         Some(TaskHandle::start_new(shared, admission, move || f(item)))
     }
 
     fn skip_next(&mut self) -> bool {
-        self.inputs.next().is_some()
+        self.held.take().is_some() || self.inputs.next().is_some()
     }
 }
 
@@ -54,6 +118,7 @@ pub(crate) struct Source<T> {
     shared: Arc<Shared>,
     feed: Box<dyn Feed<T>>,
     capacity: usize,
+    weight_capacity: u64,
     exhausted: bool,
     /// Set once the executor refused: every remaining input comes out as this error.
     refusal: Option<Refusal>,
@@ -61,19 +126,23 @@ pub(crate) struct Source<T> {
 
 /// What the source produced when asked for one more task.
 enum Next<T> {
-    Started(TaskHandle<T>),
+    /// A task of this weight.
+    Started(TaskHandle<T>, u64),
     /// The input has no more items.
     Exhausted,
-    /// The executor refused (shut down or forked): one input was consumed and gets this error.
+    /// The executor refused (shut down or forked), or the item weighs more than the whole
+    /// weight capacity: one input was consumed and gets this error.
     Refused(TaskError),
-    /// No free slot right now.
+    /// No free slot (or not enough units) right now.
     Full,
-    /// The executor refused (shut down or forked), and the error is held back: results already
-    /// started come first, then a blocking `next` reports it.
+    /// The executor refused (shut down or forked), or the next item is too heavy ever to fit,
+    /// and the error is held back: results already started come first, then a blocking `next`
+    /// reports it.
     RefusalHeld,
 }
 
 impl<T> Source<T> {
+    /// The source of `map` and `map_unordered`: every item weighs 1.
     pub(crate) fn new<I, F>(shared: &Arc<Shared>, inputs: I, f: F) -> Self
     where
         I: IntoIterator,
@@ -82,38 +151,93 @@ impl<T> Source<T> {
         F: Fn(I::Item) -> T + Send + Sync + 'static,
         T: Send + 'static,
     {
-        let feed = Box::new(Inputs { inputs: inputs.into_iter(), f: StdArc::new(f) });
+        Self::with_weigh(shared, inputs, One, f)
+    }
+
+    /// The source of `map_weighted`: each item weighs `weight_fn(&item)`.
+    pub(crate) fn weighted<I, W, F>(shared: &Arc<Shared>, inputs: I, weight_fn: W, f: F) -> Self
+    where
+        I: IntoIterator,
+        I::IntoIter: Send + 'static,
+        I::Item: Send + 'static,
+        W: Fn(&I::Item) -> u64 + Send + Sync + 'static,
+        F: Fn(I::Item) -> T + Send + Sync + 'static,
+        T: Send + 'static,
+    {
+        Self::with_weigh(shared, inputs, ByFn(weight_fn), f)
+    }
+
+    fn with_weigh<I, W, F>(shared: &Arc<Shared>, inputs: I, weigh: W, f: F) -> Self
+    where
+        I: IntoIterator,
+        I::IntoIter: Send + 'static,
+        I::Item: Send + 'static,
+        W: Weigh<I::Item>,
+        F: Fn(I::Item) -> T + Send + Sync + 'static,
+        T: Send + 'static,
+    {
+        let feed =
+            Box::new(Inputs { inputs: inputs.into_iter(), f: StdArc::new(f), weigh, held: None });
         Self {
             shared: Arc::clone(shared),
             feed,
             capacity: shared.capacity(),
+            weight_capacity: shared.weight_capacity(),
             exhausted: false,
             refusal: None,
         }
     }
 
-    /// Starts the task for the next input, waiting for a slot if `wait` allows. Once the
-    /// executor refuses (shut down or forked), every later call consumes one input and returns
-    /// its error, but only when waiting is allowed: the caller asks that way only once the
-    /// results before it are out, so errors come out in their place.
-    fn next(&mut self, wait: Wait) -> Next<T> {
+    /// Starts the task for the next input, waiting for a slot if `wait` allows; `pending_weight`
+    /// is the weight of the results started and not taken yet, which counts against the weight
+    /// capacity as their number counts against the capacity. Once the executor refuses (shut
+    /// down or forked), every later call consumes one input and returns its error, but only
+    /// when waiting is allowed: the caller asks that way only once the results before it are
+    /// out, so errors come out in their place. An item too heavy ever to fit is reported the
+    /// same way, and the inputs after it go on.
+    fn next(&mut self, wait: Wait, pending_weight: u64) -> Next<T> {
         if self.exhausted {
             return Next::Exhausted;
         }
         if self.refusal.is_none() {
+            // The input iterator and the weight function are user code: if they panic, treat
+            // the input as ended, then let the panic go on. Nothing is admitted yet.
+            let weight = match panic::catch_unwind(AssertUnwindSafe(|| self.feed.next_weight())) {
+                Ok(Some(weight)) => weight,
+                Ok(None) => {
+                    self.exhausted = true;
+                    return Next::Exhausted;
+                }
+                Err(payload) => {
+                    self.exhausted = true;
+                    panic::resume_unwind(payload)
+                }
+            };
+            if weight > self.weight_capacity {
+                if let Wait::No = wait {
+                    return Next::RefusalHeld;
+                }
+                self.feed.skip_next();
+                self.shared.reject();
+                return Next::Refused(TaskError::too_heavy(weight, self.weight_capacity));
+            }
+            // Cannot overflow: both are at most the weight capacity, under 2^37.
+            if pending_weight + weight > self.weight_capacity {
+                return Next::Full;
+            }
             let admission = match wait {
-                Wait::No => self.shared.try_admit(),
-                wait => self.shared.admit(wait),
+                Wait::No => self.shared.try_admit(weight),
+                wait => self.shared.admit(weight, wait),
             };
             match admission {
                 Ok(admission) => {
-                    // The input iterator is user code: if it panics, give the slot back and
+                    // Pulling the input may panic (not for a held one): give the slot back and
                     // treat the input as ended, then let the panic go on.
                     let started = panic::catch_unwind(AssertUnwindSafe(|| {
                         self.feed.start_next(&self.shared, admission)
                     }));
                     return match started {
-                        Ok(Some(handle)) => Next::Started(handle),
+                        Ok(Some(handle)) => Next::Started(handle, weight),
                         Ok(None) => {
                             self.shared.unadmit(admission);
                             self.exhausted = true;
@@ -161,44 +285,65 @@ impl<T> Source<T> {
 /// ```
 pub struct Map<T> {
     source: Source<T>,
-    window: VecDeque<TaskHandle<T>>,
+    window: Window<T>,
 }
 
 impl<T> Map<T> {
     pub(crate) fn new(source: Source<T>) -> Self {
-        Self { source, window: VecDeque::new() }
+        Self { source, window: Window { handles: VecDeque::new(), weight: 0 } }
     }
+}
+
+/// `Map`'s started tasks in input order, with their weights and the sum of them.
+struct Window<T> {
+    handles: VecDeque<(TaskHandle<T>, u64)>,
+    weight: u64,
 }
 
 /// Where started tasks wait until their results are taken: `Map`'s window gives them back in
 /// input order, `MapUnordered`'s `TaskSet` in completion order.
 trait Pending<T> {
     fn len(&self) -> usize;
-    fn push(&mut self, handle: TaskHandle<T>);
+    /// The weight of the tasks pending, finished or not.
+    fn weight(&self) -> u64;
+    fn push(&mut self, handle: TaskHandle<T>, weight: u64);
     /// The next result, if any task is pending (waits for it).
     fn next_result(&mut self) -> Option<Result<T, TaskError>>;
 }
 
-impl<T> Pending<T> for VecDeque<TaskHandle<T>> {
+impl<T> Pending<T> for Window<T> {
     fn len(&self) -> usize {
-        VecDeque::len(self)
+        self.handles.len()
     }
 
-    fn push(&mut self, handle: TaskHandle<T>) {
-        self.push_back(handle);
+    fn weight(&self) -> u64 {
+        self.weight
+    }
+
+    fn push(&mut self, handle: TaskHandle<T>, weight: u64) {
+        self.weight += weight;
+        self.handles.push_back((handle, weight));
     }
 
     fn next_result(&mut self) -> Option<Result<T, TaskError>> {
-        self.pop_front().map(TaskHandle::join)
+        let (handle, weight) = self.handles.pop_front()?;
+        self.weight -= weight;
+        Some(handle.join())
     }
 }
 
+/// `MapUnordered`'s items all weigh 1 (there is no weighted unordered map).
 impl<T> Pending<T> for TaskSet<T> {
     fn len(&self) -> usize {
         TaskSet::len(self)
     }
 
-    fn push(&mut self, handle: TaskHandle<T>) {
+    fn weight(&self) -> u64 {
+        TaskSet::len(self) as u64
+    }
+
+    fn push(&mut self, handle: TaskHandle<T>, weight: u64) {
+        debug_assert_eq!(weight, 1, "an unordered map's items weigh 1");
         TaskSet::push(self, handle);
     }
 
@@ -208,23 +353,24 @@ impl<T> Pending<T> for TaskSet<T> {
 }
 
 /// The one `next` of `Map` and `MapUnordered`: start tasks while slots are free and the
-/// results not yet taken stay under the capacity, then take the next result; with nothing
-/// pending, wait for a slot to start one more.
+/// results not yet taken stay under both bounds (their number under the capacity, their
+/// weight under the weight capacity), then take the next result; with nothing pending, wait
+/// for a slot to start one more.
 fn next_result<T>(
     source: &mut Source<T>,
     pending: &mut impl Pending<T>,
 ) -> Option<Result<T, TaskError>> {
     while pending.len() < source.capacity {
-        match source.next(Wait::No) {
-            Next::Started(handle) => pending.push(handle),
+        match source.next(Wait::No, pending.weight()) {
+            Next::Started(handle, weight) => pending.push(handle, weight),
             Next::Refused(_) | Next::Exhausted | Next::Full | Next::RefusalHeld => break,
         }
     }
     if let Some(result) = pending.next_result() {
         return Some(result);
     }
-    match source.next(Wait::Forever) {
-        Next::Started(handle) => Some(handle.join()),
+    match source.next(Wait::Forever, 0) {
+        Next::Started(handle, _) => Some(handle.join()),
         Next::Refused(err) => Some(Err(err)),
         Next::Exhausted | Next::Full | Next::RefusalHeld => None,
     }
@@ -243,12 +389,12 @@ impl<T> Drop for Map<T> {
     /// rule for panics.
     fn drop(&mut self) {
         let mut late = LatePanic::default();
-        for handle in &self.window {
+        for (handle, _) in &self.window.handles {
             late.catch(|| {
                 handle.cancel();
             });
         }
-        for handle in self.window.drain(..) {
+        for (handle, _) in self.window.handles.drain(..) {
             late.catch(|| drop(handle));
         }
         late.resume_unless_panicking();
@@ -257,7 +403,7 @@ impl<T> Drop for Map<T> {
 
 impl<T> fmt::Debug for Map<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Map").field("in_window", &self.window.len()).finish()
+        f.debug_struct("Map").field("in_window", &self.window.handles.len()).finish()
     }
 }
 

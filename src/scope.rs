@@ -176,7 +176,7 @@ impl<'scope, 'env> Scope<'scope, 'env> {
         T: Send + 'scope,
     {
         let job = ScopedJob { f, guard: ScopeGuard::new(&self.state) };
-        let admission = match self.shared.admit(Wait::Forever) {
+        let admission = match self.shared.admit(1, Wait::Forever) {
             Ok(admission) => admission,
             Err(refusal) => {
                 self.shared.reject();
@@ -184,7 +184,7 @@ impl<'scope, 'env> Scope<'scope, 'env> {
                 return ScopedTaskHandle::refused(TaskError::from_refusal(refusal), &self.state);
             }
         };
-        let task = TaskArc::new(Task::new(move || job.run()));
+        let task = TaskArc::new(Task::new(move || job.run(), admission.weight()));
         let completion: TaskArc<dyn Completion<Scoped<T>> + 'scope> = task.clone();
         let queued: TaskArc<dyn Job + 'scope> = task;
         // SAFETY: only the lifetime bound of the trait objects changes (same layout). The task
@@ -200,7 +200,7 @@ impl<'scope, 'env> Scope<'scope, 'env> {
                 std::mem::transmute::<TaskArc<dyn Job + 'scope>, JobRef>(queued),
             )
         };
-        if let (Some(own), Admission::Slot) = (&self.own_tasks, admission) {
+        if let (Some(own), Admission::Slot(_)) = (&self.own_tasks, admission) {
             {
                 let mut queued_tasks = own.queued.lock();
                 if queued_tasks.len() >= 2 * self.shared.capacity() {

@@ -34,7 +34,8 @@ pub struct Stats {
     pub panicked: u64,
     /// Tasks cancelled before they started, by a handle or by `shutdown_now`.
     pub cancelled: u64,
-    /// Submissions refused: full (`try_submit`), timed out, shut down or forked.
+    /// Submissions refused: full (`try_submit`), timed out, shut down, forked, or too heavy
+    /// for the whole weight capacity.
     pub rejected: u64,
     /// Tasks run on the submitting thread because the executor was full: by a worker that
     /// submitted to its own full executor (see the crate docs, `# Deadlocks`), or by
@@ -46,6 +47,11 @@ pub struct Stats {
     pub helped: u64,
     /// The most tasks ever in flight at once; never more than `capacity()`.
     pub peak_in_flight: usize,
+    /// The most weight units ever in flight at once (see
+    /// [`submit_weighted`](crate::BoundedExecutor::submit_weighted)); never more than
+    /// `weight_capacity()`. Plain submits weigh 1, so without weighted submits it is
+    /// `peak_in_flight`.
+    pub peak_weight_in_flight: u64,
     /// Total time producers spent waiting for a free slot.
     pub submit_wait: Duration,
     /// Panics caught from the [`on_thread_start`](crate::Builder::on_thread_start) and
@@ -84,6 +90,7 @@ pub(crate) struct ProducerCounters {
     pub(crate) rejected: AtomicU64,
     pub(crate) submit_wait_nanos: AtomicU64,
     pub(crate) peak_in_flight: AtomicUsize,
+    pub(crate) peak_weight_in_flight: AtomicU64,
     /// Whether waiting producers should spin before parking (see `Shared::spin_for_slot`).
     pub(crate) spin_score: AtomicU32,
     pub(crate) waits_without_spin: AtomicU32,

@@ -80,7 +80,7 @@ where
         // Checked before a slot is taken: a slot taken for a closure that is gone would leak.
         assert!(this.f.is_some(), "`SubmitFuture` polled after it completed");
         loop {
-            match this.shared.try_admit() {
+            match this.shared.try_admit(1) {
                 Ok(admission) => {
                     this.stop_waiting();
                     let f = this.take_closure();

@@ -44,16 +44,27 @@ const WAKER: usize = 1 << 4;
 const DETACHED: usize = 1 << 5;
 const POPPED: usize = 1 << 6;
 
-/// The part of a task that does not depend on its types: its state and its waiters.
+/// The part of a task that does not depend on its types: its state, its waiters and its
+/// weight.
 #[derive(Debug)]
 pub(crate) struct Header {
     state: AtomicUsize,
     waker: Mutex<Option<Waker>>,
+    /// The weight units the task holds in its executor's bound while it is in flight (see
+    /// `shared/slots.rs`), set at creation and never changed: whoever gives the task's slot
+    /// back reads it here.
+    weight: u64,
 }
 
 impl Header {
-    fn new(state: usize) -> Self {
-        Self { state: AtomicUsize::new(state), waker: Mutex::new(None) }
+    fn new(state: usize, weight: u64) -> Self {
+        Self { state: AtomicUsize::new(state), waker: Mutex::new(None), weight }
+    }
+
+    /// The weight units the task holds while in flight.
+    #[inline]
+    pub(crate) fn weight(&self) -> u64 {
+        self.weight
     }
 
     /// The key threads park on: the address of the state word.
@@ -255,9 +266,9 @@ impl<F, T> Task<F, T>
 where
     F: FnOnce() -> T,
 {
-    /// A queued task.
-    pub(crate) fn new(f: F) -> Self {
-        Self { header: Header::new(0), stage: UnsafeCell::new(Stage::Pending(f)) }
+    /// A task of `weight` units (what its admission took; 0 for one run inline).
+    pub(crate) fn new(f: F, weight: u64) -> Self {
+        Self { header: Header::new(0, weight), stage: UnsafeCell::new(Stage::Pending(f)) }
     }
 
     /// Drops whatever the stage holds.
@@ -395,7 +406,7 @@ mod tests {
 
     #[test]
     fn the_closure_is_claimed_exactly_once() {
-        let task = Task::new(|| 1);
+        let task = Task::new(|| 1, 1);
         let run = ended(task.run(&mut |panicked| assert!(!panicked)));
         assert!(!run.entry_popped);
         assert!(matches!(task.run(&mut |_| unreachable!()), Claim::Lost));
@@ -409,7 +420,7 @@ mod tests {
     fn cancel_publishes_cancelled_and_drops_the_closure_once() {
         let drops = StdArc::new(AtomicUsize::new(0));
         let captured = Counted(StdArc::clone(&drops));
-        let task = Task::new(move || drop(captured));
+        let task = Task::new(move || drop(captured), 1);
         let mut done_calls = 0;
         ended(task.cancel(&mut || done_calls += 1)).late_panic.resume();
         assert_eq!((done_calls, drops.load(AtomicOrdering::SeqCst)), (1, 1));
@@ -422,7 +433,7 @@ mod tests {
         for detach_first in [true, false] {
             let drops = StdArc::new(AtomicUsize::new(0));
             let result = Counted(StdArc::clone(&drops));
-            let task = Task::new(move || result);
+            let task = Task::new(move || result, 1);
             if detach_first {
                 task.detach();
                 assert_eq!(drops.load(AtomicOrdering::SeqCst), 0);
@@ -438,15 +449,15 @@ mod tests {
 
     #[test]
     fn a_popped_entry_is_reported_to_the_one_that_ends_the_task() {
-        let task = Task::new(|| ());
+        let task = Task::new(|| (), 1);
         assert!(task.header().claim());
         assert!(!task.header().mark_popped(), "not done: the ender settles");
         // A second claim (the run that lost) changes nothing.
         assert!(matches!(task.run(&mut |_| unreachable!()), Claim::Lost));
-        let task = Task::new(|| ());
+        let task = Task::new(|| (), 1);
         assert!(!task.header().mark_popped());
         assert!(ended(task.run(&mut |_| {})).entry_popped);
-        let task = Task::new(|| ());
+        let task = Task::new(|| (), 1);
         ended(task.run(&mut |_| {})).late_panic.resume();
         assert!(task.header().mark_popped(), "done: the popper settles");
     }
@@ -455,11 +466,11 @@ mod tests {
     fn a_waker_is_woken_once_whether_it_registers_before_or_after_publication() {
         let wakes = StdArc::new(CountWakes(AtomicUsize::new(0)));
         let waker = Waker::from(StdArc::clone(&wakes));
-        let before = Task::new(|| ());
+        let before = Task::new(|| (), 1);
         assert!(!before.header().register_waker(&waker));
         ended(before.run(&mut |_| {})).late_panic.resume();
         assert_eq!(wakes.0.load(AtomicOrdering::SeqCst), 1, "woken by publish");
-        let after = Task::new(|| ());
+        let after = Task::new(|| (), 1);
         ended(after.run(&mut |_| {})).late_panic.resume();
         assert!(after.header().register_waker(&waker), "published: the caller acts");
         assert_eq!(wakes.0.load(AtomicOrdering::SeqCst), 1, "not woken by registration");
@@ -473,7 +484,7 @@ mod tests {
                 panic!("bomb");
             }
         }
-        let task = Task::new(|| Bomb);
+        let task = Task::new(|| Bomb, 1);
         task.detach();
         let ended = ended(task.run(&mut |_| {}));
         assert!(task.header().is_done());

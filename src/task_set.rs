@@ -185,7 +185,7 @@ impl<T> TaskSet<T> {
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
     {
-        let handle = TaskHandle::submit(&self.shared, f, Wait::Forever)
+        let handle = TaskHandle::submit(&self.shared, 1, f, Wait::Forever)
             .map_err(SubmitError::from_refusal)?;
         self.push(handle);
         Ok(())
@@ -210,8 +210,8 @@ impl<T> TaskSet<T> {
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
     {
-        let handle =
-            TaskHandle::submit(&self.shared, f, Wait::No).map_err(TrySubmitError::from_refusal)?;
+        let handle = TaskHandle::submit(&self.shared, 1, f, Wait::No)
+            .map_err(TrySubmitError::from_refusal)?;
         self.push(handle);
         Ok(())
     }

@@ -32,7 +32,10 @@ fn try_submit_accepts_exactly_capacity_then_returns_the_very_closure() {
     let token = String::from("mine");
     let err = exec.try_submit(move || token).unwrap_err();
     assert!(err.is_full());
-    assert_eq!(err.to_string(), "the executor is full: capacity() tasks are in flight");
+    assert_eq!(
+        err.to_string(),
+        "the executor is full: capacity() tasks, or weight_capacity() units, are in flight"
+    );
     assert_eq!(format!("{err:?}"), "Full(..)");
     assert_eq!(err.into_inner()(), "mine");
 

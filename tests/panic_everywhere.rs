@@ -1,9 +1,13 @@
 //! Panic everywhere: a randomized test of user code that panics at the wrong moment. Closures,
 //! results and wakers that panic (in `Drop`, in the task, in `wake`) at random, across
-//! `submit`, `try_submit`, `submit_async`, `cancel`, `scope` (on a worker and off it),
-//! `TaskSet`, `map` and `shutdown_now`, with exact accounting at the end of every round:
+//! `submit`, `try_submit`, their weighted forms, `submit_async`, `cancel`, `scope` (on a worker
+//! and off it), `TaskSet`, `map`, `map_weighted` and `shutdown_now`, under a random weight
+//! capacity (random weights, some too heavy for it), with exact accounting at the end of every
+//! round:
 //!
 //! - every slot is back: `capacity()` submits succeed and one more is refused;
+//! - every unit is back: `weight_in_flight()` is 0, a task of the whole `weight_capacity()` gets
+//!   in and one unit more is refused;
 //! - `shutdown_timeout` returns true (no worker died, no shutdown hangs);
 //! - the stats add up: `submitted == completed + cancelled`, and `panicked` is the number of
 //!   task bodies that panicked;
@@ -26,7 +30,7 @@ use std::task::{Context, Wake, Waker};
 use std::time::{Duration, Instant};
 
 use bounded_executor::{BoundedExecutor, TaskHandle, TaskSet, TrySubmitError};
-use common::{assert_every_slot_is_back, WATCHDOG};
+use common::{assert_every_slot_is_back, assert_every_unit_is_back, WATCHDOG};
 
 /// The messages of the panics this test makes on purpose (kept out of the output).
 const OURS: [&str; 4] =
@@ -102,7 +106,12 @@ struct Plan {
     capture_armed: bool,
     body_panics: bool,
     result_armed: bool,
+    /// For weighted submits: 0 to `MAX_WEIGHT`, so sometimes over the round's weight capacity.
+    weight: u64,
 }
+
+/// The largest weight a plan has; weight capacities are 1 to `MAX_WEIGHT - 1`.
+const MAX_WEIGHT: u64 = 8;
 
 impl Plan {
     fn random(rng: &mut Rng) -> Self {
@@ -110,6 +119,7 @@ impl Plan {
             capture_armed: rng.one_in(3),
             body_panics: rng.one_in(5),
             result_armed: rng.one_in(3),
+            weight: rng.below(MAX_WEIGHT + 1),
         }
     }
 
@@ -159,8 +169,15 @@ fn round(rng: &mut Rng, ledger: &Arc<Ledger>) {
     let task_panics_before = ledger.task_panics.load(Ordering::SeqCst);
     let workers = 1 + rng.below(3) as usize;
     let capacity = 1 + rng.below(6) as usize;
+    // Sometimes under the capacity, so that the units bind plain tasks too.
+    let weight_capacity = 1 + rng.below(MAX_WEIGHT - 1);
     let exec = Arc::new(
-        BoundedExecutor::builder().max_workers(workers).capacity(capacity).build().unwrap(),
+        BoundedExecutor::builder()
+            .max_workers(workers)
+            .capacity(capacity)
+            .weight_capacity(weight_capacity)
+            .build()
+            .unwrap(),
     );
     let bad_waker = Waker::from(Arc::new(PanickingWaker));
     let mut kept: Vec<TaskHandle<Bomb>> = Vec::new();
@@ -174,14 +191,28 @@ fn round(rng: &mut Rng, ledger: &Arc<Ledger>) {
         }
         if std::env::var_os("PANIC_EVERYWHERE_TRACE").is_some() {
             eprintln!(
-                "op {op}, in flight {}, kept {}, {workers} workers, capacity {capacity}",
+                "op {op}, in flight {} ({} units), kept {}, {workers} workers, capacity \
+                 {capacity}, weight capacity {weight_capacity}",
                 exec.in_flight(),
+                exec.weight_in_flight(),
                 kept.len()
             );
         }
         match op {
             0 => {
-                let handle = exec.submit(Plan::random(rng).task(ledger)).unwrap();
+                let plan = Plan::random(rng);
+                let handle = if rng.one_in(2) {
+                    exec.submit(plan.task(ledger)).unwrap()
+                } else {
+                    match exec.submit_weighted(plan.weight, plan.task(ledger)) {
+                        Ok(handle) => handle,
+                        Err(err) => {
+                            assert!(err.is_too_heavy() && plan.weight > weight_capacity, "{err:?}");
+                            let _ = quietly(move || drop(err));
+                            continue;
+                        }
+                    }
+                };
                 match rng.below(4) {
                     0 => {
                         let _ = quietly(|| drop(handle));
@@ -205,13 +236,24 @@ fn round(rng: &mut Rng, ledger: &Arc<Ledger>) {
                     _ => kept.push(handle),
                 }
             }
-            1 => match exec.try_submit(Plan::random(rng).task(ledger)) {
-                Ok(handle) => kept.push(handle),
-                Err(TrySubmitError::Full(f)) => {
-                    let _ = quietly(|| drop(f));
+            1 => {
+                let plan = Plan::random(rng);
+                let submitted = if rng.one_in(2) {
+                    exec.try_submit(plan.task(ledger))
+                } else {
+                    exec.try_submit_weighted(plan.weight, plan.task(ledger))
+                };
+                match submitted {
+                    Ok(handle) => kept.push(handle),
+                    Err(TrySubmitError::Full(f)) => {
+                        let _ = quietly(|| drop(f));
+                    }
+                    Err(TrySubmitError::TooHeavy(f)) if plan.weight > weight_capacity => {
+                        let _ = quietly(|| drop(f));
+                    }
+                    Err(other) => panic!("try_submit: {other:?}"),
                 }
-                Err(other) => panic!("try_submit: {other:?}"),
-            },
+            }
             2 => {
                 if !kept.is_empty() {
                     let i = rng.below(kept.len() as u64) as usize;
@@ -242,7 +284,12 @@ fn round(rng: &mut Rng, ledger: &Arc<Ledger>) {
                 // A scope on a worker: its end runs its own queued tasks.
                 let plans: Vec<Plan> = (0..rng.below(4)).map(|_| Plan::random(rng)).collect();
                 let (exec2, ledger2) = (Arc::clone(&exec), Arc::clone(ledger));
-                let outer = Plan { capture_armed: false, body_panics: false, result_armed: false };
+                let outer = Plan {
+                    capture_armed: false,
+                    body_panics: false,
+                    result_armed: false,
+                    weight: 1,
+                };
                 let outer_task = outer.task(ledger);
                 let handle = exec.submit(move || {
                     // The scope raises what its tasks raised: count that as this body's panic.
@@ -286,10 +333,19 @@ fn round(rng: &mut Rng, ledger: &Arc<Ledger>) {
                 let plans: Vec<Plan> = (0..rng.below(8)).map(|_| Plan::random(rng)).collect();
                 let take = rng.below(4) as usize;
                 let ledger2 = Arc::clone(ledger);
-                let unordered = rng.one_in(2);
+                let (unordered, weighted) = (rng.one_in(3), rng.one_in(2));
                 let _ = quietly(|| {
                     let f = move |plan: Plan| plan.task(&ledger2)();
-                    if unordered {
+                    if weighted {
+                        // A too-heavy item is an error in its place; its bomb is never made.
+                        let mut results = exec.map_weighted(plans, |plan| plan.weight, f);
+                        for _ in 0..take {
+                            if quietly(|| results.next().map(|r| r.map(drop))).flatten().is_none() {
+                                break;
+                            }
+                        }
+                        let _ = quietly(move || drop(results));
+                    } else if unordered {
                         let mut results = exec.map_unordered(plans, f);
                         for _ in 0..take {
                             if quietly(|| results.next().map(|r| r.map(drop))).flatten().is_none() {
@@ -336,6 +392,7 @@ fn round(rng: &mut Rng, ledger: &Arc<Ledger>) {
     }
     if !shut_down_now {
         assert_every_slot_is_back(&exec);
+        assert_every_unit_is_back(&exec);
         assert_eq!(exec.in_flight(), 0);
     }
     assert!(exec.shutdown_timeout(WATCHDOG), "a shutdown hung, or a worker died");
@@ -343,7 +400,8 @@ fn round(rng: &mut Rng, ledger: &Arc<Ledger>) {
     assert_eq!(stats.submitted, stats.completed + stats.cancelled, "{stats:?}");
     let task_panics = ledger.task_panics.load(Ordering::SeqCst) - task_panics_before;
     assert_eq!(stats.panicked, task_panics as u64, "{stats:?}");
-    assert_eq!(exec.in_flight(), 0);
+    assert!(stats.peak_weight_in_flight <= weight_capacity, "{stats:?}");
+    assert_eq!((exec.in_flight(), exec.weight_in_flight()), (0, 0));
 }
 
 #[test]

@@ -62,7 +62,7 @@ fn zero_workers_ratio_or_capacity_is_an_error_not_a_panic() {
     assert_eq!(err(Builder::new().capacity(0)), "capacity must be at least 1");
     assert_eq!(
         err(Builder::new().max_workers(2).queue_ratio(usize::MAX)),
-        "queue_ratio * max_workers overflows the largest capacity"
+        "the capacity (queue_ratio * max_workers, or as set) is over the limit of 16777215"
     );
 }
 

@@ -17,8 +17,9 @@
 //! its handle, or run by a worker that joins it, leaves a *husk* in the queue: its slot is given
 //! back by whichever comes second of the task's end and the entry's pop (the task's `DONE` and
 //! `POPPED` bits decide), so the queue never holds more than `capacity` allocations and a task
-//! still running off the queue keeps its slot. `husks` counts the ended-but-unpopped entries so
-//! that `in_flight()` reports only queued and running tasks.
+//! still running off the queue keeps its slot (and its weight units). `husks` and `husk_units`
+//! count the ended-but-unpopped entries and their units, so that `in_flight()` and
+//! `weight_in_flight()` report only queued and running tasks.
 //!
 //! # Stopping
 //!
@@ -40,18 +41,29 @@ mod threads;
 pub(crate) mod worker;
 
 use self::slots::AsyncWaiters;
-pub(crate) use self::slots::MAX_CAPACITY;
-use self::slots::{COUNT, SHUTDOWN};
+use self::slots::{units, COUNT, SHUTDOWN};
+pub(crate) use self::slots::{MAX_CAPACITY, MAX_WEIGHT_CAPACITY};
 pub(crate) use self::threads::{Threads, ThreadsConfig};
 
 /// The worker index of helping producers and `submit_or_run` callers (see `helper_index`).
 const HELPER: usize = usize::MAX;
 
-/// How a task got in: with a slot, or to run inline on worker `index` of its own full executor.
+/// How a task got in: with a slot and its weight in units, or to run inline on worker `index`
+/// of its own full executor (holding neither).
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum Admission {
-    Slot,
+    Slot(u64),
     Inline(usize),
+}
+
+impl Admission {
+    /// The units this admission holds, which the task gives back as it ends.
+    pub(crate) fn weight(self) -> u64 {
+        match self {
+            Admission::Slot(weight) => weight,
+            Admission::Inline(_) => 0,
+        }
+    }
 }
 
 /// Who handles a job popped from the queue.
@@ -73,13 +85,17 @@ pub(crate) enum Wait {
 
 /// The state workers, handles and producers share.
 pub(crate) struct Shared {
-    slots: Padded<AtomicUsize>,
+    slots: Padded<AtomicU64>,
     /// Read on every submit, written only by a resize.
     capacity: AtomicUsize,
+    /// The most weight units in flight (`MAX_WEIGHT_CAPACITY` unless the builder set one).
+    weight_capacity: u64,
     /// Queue entries whose task already ended elsewhere (cancelled, or run by a joining worker):
     /// they hold a slot until popped but are not in flight. May dip below zero for an instant
     /// (wrapping), when a pop overtakes the claimer's count; readers clamp.
     husks: AtomicUsize,
+    /// The weight units those husks hold; may dip below zero the same way.
+    husk_units: AtomicU64,
     pub(crate) queue: Queue,
     fork_generation: usize,
     /// Set by `shutdown_now`: queued tasks are cancelled instead of run.
@@ -101,9 +117,11 @@ pub(crate) struct Shared {
 impl Shared {
     pub(crate) fn new(max_workers: usize, capacity: usize) -> Self {
         Self {
-            slots: Padded(AtomicUsize::new(0)),
+            slots: Padded(AtomicU64::new(0)),
             capacity: AtomicUsize::new(capacity),
+            weight_capacity: MAX_WEIGHT_CAPACITY,
             husks: AtomicUsize::new(0),
+            husk_units: AtomicU64::new(0),
             queue: Queue::new(capacity),
             fork_generation: fork::register(),
             cancelling: AtomicBool::new(false),
@@ -150,6 +168,14 @@ impl Shared {
         self
     }
 
+    /// Sets the most weight units in flight (at most `MAX_WEIGHT_CAPACITY`, checked by the
+    /// builder).
+    pub(crate) fn with_weight_capacity(mut self, weight_capacity: u64) -> Self {
+        debug_assert!((1..=MAX_WEIGHT_CAPACITY).contains(&weight_capacity));
+        self.weight_capacity = weight_capacity;
+        self
+    }
+
     #[inline]
     pub(crate) fn capacity(&self) -> usize {
         // ORDERING: Acquire (a plain load on x86), paired with the Release in `set_capacity`:
@@ -157,6 +183,10 @@ impl Shared {
         // the queue spilling if the raise needed it. Submits racing a resize may be admitted
         // under either value.
         self.capacity.load(Ordering::Acquire)
+    }
+
+    pub(crate) fn weight_capacity(&self) -> u64 {
+        self.weight_capacity
     }
 
     /// True in a forked child of the process that built the executor.
@@ -167,9 +197,18 @@ impl Shared {
 
     /// Queued plus running tasks (husks excluded).
     pub(crate) fn in_flight(&self) -> usize {
-        let taken = self.slots.load(Ordering::Relaxed) & COUNT;
+        // ORDERING: Relaxed loads; statistics, exact at rest (see `BoundedExecutor::in_flight`).
+        let taken = (self.slots.load(Ordering::Relaxed) & COUNT) as isize;
         let husks = self.husks.load(Ordering::Relaxed) as isize;
-        (taken as isize - husks).clamp(0, taken as isize) as usize
+        (taken - husks).clamp(0, taken) as usize
+    }
+
+    /// Weight units held by queued and running tasks (husks excluded).
+    pub(crate) fn weight_in_flight(&self) -> u64 {
+        // ORDERING: Relaxed loads, as in `in_flight`.
+        let taken = units(self.slots.load(Ordering::Relaxed)) as i64;
+        let husk_units = self.husk_units.load(Ordering::Relaxed) as i64;
+        (taken - husk_units).clamp(0, taken) as u64
     }
 
     /// Tasks holding a slot that are running (on a worker, a helping producer, or a worker
@@ -188,7 +227,13 @@ impl Shared {
     /// Slots taken, husks included: what the loom models check comes back to zero.
     #[cfg(loom)]
     pub(crate) fn slots_taken(&self) -> usize {
-        self.slots.load(Ordering::Relaxed) & COUNT
+        (self.slots.load(Ordering::Relaxed) & COUNT) as usize
+    }
+
+    /// Weight units taken, husks included.
+    #[cfg(loom)]
+    pub(crate) fn units_taken(&self) -> u64 {
+        units(self.slots.load(Ordering::Relaxed))
     }
 
     pub(crate) fn is_shutdown(&self) -> bool {
@@ -208,7 +253,10 @@ impl Shared {
         // Counted before the task can finish, so `completed` never runs ahead of `submitted`.
         bump(&this.producers.submitted, 1);
         match admission {
-            Admission::Slot => Self::push_task(shared, Message::Run(job)),
+            Admission::Slot(weight) => {
+                debug_assert_eq!(job.header().weight(), weight, "a task gives back what it took");
+                Self::push_task(shared, Message::Run(job));
+            }
             Admission::Inline(index) => {
                 let counters = this.counters(index);
                 // Never queued, so never popped: nothing to settle afterwards. (Nothing is
@@ -247,8 +295,9 @@ impl Shared {
     /// drain passes no counters; and once `shutdown_now` began). Returns the late panic if this
     /// call ended the task, `None` for a husk (claimed elsewhere), whose slot it settles.
     ///
-    /// The slot of a task this call ends is given back in `done`, unless `keep_slot`: then it
-    /// is left to the caller, a helping producer about to take one (see `help_while_full`).
+    /// The slot (and units) of a task this call ends is given back in `done`, unless
+    /// `keep_slot`: then it is left to the caller, a helping producer about to take one of the
+    /// same weight (see `help_while_full`).
     #[inline]
     pub(super) fn end_popped(
         &self,
@@ -256,9 +305,10 @@ impl Shared {
         counters: Option<&WorkerCounters>,
         keep_slot: bool,
     ) -> Option<LatePanic> {
+        let weight = job.header().weight();
         let give_back = || {
             if !keep_slot {
-                self.release();
+                self.release(weight);
             }
         };
         // ORDERING: Relaxed; a job popped just as `shutdown_now` begins may still start, which is
@@ -290,29 +340,42 @@ impl Shared {
                     counters.unstart();
                 }
                 if job.header().mark_popped() {
-                    self.settle_husk();
+                    self.settle_husk(weight);
                 }
                 None
             }
         }
     }
 
-    /// Gives back the slot of a task that ended off the queue, once its entry is popped too.
-    fn settle_husk(&self) {
-        // ORDERING: Relaxed; a statistic (see `in_flight`), counted before the task's DONE was
-        // published, so never taken below zero here.
-        self.husks.fetch_sub(1, Ordering::Relaxed);
-        self.release();
+    /// Counts a task that ended off the queue, of `weight`, as a husk until its entry is popped.
+    fn count_husk(&self, weight: u64) {
+        // ORDERING: Relaxed; statistics (see `in_flight`).
+        self.husks.fetch_add(1, Ordering::Relaxed);
+        if weight != 0 {
+            self.husk_units.fetch_add(weight, Ordering::Relaxed);
+        }
     }
 
-    /// After a run or cancel off the queue: settles the slot if the entry was popped meanwhile,
-    /// then raises a late panic. Returns true if this call ended the task.
-    fn settle_off_queue(&self, claim: Claim) -> bool {
+    /// Gives back the slot and units of a task of `weight` that ended off the queue, once its
+    /// entry is popped too.
+    fn settle_husk(&self, weight: u64) {
+        // ORDERING: Relaxed; statistics (see `in_flight`), counted before the task's DONE was
+        // published, so never taken below zero here.
+        self.husks.fetch_sub(1, Ordering::Relaxed);
+        if weight != 0 {
+            self.husk_units.fetch_sub(weight, Ordering::Relaxed);
+        }
+        self.release(weight);
+    }
+
+    /// After a run or cancel of `job` off the queue: settles its slot if the entry was popped
+    /// meanwhile, then raises a late panic. Returns true if this call ended the task.
+    fn settle_off_queue(&self, job: &dyn Job, claim: Claim) -> bool {
         match claim {
             Claim::Lost => false,
             Claim::Won(Ended { entry_popped, late_panic }) => {
                 if entry_popped {
-                    self.settle_husk();
+                    self.settle_husk(job.header().weight());
                 }
                 late_panic.resume();
                 true
@@ -340,12 +403,12 @@ impl Shared {
         counters.start();
         let claim = job.run(&mut |panicked| {
             counters.finished(panicked);
-            self.husks.fetch_add(1, Ordering::Relaxed);
+            self.count_husk(job.header().weight());
         });
         if let Claim::Lost = claim {
             counters.unstart();
         }
-        self.settle_off_queue(claim)
+        self.settle_off_queue(job, claim)
     }
 
     /// Cancels `job` through its handle, unless it was claimed already. Its queue entry becomes
@@ -361,9 +424,9 @@ impl Shared {
     fn cancel_off_queue_by(&self, job: &dyn Job, by_shutdown: bool) -> bool {
         let claim = job.cancel(&mut || {
             self.count_cancel(by_shutdown);
-            self.husks.fetch_add(1, Ordering::Relaxed);
+            self.count_husk(job.header().weight());
         });
-        self.settle_off_queue(claim)
+        self.settle_off_queue(job, claim)
     }
 
     fn count_cancel(&self, by_shutdown: bool) {
@@ -479,6 +542,7 @@ impl Shared {
                 self.producers.submit_wait_nanos.load(Ordering::Relaxed),
             ),
             peak_in_flight: self.producers.peak_in_flight.load(Ordering::Relaxed),
+            peak_weight_in_flight: self.producers.peak_weight_in_flight.load(Ordering::Relaxed),
             cancelled: self.cancelled.load(Ordering::Relaxed),
             hook_panics: self.hook_panics.load(Ordering::Relaxed),
             threads_started: self.threads.started.load(Ordering::Relaxed),
@@ -506,6 +570,7 @@ impl std::fmt::Debug for Shared {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Shared")
             .field("capacity", &self.capacity())
+            .field("weight_capacity", &self.weight_capacity)
             .field("threads", &self.threads)
             .finish_non_exhaustive()
     }

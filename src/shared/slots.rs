@@ -3,30 +3,48 @@
 //!
 //! # The slot word
 //!
-//! One atomic word holds the number of slots taken (low bits), `WAITING` (a thread is parked for
-//! a slot), `ASYNC_WAITING` (a `SubmitFuture` waits for one) and `SHUTDOWN`. A submit takes a slot
-//! with a CAS that refuses when the count is `capacity` or `SHUTDOWN` is set, so the bound is
-//! exact under any number of producers; only then is the task pushed. A queue entry keeps its
-//! slot until it is popped (see the module above, `# Husks`).
+//! One 64-bit atomic word holds both bounds: the number of slots taken (bits 0..24), the weight
+//! units those tasks hold (bits 24..61), `ASYNC_WAITING` (a `SubmitFuture` waits for a slot),
+//! `WAITING` (a thread is parked for one) and `SHUTDOWN`. A submit of weight `w` takes a slot and
+//! `w` units with one CAS that refuses when the count is `capacity`, when `w` more units would
+//! pass `weight_capacity`, or when `SHUTDOWN` is set, so both bounds are exact under any number
+//! of producers; only then is the task pushed. The task ends by giving both back with one
+//! `fetch_sub` of `1 | w << 24` (its weight is in its header). A queue entry keeps its slot and
+//! units until it is popped (see the module above, `# Husks`). Plain submits weigh 1; without
+//! `Builder::weight_capacity` the weight capacity is the most the units can count, so it never
+//! binds for them (their units never outnumber their slots, at most `MAX_CAPACITY`). A task
+//! heavier than the whole weight capacity is refused (`TooHeavy`) before any wait.
 //!
-//! | bit | set by | cleared by |
+//! | bits | set by | cleared by |
 //! |---|---|---|
-//! | count (low bits) | `try_acquire` (CAS, never past `capacity`) | `release` |
-//! | `WAITING` | a producer about to park, under the parking lot's bucket lock | the unpark callback, under that lock, once no parked thread is left |
-//! | `ASYNC_WAITING` | `register_async_waiter`, under the async waiters' mutex | whoever empties that list, under the same mutex |
-//! | `SHUTDOWN` | `begin_shutdown` | never |
+//! | 0..24 count | `try_acquire` (CAS, never past `capacity`) | `release` |
+//! | 24..61 units | `try_acquire`, in the same CAS (never past `weight_capacity`) | `release`, in the same `fetch_sub` |
+//! | 61 `ASYNC_WAITING` | `register_async_waiter`, under the async waiters' mutex | whoever empties that list, under the same mutex |
+//! | 62 `WAITING` | a producer about to park, under the parking lot's bucket lock | the unpark callback, under that lock, once no parked thread is left |
+//! | 63 `SHUTDOWN` | `begin_shutdown` | never |
 //!
 //! # Waiting producers
 //!
 //! A producer that finds no slot first **helps** if it may (a blocking `submit` with
-//! `producer_helps`): it pops queued tasks and runs them as a worker would, until a slot frees.
-//! Each queued task already holds its slot, so the bound is untouched. Once the queue is empty
+//! `producer_helps`): it pops queued tasks and runs them as a worker would, until its slot and
+//! units fit. Each queued task already holds its slot, so the bound is untouched. It takes over
+//! the slot of a task it ran only if that task weighs what it wants (its units are then exactly
+//! the producer's); otherwise the run gives slot and units back and the producer tries again. Once the queue is empty
 //! (every task in flight is running), it spins briefly while spinning pays off, yields, then
 //! parks on the word's address. Every release that sees `WAITING` unparks one thread; the unpark
 //! callback clears `WAITING` under the parking lot's bucket lock once no thread is left, and a
 //! parker sets it under that same lock, so no wake-up is lost. `ASYNC_WAITING` works the same
 //! way under the async waiters' mutex. A woken producer that does not use its slot passes the
 //! wake-up on (see `SubmitFuture`'s `Drop`).
+//!
+//! A release of units is a release of the same word, so weighted producers wait and are woken
+//! the same way: a release wakes one parked producer, which takes its slot and units if they fit
+//! now and parks again otherwise. So a heavy producer can be woken while only a lighter one
+//! would fit; the lighter one then waits for the next release. No wake-up is lost for it: while
+//! a producer is parked, `WAITING` stays set, every task in flight will release once and wake
+//! one, and the release that empties the word leaves room for any task no heavier than
+//! `weight_capacity`, so no producer stays parked beside an empty executor. There is no order
+//! among producers, though: under a steady stream of light tasks a heavy one can wait long.
 
 use std::task::Waker;
 use std::time::{Duration, Instant};
@@ -34,13 +52,18 @@ use std::time::{Duration, Instant};
 use super::{worker, Admission, Refusal, Shared, Wait};
 use crate::queue::Message;
 use crate::stats::bump;
-use crate::sync::{self, AtomicUsize, Ordering, Parked};
+use crate::sync::{self, AtomicU64, Ordering, Parked};
 use crate::unwind::LatePanic;
 
-pub(super) const SHUTDOWN: usize = 1 << (usize::BITS - 1);
-const WAITING: usize = 1 << (usize::BITS - 2);
-const ASYNC_WAITING: usize = 1 << (usize::BITS - 3);
-pub(super) const COUNT: usize = ASYNC_WAITING - 1;
+pub(super) const SHUTDOWN: u64 = 1 << 63;
+const WAITING: u64 = 1 << 62;
+const ASYNC_WAITING: u64 = 1 << 61;
+/// Where the units start: above the count.
+const UNITS_SHIFT: u32 = 24;
+/// Slots taken.
+pub(super) const COUNT: u64 = (1 << UNITS_SHIFT) - 1;
+/// Weight units held, shifted by `UNITS_SHIFT`: everything between the count and the flags.
+pub(super) const UNITS: u64 = (ASYNC_WAITING - 1) & !COUNT;
 
 /// Spin rounds (of 1, 2, 4, ... `spin_loop` hints) a producer makes before yielding (none under
 /// loom, where spinning only multiplies the states to explore).
@@ -55,8 +78,24 @@ const SPIN_SCORE_MAX: u32 = 8;
 /// short again.
 const SPIN_PROBE_EVERY: u32 = 32;
 
-/// The largest capacity the slot word can count.
-pub(crate) const MAX_CAPACITY: usize = COUNT;
+/// The largest capacity the slot word can count: 2^24 - 1.
+pub(crate) const MAX_CAPACITY: usize = COUNT as usize;
+
+/// The largest weight capacity the slot word can count: 2^37 - 1. Also the weight capacity of
+/// an executor built without one.
+pub(crate) const MAX_WEIGHT_CAPACITY: u64 = UNITS >> UNITS_SHIFT;
+
+/// What a task of `weight` adds to the slot word, and its release takes away.
+#[inline]
+const fn slot_and_units(weight: u64) -> u64 {
+    1 | weight << UNITS_SHIFT
+}
+
+/// The units held, as of the word `current`.
+#[inline]
+pub(super) const fn units(current: u64) -> u64 {
+    (current & UNITS) >> UNITS_SHIFT
+}
 
 /// Wakers of pending `SubmitFuture`s, oldest first, each under an id so that a dropped future
 /// can take its own out.
@@ -68,37 +107,45 @@ pub(super) struct AsyncWaiters {
 
 impl Shared {
     pub(super) fn slots_key(&self) -> usize {
-        &*self.slots as *const AtomicUsize as usize
+        &*self.slots as *const AtomicU64 as usize
     }
 
     // ---- taking a slot -------------------------------------------------------------------
 
-    /// Takes a slot if one is free.
+    /// True if, as of the word `current`, a task of `weight` fits under both bounds.
     #[inline]
-    fn try_acquire(&self) -> Result<(), Refusal> {
+    fn fits(&self, current: u64, weight: u64) -> bool {
+        // `weight_capacity - units` cannot wrap: the units never pass the weight capacity.
+        current & COUNT < self.capacity() as u64 && weight <= self.weight_capacity - units(current)
+    }
+
+    /// Takes a slot and `weight` units if both are free.
+    #[inline]
+    fn try_acquire(&self, weight: u64) -> Result<(), Refusal> {
         if self.is_forked() {
             return Err(Refusal::Forked);
         }
-        // ORDERING (whole function): Relaxed. The slot count guards no data: tasks reach workers
-        // through the queue, which synchronises on its own. The bound and the shutdown handshake
-        // are decided on the values the RMWs read, and RMWs always read the latest value.
+        // ORDERING (whole function): Relaxed. The slot word guards no data: tasks reach workers
+        // through the queue, which synchronises on its own. Both bounds and the shutdown
+        // handshake are decided on the values the RMWs read, and RMWs always read the latest
+        // value.
         let mut current = self.slots.load(Ordering::Relaxed);
         loop {
             if current & SHUTDOWN != 0 {
                 return Err(Refusal::Shutdown);
             }
-            let count = current & COUNT;
-            if count >= self.capacity() {
+            if !self.fits(current, weight) {
                 return Err(Refusal::Full);
             }
+            // No carry out of the units: `fits` kept them within the weight capacity.
             match self.slots.compare_exchange_weak(
                 current,
-                current + 1,
+                current + slot_and_units(weight),
                 Ordering::Relaxed,
                 Ordering::Relaxed,
             ) {
                 Ok(_) => {
-                    self.note_in_flight(count + 1);
+                    self.note_in_flight(current + slot_and_units(weight));
                     return Ok(());
                 }
                 Err(actual) => current = actual,
@@ -106,33 +153,51 @@ impl Shared {
         }
     }
 
+    /// Raises the peaks to the word `now` holds.
     #[inline]
-    fn note_in_flight(&self, count: usize) {
+    fn note_in_flight(&self, now: u64) {
+        // ORDERING: Relaxed; statistics.
+        let count = (now & COUNT) as usize;
         let peak = &self.producers.peak_in_flight;
         if count > peak.load(Ordering::Relaxed) {
             peak.fetch_max(count, Ordering::Relaxed);
         }
+        let units = units(now);
+        let peak = &self.producers.peak_weight_in_flight;
+        if units > peak.load(Ordering::Relaxed) {
+            peak.fetch_max(units, Ordering::Relaxed);
+        }
     }
 
-    /// True if a try is worth making: a slot is free or the answer is no longer "full".
+    /// True if a try for `weight` is worth making: it fits, or the answer is no longer "full".
     #[inline]
-    fn may_admit(&self) -> bool {
+    fn may_admit(&self, weight: u64) -> bool {
         let current = self.slots.load(Ordering::Relaxed);
-        current & SHUTDOWN != 0 || current & COUNT < self.capacity() || self.is_forked()
+        current & SHUTDOWN != 0 || self.fits(current, weight) || self.is_forked()
     }
 
-    /// Waits for a slot until `deadline` (forever if `None`).
+    /// The refusal for a task of `weight` that did not fit: `TooHeavy` if it never can.
+    #[inline]
+    fn full_or_too_heavy(&self, weight: u64) -> Refusal {
+        if weight > self.weight_capacity {
+            Refusal::TooHeavy
+        } else {
+            Refusal::Full
+        }
+    }
+
+    /// Waits for a slot and `weight` units until `deadline` (forever if `None`).
     #[cold]
-    fn acquire_slow(&self, deadline: Option<Instant>) -> Result<(), Refusal> {
+    fn acquire_slow(&self, weight: u64, deadline: Option<Instant>) -> Result<(), Refusal> {
         if self.producer_helps && deadline.is_none() {
-            if let Some(result) = self.help_while_full() {
+            if let Some(result) = self.help_while_full(weight) {
                 return result;
             }
         }
         let started = Instant::now();
-        let result = match self.spin_for_slot() {
+        let result = match self.spin_for_slot(weight) {
             Some(result) => result,
-            None => self.park_for_slot(deadline),
+            None => self.park_for_slot(weight, deadline),
         };
         self.add_submit_wait(started.elapsed());
         result
@@ -148,7 +213,7 @@ impl Shared {
     /// slot before yielding, falls with one found only after yielding, and falls faster with one
     /// that found none; at zero the producer parks at once, and tries spinning again every
     /// `SPIN_PROBE_EVERY` waits.
-    fn spin_for_slot(&self) -> Option<Result<(), Refusal>> {
+    fn spin_for_slot(&self, weight: u64) -> Option<Result<(), Refusal>> {
         let score = &self.producers.spin_score;
         let current = score.load(Ordering::Relaxed);
         if current == 0 {
@@ -166,8 +231,8 @@ impl Shared {
                 } else {
                     sync::yield_now();
                 }
-                if self.may_admit() {
-                    match self.try_acquire() {
+                if self.may_admit(weight) {
+                    match self.try_acquire(weight) {
                         Err(Refusal::Full) => {}
                         other => break 'spin Some((other, step < SPIN_STEPS)),
                     }
@@ -188,29 +253,38 @@ impl Shared {
     }
 
     /// A producer that finds the executor full runs queued tasks itself, as a worker would,
-    /// until it gets a slot: `None` once the queue is empty (every task in flight is running),
-    /// and the producer waits as usual.
+    /// until it gets a slot and `weight` units: `None` once the queue is empty (every task in
+    /// flight is running), and the producer waits as usual.
     ///
     /// Every queued task already holds its slot, so the bound is untouched; what changes is
     /// that no core idles while work is queued and the producer sleeps, and that a slot freed
     /// by the producer's own run is taken without a wake-up. A panic from user code after a
     /// helped task's outcome is published is contained here, as a worker contains it.
-    fn help_while_full(&self) -> Option<Result<(), Refusal>> {
+    fn help_while_full(&self, weight: u64) -> Option<Result<(), Refusal>> {
         worker::as_worker(self, self.helper_index(), || loop {
             match self.queue.try_pop()? {
                 Message::Run(job) => {
                     // A slot freed by a task this call ends is handed over, not given back: two
-                    // read-modify-writes of the contended slot word saved per helped task.
-                    if let Some(late_panic) = self.end_popped(&*job, Some(&self.helpers), true) {
+                    // read-modify-writes of the contended slot word saved per helped task. Only
+                    // when the helped task weighs what we want, so that its units are exactly
+                    // ours; otherwise its run gives back its slot and units, and we try again.
+                    let keep_slot = job.header().weight() == weight;
+                    let ended = self.end_popped(&*job, Some(&self.helpers), keep_slot);
+                    if let Some(late_panic) = ended {
                         // Contained, as a worker contains it.
                         let _ = late_panic.discard();
                         // ORDERING: Relaxed, as in `try_acquire`. After `SHUTDOWN` a slot must
                         // not be reused: give it back as the run would have (the last one stops
-                        // the workers), and let `try_acquire` refuse.
-                        if self.slots.load(Ordering::Relaxed) & SHUTDOWN == 0 && !self.is_forked() {
-                            return Some(Ok(()));
+                        // the workers), and let `try_acquire` refuse. Nor past a capacity a
+                        // resize lowered below the count, which the held slot is part of.
+                        if keep_slot {
+                            let current = self.slots.load(Ordering::Relaxed);
+                            let within = (current & COUNT) as usize <= self.capacity();
+                            if current & SHUTDOWN == 0 && within && !self.is_forked() {
+                                return Some(Ok(()));
+                            }
+                            self.release(weight);
                         }
-                        self.release();
                     }
                 }
                 Message::Stop => {
@@ -226,29 +300,29 @@ impl Shared {
                 }
                 Message::Wake => {}
             }
-            match self.try_acquire() {
+            match self.try_acquire(weight) {
                 Err(Refusal::Full) => {}
                 other => return Some(other),
             }
         })
     }
 
-    fn park_for_slot(&self, deadline: Option<Instant>) -> Result<(), Refusal> {
+    fn park_for_slot(&self, weight: u64, deadline: Option<Instant>) -> Result<(), Refusal> {
         loop {
-            match self.try_acquire() {
+            match self.try_acquire(weight) {
                 Err(Refusal::Full) => {}
                 other => return other,
             }
             let should_park = || {
                 // ORDERING: Relaxed; the parking lot's bucket lock orders this registration
                 // against the unpark in `release_slow`, and the RMW is in the slot word's
-                // modification order with `release`: either it sees a free slot, or the release
-                // that frees one sees WAITING.
+                // modification order with `release`: either it sees room for `weight`, or the
+                // release that makes room sees WAITING.
                 let current = self.slots.fetch_or(WAITING, Ordering::Relaxed);
-                current & SHUTDOWN == 0 && current & COUNT >= self.capacity()
+                current & SHUTDOWN == 0 && !self.fits(current, weight)
             };
             if sync::park(self.slots_key(), should_park, deadline) == Parked::TimedOut {
-                return match self.try_acquire() {
+                return match self.try_acquire(weight) {
                     Err(Refusal::Full) => Err(Refusal::Timeout),
                     other => other,
                 };
@@ -262,17 +336,21 @@ impl Shared {
         bump(&self.producers.submit_wait_nanos, nanos);
     }
 
-    /// Takes a slot if one is free right now (never inline).
-    pub(crate) fn try_admit(&self) -> Result<Admission, Refusal> {
-        self.try_acquire().map(|()| Admission::Slot)
+    /// Takes a slot and `weight` units if they are free right now (never inline).
+    pub(crate) fn try_admit(&self, weight: u64) -> Result<Admission, Refusal> {
+        match self.try_acquire(weight) {
+            Ok(()) => Ok(Admission::Slot(weight)),
+            Err(Refusal::Full) => Err(self.full_or_too_heavy(weight)),
+            Err(refusal) => Err(refusal),
+        }
     }
 
-    /// Takes a slot if one is free; if the executor is full, the right to run the task right
-    /// here instead (caller-runs): under this thread's worker index on a worker of this
-    /// executor, under the helping producers' index anywhere else. Never waits.
+    /// Takes a slot (weight 1) if one is free; if the executor is full, the right to run the
+    /// task right here instead (caller-runs): under this thread's worker index on a worker of
+    /// this executor, under the helping producers' index anywhere else. Never waits.
     pub(crate) fn admit_or_run(&self) -> Result<Admission, Refusal> {
-        match self.try_acquire() {
-            Ok(()) => Ok(Admission::Slot),
+        match self.try_acquire(1) {
+            Ok(()) => Ok(Admission::Slot(1)),
             Err(Refusal::Full) => {
                 let index = worker::index_in(self).unwrap_or(self.helper_index());
                 Ok(Admission::Inline(index))
@@ -281,18 +359,23 @@ impl Shared {
         }
     }
 
-    /// Admits one task: a slot, or, on a worker of this executor that would have to wait, the
-    /// right to run it inline (see the crate docs, `# Deadlocks`).
+    /// Admits one task of `weight`: a slot and its units, or, on a worker of this executor
+    /// that would have to wait, the right to run it inline (see the crate docs,
+    /// `# Deadlocks`). A task heavier than the whole weight capacity is refused at once.
     #[inline]
-    pub(crate) fn admit(&self, wait: Wait) -> Result<Admission, Refusal> {
-        match self.try_acquire() {
-            Ok(()) => Ok(Admission::Slot),
-            Err(refusal) => self.admit_slow(refusal, wait),
+    pub(crate) fn admit(&self, weight: u64, wait: Wait) -> Result<Admission, Refusal> {
+        match self.try_acquire(weight) {
+            Ok(()) => Ok(Admission::Slot(weight)),
+            Err(refusal) => self.admit_slow(refusal, weight, wait),
         }
     }
 
     #[cold]
-    fn admit_slow(&self, refusal: Refusal, wait: Wait) -> Result<Admission, Refusal> {
+    fn admit_slow(&self, refusal: Refusal, weight: u64, wait: Wait) -> Result<Admission, Refusal> {
+        let refusal = match refusal {
+            Refusal::Full => self.full_or_too_heavy(weight),
+            refusal => refusal,
+        };
         let deadline = match (refusal, wait) {
             (Refusal::Full, Wait::Forever) => None,
             (Refusal::Full, Wait::Until(deadline)) => Some(deadline),
@@ -301,13 +384,13 @@ impl Shared {
         if let Some(index) = worker::index_in(self) {
             return Ok(Admission::Inline(index));
         }
-        self.acquire_slow(deadline).map(|()| Admission::Slot)
+        self.acquire_slow(weight, deadline).map(|()| Admission::Slot(weight))
     }
 
     /// Gives back an admission that was not used.
     pub(crate) fn unadmit(&self, admission: Admission) {
-        if let Admission::Slot = admission {
-            self.release();
+        if let Admission::Slot(weight) = admission {
+            self.release(weight);
         }
     }
 
@@ -338,7 +421,8 @@ impl Shared {
         // reads the bit from this RMW, or a later one, takes the lock after us and finds us.
         let current = self.slots.fetch_or(ASYNC_WAITING, Ordering::Relaxed);
         drop(waiters);
-        current & SHUTDOWN != 0 || current & COUNT < self.capacity() || self.is_forked()
+        // Async producers weigh 1.
+        current & SHUTDOWN != 0 || self.fits(current, 1) || self.is_forked()
     }
 
     /// Removes the waker registered under `id`. Returns false if a release had already taken
@@ -379,9 +463,10 @@ impl Shared {
         }
     }
 
-    /// True if a slot is free now: a woken async producer that gives up passes the wake-up on.
+    /// True if a slot (and a unit, async producers weigh 1) is free now: a woken async
+    /// producer that gives up passes the wake-up on.
     pub(crate) fn has_free_slot(&self) -> bool {
-        self.slots.load(Ordering::Relaxed) & COUNT < self.capacity()
+        self.fits(self.slots.load(Ordering::Relaxed), 1)
     }
 
     /// Sets the capacity (a resize). Submits racing it may be admitted under either value.
@@ -405,18 +490,18 @@ impl Shared {
 
     // ---- giving a slot back --------------------------------------------------------------
 
-    /// Gives a slot back.
+    /// Gives back a slot and the `weight` units of the task that held it, in one RMW.
     #[inline]
-    pub(crate) fn release(&self) {
+    pub(crate) fn release(&self, weight: u64) {
         // ORDERING: Relaxed, see `try_acquire`.
-        let previous = self.slots.fetch_sub(1, Ordering::Relaxed);
+        let previous = self.slots.fetch_sub(slot_and_units(weight), Ordering::Relaxed);
         if previous & (WAITING | ASYNC_WAITING | SHUTDOWN) != 0 {
             self.release_slow(previous);
         }
     }
 
     #[cold]
-    fn release_slow(&self, previous: usize) {
+    fn release_slow(&self, previous: u64) {
         if previous & WAITING != 0 {
             sync::unpark_one(self.slots_key(), || {
                 // ORDERING: Relaxed, under the lock a parker sets it under.
@@ -444,7 +529,7 @@ impl Shared {
     }
 }
 
-/// The slot counter alone, on one thread.
+/// The slot word alone, on one thread.
 #[cfg(all(test, not(loom)))]
 mod tests {
     use super::*;
@@ -454,26 +539,109 @@ mod tests {
     fn slots_are_taken_up_to_capacity_and_given_back() {
         let shared = Shared::new(1, 3);
         for _ in 0..3 {
-            assert_eq!(shared.try_acquire(), Ok(()));
+            assert_eq!(shared.try_acquire(1), Ok(()));
         }
-        assert_eq!(shared.try_acquire(), Err(Refusal::Full));
+        assert_eq!(shared.try_acquire(1), Err(Refusal::Full));
         assert_eq!(shared.in_flight(), 3);
         assert!(!shared.has_free_slot());
-        shared.release();
+        shared.release(1);
         assert!(shared.has_free_slot());
-        assert_eq!(shared.try_acquire(), Ok(()));
+        assert_eq!(shared.try_acquire(1), Ok(()));
         assert_eq!(shared.stats().peak_in_flight, 3);
+    }
+
+    #[test]
+    fn the_word_layout_leaves_no_gap_and_no_overlap() {
+        assert_eq!(COUNT, 0xFF_FFFF, "the count is bits 0..24");
+        assert_eq!(UNITS, ((1 << 37) - 1) << 24, "the units are bits 24..61");
+        assert_eq!(COUNT | UNITS | ASYNC_WAITING | WAITING | SHUTDOWN, u64::MAX);
+        for (a, b) in [(COUNT, UNITS), (UNITS, ASYNC_WAITING), (ASYNC_WAITING, WAITING)] {
+            assert_eq!(a & b, 0);
+        }
+        assert_eq!(WAITING & SHUTDOWN, 0);
+        assert_eq!(MAX_CAPACITY, 16_777_215);
+        assert_eq!(MAX_WEIGHT_CAPACITY, 137_438_953_471);
+        assert_eq!(slot_and_units(0), 1);
+        assert_eq!(slot_and_units(5), 1 | 5 << 24);
+        assert_eq!(units(slot_and_units(MAX_WEIGHT_CAPACITY)), MAX_WEIGHT_CAPACITY);
+    }
+
+    #[test]
+    fn both_bounds_hold_and_a_release_gives_back_the_slot_and_the_units() {
+        let shared = Shared::new(1, 3).with_weight_capacity(10);
+        assert_eq!(shared.try_acquire(6), Ok(()));
+        assert_eq!(shared.try_acquire(5), Err(Refusal::Full), "6 + 5 > 10, with slots free");
+        assert_eq!(shared.try_acquire(4), Ok(()));
+        assert_eq!(shared.weight_in_flight(), 10);
+        assert_eq!(shared.try_acquire(0), Ok(()), "weight 0 needs a slot, not a unit");
+        assert_eq!(shared.try_acquire(0), Err(Refusal::Full), "no slot left");
+        assert_eq!((shared.in_flight(), shared.weight_in_flight()), (3, 10));
+        shared.release(6);
+        assert_eq!((shared.in_flight(), shared.weight_in_flight()), (2, 4));
+        assert!(shared.has_free_slot());
+        shared.release(4);
+        shared.release(0);
+        assert_eq!(shared.slots.load(Ordering::Relaxed), 0, "nothing left in the word");
+        let stats = shared.stats();
+        assert_eq!((stats.peak_in_flight, stats.peak_weight_in_flight), (3, 10));
+    }
+
+    #[test]
+    fn units_full_to_the_last_bit_never_carry_into_the_flags() {
+        let shared = Shared::new(1, 2).with_weight_capacity(MAX_WEIGHT_CAPACITY);
+        assert_eq!(shared.try_acquire(MAX_WEIGHT_CAPACITY), Ok(()));
+        let word = shared.slots.load(Ordering::Relaxed);
+        assert_eq!(word & (ASYNC_WAITING | WAITING | SHUTDOWN), 0);
+        assert_eq!((word & COUNT, units(word)), (1, MAX_WEIGHT_CAPACITY));
+        assert_eq!(shared.try_acquire(1), Err(Refusal::Full));
+        assert_eq!(shared.try_acquire(u64::MAX), Err(Refusal::Full), "no overflow in the check");
+        assert_eq!(shared.try_acquire(0), Ok(()));
+        shared.release(0);
+        shared.release(MAX_WEIGHT_CAPACITY);
+        assert_eq!(shared.slots.load(Ordering::Relaxed), 0);
+    }
+
+    #[test]
+    fn a_task_heavier_than_the_weight_capacity_is_refused_at_once() {
+        let shared = Shared::new(1, 2).with_weight_capacity(10);
+        assert_eq!(shared.try_admit(11).err(), Some(Refusal::TooHeavy));
+        // Even a waiting admission does not wait, and a worker does not run it inline.
+        assert_eq!(shared.admit(11, Wait::Forever).err(), Some(Refusal::TooHeavy));
+        worker::as_worker(&shared, 0, || {
+            assert_eq!(shared.admit(u64::MAX, Wait::Forever).err(), Some(Refusal::TooHeavy));
+        });
+        // Just fitting is not too heavy, and a full executor answers Full for what could fit.
+        assert!(matches!(shared.try_admit(10), Ok(Admission::Slot(10))));
+        assert_eq!(shared.try_admit(1).err(), Some(Refusal::Full));
+        assert_eq!(shared.slots.load(Ordering::Relaxed), slot_and_units(10));
+    }
+
+    #[test]
+    fn units_are_released_only_once_a_husk_is_popped() {
+        let shared = crate::sync::Arc::new(Shared::new(1, 2).with_weight_capacity(10));
+        let admission = shared.try_admit(7).unwrap();
+        let task = crate::sync::TaskArc::new(crate::task::Task::new(|| (), admission.weight()));
+        Shared::enqueue(&shared, admission, task.clone());
+        // Cancelled by its handle: out of flight at once, but its entry holds slot and units.
+        assert!(shared.cancel_off_queue(&*task));
+        assert_eq!((shared.in_flight(), shared.weight_in_flight()), (0, 0));
+        assert_eq!(shared.try_acquire(4), Err(Refusal::Full), "the husk still holds 7 units");
+        match shared.queue.try_pop() {
+            Some(Message::Run(job)) => shared.execute(&*job, super::super::PoppedBy::Worker(0)),
+            _ => panic!("the husk is queued"),
+        }
+        assert_eq!(shared.slots.load(Ordering::Relaxed), 0, "slot and units came back once");
     }
 
     #[test]
     fn shutdown_refuses_and_the_last_release_starts_the_stop_relay() {
         let shared = Shared::new(2, 2);
-        shared.try_acquire().unwrap();
+        shared.try_acquire(3).unwrap();
         shared.begin_shutdown();
         assert!(shared.is_shutdown());
-        assert_eq!(shared.try_acquire(), Err(Refusal::Shutdown));
+        assert_eq!(shared.try_acquire(1), Err(Refusal::Shutdown));
         assert!(shared.queue.try_pop().is_none(), "a slot is still taken: no Stop yet");
-        shared.release();
+        shared.release(3);
         // One `Stop`: each worker that takes it passes it on (see `threads.rs`).
         let stops = std::iter::from_fn(|| shared.queue.try_pop())
             .filter(|m| matches!(m, Message::Stop))
@@ -484,12 +652,12 @@ mod tests {
     #[test]
     fn try_admit_never_runs_inline_and_admit_forever_waits_or_inlines() {
         let shared = Shared::new(1, 1);
-        assert!(matches!(shared.try_admit(), Ok(Admission::Slot)));
-        assert_eq!(shared.try_admit().err(), Some(Refusal::Full));
+        assert!(matches!(shared.try_admit(1), Ok(Admission::Slot(1))));
+        assert_eq!(shared.try_admit(1).err(), Some(Refusal::Full));
         // Not a worker: `Wait::No` is refused; inline admission needs a worker of this executor.
-        assert_eq!(shared.admit(Wait::No).err(), Some(Refusal::Full));
+        assert_eq!(shared.admit(1, Wait::No).err(), Some(Refusal::Full));
         worker::as_worker(&shared, 0, || {
-            assert!(matches!(shared.admit(Wait::Forever), Ok(Admission::Inline(0))));
+            assert!(matches!(shared.admit(1, Wait::Forever), Ok(Admission::Inline(0))));
         });
     }
 }

@@ -135,22 +135,46 @@ pub const WATCHDOG: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// Asserts that exactly `capacity()` slots are free: `capacity()` submits succeed (a leaked slot
 /// makes one time out after [`WATCHDOG`]) and one more is refused (a slot given back twice lets
-/// it in). Call it once no task can still leave a husk behind the gated tasks it queues.
+/// it in). The tasks weigh 0, so that the weight bound, if any, does not stand in the way. Call
+/// it once no task can still leave a husk behind the gated tasks it queues.
 pub fn assert_every_slot_is_back(exec: &BoundedExecutor) {
     let gate = Gate::new();
     let held: Vec<_> = (0..exec.capacity())
         .map(|i| {
             let gate = gate.clone();
-            exec.submit_timeout(move || gate.wait(), WATCHDOG)
+            exec.submit_weighted_timeout(0, WATCHDOG, move || gate.wait())
                 .unwrap_or_else(|_| panic!("slot {i} of {} never came back", exec.capacity()))
         })
         .collect();
     assert!(
-        matches!(exec.try_submit(|| ()), Err(TrySubmitError::Full(_))),
+        matches!(exec.try_submit_weighted(0, || ()), Err(TrySubmitError::Full(_))),
         "more than capacity() slots were free"
     );
     gate.open();
     for handle in held {
         handle.join().unwrap();
     }
+}
+
+/// Asserts that exactly `weight_capacity()` units are free: `weight_in_flight()` is 0, a task of
+/// the whole weight capacity gets in (a leaked unit makes it time out after [`WATCHDOG`]), and
+/// while it holds them, one unit more is refused (a unit given back twice lets it in). Call it
+/// as [`assert_every_slot_is_back`].
+pub fn assert_every_unit_is_back(exec: &BoundedExecutor) {
+    assert_eq!(exec.weight_in_flight(), 0);
+    let gate = Gate::new();
+    let all = {
+        let gate = gate.clone();
+        exec.submit_weighted_timeout(exec.weight_capacity(), WATCHDOG, move || gate.wait())
+            .unwrap_or_else(|err| {
+                panic!("the {} units never all came back: {err}", exec.weight_capacity())
+            })
+    };
+    assert!(
+        matches!(exec.try_submit_weighted(1, || ()), Err(TrySubmitError::Full(_))),
+        "more than weight_capacity() units were free"
+    );
+    gate.open();
+    all.join().unwrap();
+    assert_eq!(exec.weight_in_flight(), 0);
 }
