@@ -93,7 +93,7 @@ fn loom_result_slot_run_vs_join() {
         let task = TaskArc::new(Task::new(move || result, 1));
         let runner = {
             let task = task.clone();
-            thread::spawn(move || assert!(task.run(&mut |panicked| assert!(!panicked)).won()))
+            thread::spawn(move || assert!(task.run(&mut |panicked, _| assert!(!panicked)).won()))
         };
         assert!(task.header().wait(None));
         // SAFETY: the outcome is published (waited above) and this is the only reader.
@@ -115,9 +115,9 @@ fn loom_result_slot_run_vs_cancel() {
         };
         let runner = {
             let task = task.clone();
-            thread::spawn(move || task.run(&mut |_| {}).won())
+            thread::spawn(move || task.run(&mut |_, _| {}).won())
         };
-        let cancelled = task.cancel(&mut || {}).won();
+        let cancelled = task.cancel(&mut |_| {}).won();
         let started = runner.join().unwrap();
         assert!(cancelled != started, "exactly one of run and cancel claims the task");
         assert!(task.header().wait(None));
@@ -136,7 +136,7 @@ fn loom_result_slot_run_vs_detach_drops_the_result_once() {
         let task = TaskArc::new(Task::new(move || result, 1));
         let runner = {
             let task = task.clone();
-            thread::spawn(move || task.run(&mut |_| {}).won())
+            thread::spawn(move || task.run(&mut |_, _| {}).won())
         };
         task.detach(); // the handle is dropped while the task may be running
         assert!(runner.join().unwrap());
@@ -254,7 +254,7 @@ fn loom_a_waker_registered_while_the_task_publishes_is_woken_once() {
         assert!(!task.header().register_waker(&Waker::from(std::sync::Arc::new(Count(first)))));
         let runner = {
             let task = task.clone();
-            thread::spawn(move || assert!(task.run(&mut |_| {}).won()))
+            thread::spawn(move || assert!(task.run(&mut |_, _| {}).won()))
         };
         // A `TaskSet::push` registers its own waker and wakes it itself only if told to.
         let second = Arc::new(AtomicUsize::new(0));

@@ -216,14 +216,16 @@ pub(crate) struct Ended {
 
 /// What the queue runs: a task seen without its closure and result types.
 pub(crate) trait Job: Send + Sync {
-    /// Runs the task unless it was already claimed. `done(panicked)` is called after the closure
-    /// returned and before the outcome is published, so that the executor's bookkeeping is
-    /// complete by the time a `join` returns. Never unwinds from user code: see [`Ended`].
-    fn run(&self, done: &mut dyn FnMut(bool)) -> Claim;
+    /// Runs the task unless it was already claimed. `done(panicked, weight)` is called after
+    /// the closure returned and before the outcome is published, so that the executor's
+    /// bookkeeping is complete by the time a `join` returns; `weight` is the task's (handed
+    /// over so that the caller needs no second call through the vtable). Never unwinds from
+    /// user code: see [`Ended`].
+    fn run(&self, done: &mut dyn FnMut(bool, u64)) -> Claim;
 
-    /// Cancels the task unless it was already claimed: `done()` is called, the outcome is
+    /// Cancels the task unless it was already claimed: `done(weight)` is called, the outcome is
     /// published as cancelled, and the closure is dropped. Returns as `run` does.
-    fn cancel(&self, done: &mut dyn FnMut()) -> Claim;
+    fn cancel(&self, done: &mut dyn FnMut(u64)) -> Claim;
 
     /// The task's state and waiters.
     fn header(&self) -> &Header;
@@ -302,14 +304,14 @@ where
     F: FnOnce() -> T + Send,
     T: Send,
 {
-    fn run(&self, done: &mut dyn FnMut(bool)) -> Claim {
+    fn run(&self, done: &mut dyn FnMut(bool, u64)) -> Claim {
         if !self.header.claim() {
             return Claim::Lost;
         }
         // SAFETY: we won the claim and publish below.
         let f = unsafe { self.take_closure() };
         let outcome = panic::catch_unwind(AssertUnwindSafe(f));
-        done(outcome.is_err());
+        done(outcome.is_err(), self.header.weight);
         // SAFETY: still the claimer, before `publish`: nobody else reads or writes the stage.
         // (What the assignment drops is `Stage::Empty`: no user code.)
         self.stage.with_mut(|stage| unsafe { *stage = Stage::Finished(outcome) });
@@ -322,13 +324,13 @@ where
         Claim::Won(Ended { entry_popped: prev & POPPED != 0, late_panic })
     }
 
-    fn cancel(&self, done: &mut dyn FnMut()) -> Claim {
+    fn cancel(&self, done: &mut dyn FnMut(u64)) -> Claim {
         if !self.header.claim() {
             return Claim::Lost;
         }
         // SAFETY: we won the claim and publish below.
         let f = unsafe { self.take_closure() };
-        done();
+        done(self.header.weight);
         // The stage is empty: nothing to drop if the handle is gone.
         let mut late_panic = LatePanic::default();
         let prev = self.header.publish(CANCELLED, &mut late_panic);
@@ -407,10 +409,10 @@ mod tests {
     #[test]
     fn the_closure_is_claimed_exactly_once() {
         let task = Task::new(|| 1, 1);
-        let run = ended(task.run(&mut |panicked| assert!(!panicked)));
+        let run = ended(task.run(&mut |panicked, _| assert!(!panicked)));
         assert!(!run.entry_popped);
-        assert!(matches!(task.run(&mut |_| unreachable!()), Claim::Lost));
-        assert!(matches!(task.cancel(&mut || unreachable!()), Claim::Lost));
+        assert!(matches!(task.run(&mut |_, _| unreachable!()), Claim::Lost));
+        assert!(matches!(task.cancel(&mut |_| unreachable!()), Claim::Lost));
         assert!(task.header().is_done() && task.header().is_claimed());
         // SAFETY: published, and this test is the only reader.
         assert_eq!(unsafe { task.take_outcome() }.unwrap(), 1);
@@ -422,7 +424,7 @@ mod tests {
         let captured = Counted(StdArc::clone(&drops));
         let task = Task::new(move || drop(captured), 1);
         let mut done_calls = 0;
-        ended(task.cancel(&mut || done_calls += 1)).late_panic.resume();
+        ended(task.cancel(&mut |_| done_calls += 1)).late_panic.resume();
         assert_eq!((done_calls, drops.load(AtomicOrdering::SeqCst)), (1, 1));
         // SAFETY: published, and this test is the only reader.
         assert!(unsafe { task.take_outcome() }.unwrap_err().is_cancelled());
@@ -437,9 +439,9 @@ mod tests {
             if detach_first {
                 task.detach();
                 assert_eq!(drops.load(AtomicOrdering::SeqCst), 0);
-                ended(task.run(&mut |_| {})).late_panic.resume();
+                ended(task.run(&mut |_, _| {})).late_panic.resume();
             } else {
-                ended(task.run(&mut |_| {})).late_panic.resume();
+                ended(task.run(&mut |_, _| {})).late_panic.resume();
                 assert_eq!(drops.load(AtomicOrdering::SeqCst), 0);
                 task.detach();
             }
@@ -453,12 +455,12 @@ mod tests {
         assert!(task.header().claim());
         assert!(!task.header().mark_popped(), "not done: the ender settles");
         // A second claim (the run that lost) changes nothing.
-        assert!(matches!(task.run(&mut |_| unreachable!()), Claim::Lost));
+        assert!(matches!(task.run(&mut |_, _| unreachable!()), Claim::Lost));
         let task = Task::new(|| (), 1);
         assert!(!task.header().mark_popped());
-        assert!(ended(task.run(&mut |_| {})).entry_popped);
+        assert!(ended(task.run(&mut |_, _| {})).entry_popped);
         let task = Task::new(|| (), 1);
-        ended(task.run(&mut |_| {})).late_panic.resume();
+        ended(task.run(&mut |_, _| {})).late_panic.resume();
         assert!(task.header().mark_popped(), "done: the popper settles");
     }
 
@@ -468,10 +470,10 @@ mod tests {
         let waker = Waker::from(StdArc::clone(&wakes));
         let before = Task::new(|| (), 1);
         assert!(!before.header().register_waker(&waker));
-        ended(before.run(&mut |_| {})).late_panic.resume();
+        ended(before.run(&mut |_, _| {})).late_panic.resume();
         assert_eq!(wakes.0.load(AtomicOrdering::SeqCst), 1, "woken by publish");
         let after = Task::new(|| (), 1);
-        ended(after.run(&mut |_| {})).late_panic.resume();
+        ended(after.run(&mut |_, _| {})).late_panic.resume();
         assert!(after.header().register_waker(&waker), "published: the caller acts");
         assert_eq!(wakes.0.load(AtomicOrdering::SeqCst), 1, "not woken by registration");
     }
@@ -486,7 +488,7 @@ mod tests {
         }
         let task = Task::new(|| Bomb, 1);
         task.detach();
-        let ended = ended(task.run(&mut |_| {}));
+        let ended = ended(task.run(&mut |_, _| {}));
         assert!(task.header().is_done());
         assert!(ended.late_panic.discard(), "the result's Drop panic is kept for the caller");
     }

@@ -262,7 +262,7 @@ impl Shared {
                 // Never queued, so never popped: nothing to settle afterwards. (Nothing is
                 // detached or awaited yet either, so no user code runs after the closure.) Not
                 // counted by `start`: it holds no slot, so it is neither in flight nor running.
-                let claim = job.run(&mut |panicked| {
+                let claim = job.run(&mut |panicked, _| {
                     counters.finished(panicked);
                     bump(&counters.inline, 1);
                 });
@@ -286,28 +286,31 @@ impl Shared {
             PoppedBy::Worker(index) => Some(self.counters(index)),
             PoppedBy::Drain => None,
         };
-        if let Some(late_panic) = self.end_popped(job, counters, false) {
+        if let Some((late_panic, _)) = self.end_popped(job, counters, None) {
             late_panic.resume();
         }
     }
 
     /// Ends a job popped from the queue: runs it, counted in `counters`, or cancels it (the
-    /// drain passes no counters; and once `shutdown_now` began). Returns the late panic if this
-    /// call ended the task, `None` for a husk (claimed elsewhere), whose slot it settles.
+    /// drain passes no counters; and once `shutdown_now` began). Returns, if this call ended the
+    /// task, its late panic and whether its slot was kept; `None` for a husk (claimed
+    /// elsewhere), whose slot it settles.
     ///
-    /// The slot (and units) of a task this call ends is given back in `done`, unless
-    /// `keep_slot`: then it is left to the caller, a helping producer about to take one of the
-    /// same weight (see `help_while_full`).
+    /// The slot (and units) of a task this call ends is given back in `done`, unless `keep` is
+    /// the task's weight: then it is left to the caller, a helping producer about to take a slot
+    /// of that weight (see `help_while_full`).
     #[inline]
     pub(super) fn end_popped(
         &self,
         job: &dyn Job,
         counters: Option<&WorkerCounters>,
-        keep_slot: bool,
-    ) -> Option<LatePanic> {
-        let weight = job.header().weight();
-        let give_back = || {
-            if !keep_slot {
+        keep: Option<u64>,
+    ) -> Option<(LatePanic, bool)> {
+        let mut kept = false;
+        let mut give_back = |weight: u64| {
+            if keep == Some(weight) {
+                kept = true;
+            } else {
                 self.release(weight);
             }
         };
@@ -316,23 +319,23 @@ impl Shared {
         let (claim, started) = match counters {
             Some(counters) if !self.cancelling.load(Ordering::Relaxed) => {
                 counters.start();
-                let claim = job.run(&mut |panicked| {
+                let claim = job.run(&mut |panicked, weight| {
                     counters.finished(panicked);
-                    give_back();
+                    give_back(weight);
                 });
                 (claim, Some(counters))
             }
             _ => {
-                let claim = job.cancel(&mut || {
+                let claim = job.cancel(&mut |weight| {
                     self.count_cancel(true);
-                    give_back();
+                    give_back(weight);
                 });
                 (claim, None)
             }
         };
         match claim {
             // Popped by us, so nobody else could have: the slot was settled in `done`.
-            Claim::Won(ended) => Some(ended.late_panic),
+            Claim::Won(ended) => Some((ended.late_panic, kept)),
             // Claimed by a canceller or a joining worker: if it is done, this entry was the last
             // thing holding its slot; if not, whoever finishes it gives the slot back.
             Claim::Lost => {
@@ -340,7 +343,7 @@ impl Shared {
                     counters.unstart();
                 }
                 if job.header().mark_popped() {
-                    self.settle_husk(weight);
+                    self.settle_husk(job.header().weight());
                 }
                 None
             }
@@ -401,9 +404,9 @@ impl Shared {
         }
         let counters = self.counters(index);
         counters.start();
-        let claim = job.run(&mut |panicked| {
+        let claim = job.run(&mut |panicked, weight| {
             counters.finished(panicked);
-            self.count_husk(job.header().weight());
+            self.count_husk(weight);
         });
         if let Claim::Lost = claim {
             counters.unstart();
@@ -422,9 +425,9 @@ impl Shared {
     }
 
     fn cancel_off_queue_by(&self, job: &dyn Job, by_shutdown: bool) -> bool {
-        let claim = job.cancel(&mut || {
+        let claim = job.cancel(&mut |weight| {
             self.count_cancel(by_shutdown);
-            self.count_husk(job.header().weight());
+            self.count_husk(weight);
         });
         self.settle_off_queue(job, claim)
     }
@@ -458,7 +461,7 @@ impl Shared {
     fn run_here(&self, job: &dyn Job) {
         let index = worker::index_in(self).unwrap_or(self.helper_index());
         worker::as_worker(self, index, || {
-            if let Some(late_panic) = self.end_popped(job, Some(self.counters(index)), false) {
+            if let Some((late_panic, _)) = self.end_popped(job, Some(self.counters(index)), None) {
                 let _ = late_panic.discard();
             }
         });

@@ -268,9 +268,8 @@ impl Shared {
                     // read-modify-writes of the contended slot word saved per helped task. Only
                     // when the helped task weighs what we want, so that its units are exactly
                     // ours; otherwise its run gives back its slot and units, and we try again.
-                    let keep_slot = job.header().weight() == weight;
-                    let ended = self.end_popped(&*job, Some(&self.helpers), keep_slot);
-                    if let Some(late_panic) = ended {
+                    let ended = self.end_popped(&*job, Some(&self.helpers), Some(weight));
+                    if let Some((late_panic, keep_slot)) = ended {
                         // Contained, as a worker contains it.
                         let _ = late_panic.discard();
                         // ORDERING: Relaxed, as in `try_acquire`. After `SHUTDOWN` a slot must
