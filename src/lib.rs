@@ -76,6 +76,39 @@
 //! assert!(exec.stats().peak_weight_in_flight <= 8 << 20);
 //! ```
 //!
+//! # Threads: how many, and when
+//!
+//! By default every worker thread starts at `build` and stays until shutdown: nothing starts or
+//! stops a thread on a submit's path, which is what a pool under steady load wants.
+//!
+//! - A pool that idles, or works in bursts: [`Builder::min_workers`] (and
+//!   [`Builder::keep_alive`]). Threads beyond the minimum start when a task is queued and no
+//!   worker is idle, and exit after the keep-alive without work; `min_workers(0)` scales to zero.
+//!   Each submit then costs one more atomic read-modify-write. [`workers()`](BoundedExecutor::workers)
+//!   says how many are alive.
+//! - A pool whose size must follow the machine or the load at run time:
+//!   [`set_max_workers`](BoundedExecutor::set_max_workers) (the capacity follows
+//!   `queue_ratio × n`) or [`set_capacity`](BoundedExecutor::set_capacity). Shrinking never drops
+//!   or cancels a task: those in flight beyond the new bound finish, and new submits wait.
+//!
+//! None of this changes the guarantees: the bound, inline nested submits, `join` running an
+//! unstarted task on a worker.
+//!
+//! ```
+//! use std::time::Duration;
+//!
+//! let exec = bounded_executor::BoundedExecutor::builder()
+//!     .max_workers(4)
+//!     .min_workers(0)
+//!     .keep_alive(Duration::from_secs(30))
+//!     .build()
+//!     .unwrap();
+//! assert_eq!(exec.workers(), 0);
+//! assert_eq!(exec.submit(|| 1 + 1).unwrap().join().unwrap(), 2);
+//! exec.set_max_workers(8).unwrap(); // capacity 16 now
+//! assert_eq!(exec.capacity(), 16);
+//! ```
+//!
 //! # Which to use when
 //!
 //! | you have | use | results |
