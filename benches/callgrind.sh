@@ -9,7 +9,7 @@
 # (spins and futex calls included), without building and tearing down the pool. Each count is the
 # median of REPEAT runs, since under valgrind the threads take turns and spinning varies.
 #
-#   benches/callgrind.sh                                  # floor, bounded4, threadpool, ours-default
+#   benches/callgrind.sh                                  # floor, bounded4, threadpool, ours-default, ours-execute
 #   POOLS="floor ours-default" N=200000 REPEAT=5 benches/callgrind.sh
 #   VALGRIND_ARGS=--fair-sched=yes benches/callgrind.sh  # round-robin thread scheduling
 #   KEEP=/tmp/cg benches/callgrind.sh                     # keep each pool's last N-task profile,
@@ -26,7 +26,7 @@
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
-POOLS=${POOLS:-"floor bounded4 threadpool ours-default"}
+POOLS=${POOLS:-"floor bounded4 threadpool ours-default ours-execute"}
 N=${N:-100000}
 N0=${N0:-0}
 REPEAT=${REPEAT:-3}

@@ -87,7 +87,7 @@ fn main() {
         .map(|r| r.split(',').filter_map(|x| x.trim().parse().ok()).collect())
         .unwrap_or_else(|| vec![2, 64, 512]);
 
-    let mut pools = vec![Pool::OursDefault];
+    let mut pools = vec![Pool::OursDefault, Pool::OursExecute];
     for &ratio in &ratios {
         pools.push(Pool::Ours { ratio, window: false });
         pools.push(Pool::Ours { ratio, window: true });
@@ -174,6 +174,7 @@ fn main() {
     let util = if selected("utilisation") {
         let util_pools: Vec<Pool> = [
             Pool::OursDefault,
+            Pool::OursExecute,
             Pool::Ours { ratio: 2, window: false },
             Pool::Ours { ratio: 2, window: true },
             Pool::Ours { ratio: 64, window: false },
@@ -402,13 +403,14 @@ fn targets(results: &[(Scenario, Vec<Row>)], util: Option<&[Row]>, rounds: usize
     let not_run = |what: &str| format!("not run ({what} not selected)");
 
     // Speed against a peer in one scenario.
-    let mut versus = |sc_name: &str, peer: Pool, limit: f64| {
+    let mut versus = |sc_name: &str, mine: Pool, peer: Pool, limit: f64| {
+        let how = if mine == Pool::OursExecute { "default via `execute`" } else { "default" };
         let what = match scenario(sc_name) {
-            Some((sc, _)) => format!("default, {sc_name}, N = {}: / {}", sc.n, peer.name()),
-            None => format!("default, {sc_name}: / {}", peer.name()),
+            Some((sc, _)) => format!("{how}, {sc_name}, N = {}: / {}", sc.n, peer.name()),
+            None => format!("{how}, {sc_name}: / {}", peer.name()),
         };
         let lim = format!("≤ {limit:.1}×");
-        match scenario(sc_name).map(|(_, rows)| (find(rows, ours), find(rows, peer))) {
+        match scenario(sc_name).map(|(_, rows)| (find(rows, mine), find(rows, peer))) {
             Some((Some(o), Some(p))) => {
                 let r = o.median() / p.median();
                 line(
@@ -423,9 +425,13 @@ fn targets(results: &[(Scenario, Vec<Row>)], util: Option<&[Row]>, rounds: usize
             None => line(&what, &lim, not_run("scenario"), "".into(), None),
         }
     };
-    versus("noop 1p", Pool::Threadpool, 1.0);
-    versus("noop 1p", Pool::Bounded4, 1.0);
-    versus("noop 2p", Pool::Threadpool, 1.0);
+    versus("noop 1p", ours, Pool::Threadpool, 1.0);
+    versus("noop 1p", ours, Pool::Bounded4, 1.0);
+    versus("noop 2p", ours, Pool::Threadpool, 1.0);
+    // Not issue 13's test (which drops `submit`'s handles), but the like-for-like with
+    // threadpool's `execute`: no handle on either side.
+    versus("noop 1p", Pool::OursExecute, Pool::Threadpool, 1.0);
+    versus("noop 2p", Pool::OursExecute, Pool::Threadpool, 1.0);
 
     let util_row = util.and_then(|rows| find(rows, ours));
     match util_row {

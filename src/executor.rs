@@ -11,13 +11,15 @@ use crate::error::{
 };
 use crate::handle::TaskHandle;
 use crate::map::{Map, MapUnordered, Source};
+use crate::queue::JobRef;
 use crate::scope::{self, Scope};
 use crate::shared::worker;
 use crate::shared::MAX_CAPACITY;
 use crate::shared::{Shared, Wait};
 use crate::stats::Stats;
 use crate::submit_future::SubmitFuture;
-use crate::sync::{Arc, Mutex};
+use crate::sync::{Arc, Mutex, TaskArc};
+use crate::task::Task;
 use crate::Builder;
 
 /// A thread pool that never holds more than [`capacity()`](Self::capacity) tasks in flight
@@ -140,6 +142,64 @@ impl BoundedExecutor {
         T: Send + 'static,
     {
         TaskHandle::submit(&self.shared, 1, f, Wait::Forever).map_err(SubmitError::from_refusal)
+    }
+
+    /// Runs `f` on the executor without a handle to its result, waiting while
+    /// [`capacity()`](Self::capacity) tasks are in flight: threadpool's `execute`, bounded. The
+    /// cheapest way in when nothing waits for the task: no handle is made or dropped, so four
+    /// atomic read-modify-writes fewer per task than `submit` with the handle dropped.
+    ///
+    /// # Panics
+    ///
+    /// Never raises a panic of `f`: nobody could see it, so it is caught, counted in
+    /// [`Stats::panicked`](crate::Stats::panicked), and dropped. Use [`submit`](Self::submit)
+    /// to get it.
+    ///
+    /// # Errors
+    ///
+    /// As [`submit`](Self::submit): [`SubmitError::Shutdown`] or [`SubmitError::Forked`], with
+    /// the closure unrun.
+    ///
+    /// # Deadlocks
+    ///
+    /// As [`submit`](Self::submit): from one of this executor's workers, a full executor runs `f`
+    /// inline; from any other thread, a full executor's queued tasks are run on the calling
+    /// thread until a slot frees ([`Builder::producer_helps`]).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::atomic::{AtomicU64, Ordering};
+    /// use std::sync::Arc;
+    ///
+    /// let exec = bounded_executor::BoundedExecutor::new(2);
+    /// let total = Arc::new(AtomicU64::new(0));
+    /// for i in 1..=100 {
+    ///     let total = Arc::clone(&total);
+    ///     exec.execute(move || {
+    ///         total.fetch_add(i, Ordering::Relaxed);
+    ///     })
+    ///     .unwrap();
+    /// }
+    /// exec.shutdown(); // every accepted task has run
+    /// assert_eq!(total.load(Ordering::Relaxed), 5050);
+    /// ```
+    #[inline]
+    pub fn execute<F>(&self, f: F) -> Result<(), SubmitError<F>>
+    where
+        F: FnOnce() + Send + 'static,
+    {
+        match self.shared.admit(1, Wait::Forever) {
+            Ok(admission) => {
+                let job: JobRef = TaskArc::new(Task::detached(f, admission.weight()));
+                Shared::enqueue(&self.shared, admission, job);
+                Ok(())
+            }
+            Err(refusal) => {
+                self.shared.reject();
+                Err(SubmitError::from_refusal((refusal, f)))
+            }
+        }
     }
 
     /// Submits `f` if a slot is free right now.

@@ -273,6 +273,12 @@ where
         Self { header: Header::new(0, weight), stage: UnsafeCell::new(Stage::Pending(f)) }
     }
 
+    /// A task no handle will ever see (`BoundedExecutor::execute`): born `DETACHED`, so its
+    /// outcome is dropped as soon as it is published.
+    pub(crate) fn detached(f: F, weight: u64) -> Self {
+        Self { header: Header::new(DETACHED, weight), stage: UnsafeCell::new(Stage::Pending(f)) }
+    }
+
     /// Drops whatever the stage holds.
     ///
     /// # Safety

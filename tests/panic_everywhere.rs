@@ -1,6 +1,6 @@
 //! Panic everywhere: a randomized test of user code that panics at the wrong moment. Closures,
 //! results and wakers that panic (in `Drop`, in the task, in `wake`) at random, across
-//! `submit`, `try_submit`, their weighted forms, `submit_async`, `cancel`, `scope` (on a worker
+//! `submit`, `try_submit`, their weighted forms, `execute`, `submit_async`, `cancel`, `scope` (on a worker
 //! and off it), `TaskSet`, `map`, `map_weighted` and `shutdown_now`, under a random weight
 //! capacity (random weights, some too heavy for it), with exact accounting at the end of every
 //! round:
@@ -200,7 +200,15 @@ fn round(rng: &mut Rng, ledger: &Arc<Ledger>) {
         }
         match op {
             0 => {
-                let plan = Plan::random(rng);
+                let mut plan = Plan::random(rng);
+                if rng.one_in(4) {
+                    // No handle: a result that panics when dropped would panic in the task
+                    // itself, which the ledger does not count as the body's.
+                    plan.result_armed = false;
+                    let task = plan.task(ledger);
+                    exec.execute(move || drop(task())).unwrap_or_else(|_| unreachable!());
+                    continue;
+                }
                 let handle = if rng.one_in(2) {
                     exec.submit(plan.task(ledger)).unwrap()
                 } else {

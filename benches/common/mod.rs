@@ -165,6 +165,8 @@ pub(crate) enum Pool {
     /// default has today. Handles are dropped at once; `shutdown` (inside the timed region) waits
     /// for the tasks. The pool every target of issue 13 is about.
     OursDefault,
+    /// The default executor driven by `execute` (no handle), as threadpool's `execute` is.
+    OursExecute,
     /// This crate, `queue_ratio(ratio)`: capacity = ratio × workers. With `window`, each producer
     /// keeps the newest `capacity` handles and joins the oldest when the window is full;
     /// otherwise handles are dropped at once (detached) and `shutdown` waits for the tasks.
@@ -197,6 +199,7 @@ impl Pool {
     pub(crate) fn name(self) -> String {
         match self {
             Pool::OursDefault => format!("ours default (new({WORKERS}))"),
+            Pool::OursExecute => format!("ours default, execute (new({WORKERS}))"),
             Pool::Ours { ratio, window } => {
                 format!("ours r{ratio} {}", if window { "window" } else { "drop" })
             }
@@ -214,6 +217,7 @@ impl Pool {
     pub(crate) fn key(self) -> String {
         match self {
             Pool::OursDefault => "ours-default".into(),
+            Pool::OursExecute => "ours-execute".into(),
             Pool::Ours { ratio, window } => {
                 format!("ours-r{ratio}-{}", if window { "window" } else { "drop" })
             }
@@ -232,7 +236,7 @@ impl Pool {
     pub(crate) fn run(self, n: usize, producers: usize, work: Work) -> Duration {
         let share = |p: usize| n / producers + usize::from(p < n % producers);
         match self {
-            Pool::OursDefault => {
+            Pool::OursDefault | Pool::OursExecute => {
                 let exec = BoundedExecutor::new(WORKERS);
                 let start = Instant::now();
                 thread::scope(|s| {
@@ -240,7 +244,11 @@ impl Pool {
                         let exec = &exec;
                         s.spawn(move || {
                             for _ in 0..share(p) {
-                                drop(exec.submit(move || work.run()));
+                                if self == Pool::OursExecute {
+                                    let _ = exec.execute(move || work.run());
+                                } else {
+                                    drop(exec.submit(move || work.run()));
+                                }
                             }
                         });
                     }
