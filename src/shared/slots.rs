@@ -187,13 +187,23 @@ impl Shared {
     }
 
     /// Waits for a slot and `weight` units until `deadline` (forever if `None`).
-    #[cold]
+    ///
+    /// Small on purpose: a helping producer passes here once per task it submits to a full
+    /// executor, so the waiting below is kept out of line (a smaller frame to set up).
     fn acquire_slow(&self, weight: u64, deadline: Option<Instant>) -> Result<(), Refusal> {
         if self.producer_helps && deadline.is_none() {
             if let Some(result) = self.help_while_full(weight) {
                 return result;
             }
         }
+        self.wait_for_slot(weight, deadline)
+    }
+
+    /// Spins, yields, then parks for a slot and `weight` units, counting the time in
+    /// `submit_wait`.
+    #[cold]
+    #[inline(never)]
+    fn wait_for_slot(&self, weight: u64, deadline: Option<Instant>) -> Result<(), Refusal> {
         let started = Instant::now();
         let result = match self.spin_for_slot(weight) {
             Some(result) => result,
