@@ -29,7 +29,7 @@ fn worker(shared: Arc<Shared>) -> thread::JoinHandle<()> {
         match shared.queue.pop() {
             Message::Run(job) => shared.execute(&*job, PoppedBy::Worker(0)),
             Message::Stop => return,
-            Message::Retire | Message::Wake => unreachable!("no resize in these models"),
+            Message::Retire => unreachable!("no resize in these models"),
         }
     })
 }
@@ -183,7 +183,7 @@ fn loom_cancel_vs_start_gives_the_slot_back_once() {
             let shared = shared.clone();
             thread::spawn(move || match shared.queue.pop() {
                 Message::Run(job) => shared.execute(&*job, PoppedBy::Worker(0)),
-                Message::Stop | Message::Retire | Message::Wake => unreachable!(),
+                Message::Stop | Message::Retire => unreachable!(),
             })
         };
         // Cancelled off the queue while the worker pops the entry: whichever of the two goes
@@ -293,7 +293,7 @@ fn loom_a_task_pushed_after_the_drain_is_cancelled_by_its_joining_worker() {
             match message {
                 Message::Run(job) => shared.execute(&*job, PoppedBy::Worker(0)),
                 Message::Stop => stops += 1,
-                Message::Retire | Message::Wake => unreachable!(),
+                Message::Retire => unreachable!(),
             }
         }
         // Run if the join came before `shutdown_now` began, else cancelled.
@@ -329,7 +329,7 @@ fn loom_cancel_vs_pop_with_a_panicking_closure_gives_the_slot_back_once() {
                         shared.execute(&*job, PoppedBy::Worker(0))
                     }));
                 }
-                Message::Stop | Message::Retire | Message::Wake => unreachable!(),
+                Message::Stop | Message::Retire => unreachable!(),
             })
         };
         let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| handle.cancel()));

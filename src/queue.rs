@@ -5,20 +5,27 @@
 //! the worker it reaches; see `shared::threads`). Under `--cfg loom`, a mutex and condition
 //! variable stand in for it.
 //!
-//! # Spilling
+//! # Overflow
 //!
 //! The channel is crossbeam's array flavour, sized for the capacity the executor was built
 //! with: it stays in cache and allocates nothing per message. A resize can raise the capacity
-//! past that room. Before it does, it turns *spilling* on, for good: a push that finds the array
-//! full goes to an overflow list instead of waiting, and workers, which then look at both,
-//! never wait on the array alone for more than `SPILL_POLL`. Turning it on also sends one
-//! `Wake` per worker, so that none stays asleep on the array alone. Until then (and always,
-//! for an executor never raised past its room), a push and a pop are the channel's own.
+//! past that room. Then a push that finds the array full puts its message on an overflow list
+//! instead of waiting, and every pop *refills* the array from that list, oldest first, so that
+//! workers only ever wait on the array and never miss a message. The overflow list is counted
+//! by `overflowing`, which a pop reads (one load) to skip the refill while the list is empty,
+//! as it always is for an executor never raised past its room.
+//!
+//! No message is stranded on the list while the array has room: a push adds to the list and
+//! then refills itself; a pop takes from the array and then refills. Either the pusher's refill
+//! finds the room a pop made, or that pop's refill finds the pushed message. That is a store
+//! (the count, or crossbeam's head) against a load (crossbeam's head, or the count) on each
+//! side; both are `SeqCst` (crossbeam's head update and the fence before its full check are), so
+//! the two cannot both miss.
 
 use std::collections::VecDeque;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use crate::sync::{AtomicBool, Mutex, Ordering, TaskArc};
+use crate::sync::{AtomicUsize, Mutex, Ordering, TaskArc};
 use crate::task::Job;
 
 /// A queued task.
@@ -31,24 +38,16 @@ pub(crate) enum Message {
     Stop,
     /// Exit if more workers are alive than `max_workers` (the pool was shrunk).
     Retire,
-    /// Nothing to do: look at the queue again (sent when spilling begins).
-    Wake,
 }
-
-/// How long a worker of a spilling queue waits on the array before it looks at the overflow.
-#[cfg(not(loom))]
-const SPILL_POLL: Duration = Duration::from_millis(1);
 
 #[cfg(not(loom))]
 pub(crate) struct Queue {
     tx: crossbeam_channel::Sender<Message>,
     rx: crossbeam_channel::Receiver<Message>,
-    /// How many `Run`s the array holds besides the relays (`usize::MAX` for the list flavour).
-    room: usize,
-    /// Set for good before the capacity may exceed `room` (see the module docs).
-    spilling: AtomicBool,
-    /// Messages that found the array full.
+    /// Messages that found the array full (only past the room it was built with).
     overflow: Mutex<VecDeque<Message>>,
+    /// `overflow.len()`, readable without the lock.
+    overflowing: AtomicUsize,
 }
 
 /// Above this many entries, the queue is a linked list of blocks instead of one array.
@@ -56,6 +55,7 @@ pub(crate) struct Queue {
 const LARGEST_ARRAY: usize = 1 << 16;
 
 /// Room for the relays besides the tasks: one `Stop` and one `Retire`.
+#[cfg(not(loom))]
 const RELAYS: usize = 2;
 
 #[cfg(not(loom))]
@@ -64,105 +64,78 @@ impl Queue {
     ///
     /// Until a resize raises the capacity, it never holds more than `capacity + RELAYS`
     /// messages: every `Run` holds a slot until it is popped, and at most one `Stop` and one
-    /// `Retire` are queued at a time. An array of that size is never full, so a push never
-    /// waits and never spills.
+    /// `Retire` are queued at a time. An array of that size is never full, so nothing ever
+    /// goes to the overflow list.
     pub(crate) fn new(capacity: usize) -> Self {
-        let (tx, rx, room) = match capacity.checked_add(RELAYS) {
-            Some(bound) if bound <= LARGEST_ARRAY => {
-                let (tx, rx) = crossbeam_channel::bounded(bound);
-                (tx, rx, capacity)
-            }
-            _ => {
-                let (tx, rx) = crossbeam_channel::unbounded();
-                (tx, rx, usize::MAX)
-            }
+        let (tx, rx) = match capacity.checked_add(RELAYS) {
+            Some(bound) if bound <= LARGEST_ARRAY => crossbeam_channel::bounded(bound),
+            _ => crossbeam_channel::unbounded(),
         };
-        Self {
-            tx,
-            rx,
-            room,
-            spilling: AtomicBool::new(false),
-            overflow: Mutex::new(VecDeque::new()),
-        }
+        Self { tx, rx, overflow: Mutex::new(VecDeque::new()), overflowing: AtomicUsize::new(0) }
     }
 
-    /// The largest capacity the array serves without spilling.
-    pub(crate) fn room(&self) -> usize {
-        self.room
-    }
-
-    /// Turns spilling on, for good, and wakes up to `workers` workers asleep on the array.
-    pub(crate) fn spill(&self, workers: usize) {
-        // ORDERING: SeqCst, as the loads in `pop`: a worker that wakes on a `Wake` sent below
-        // sees it (the channel orders the send before the receive), and the total order keeps
-        // any later load from reading `false`.
-        if self.spilling.swap(true, Ordering::SeqCst) {
-            return;
-        }
-        for _ in 0..workers {
-            if self.tx.try_send(Message::Wake).is_err() {
-                // Full: no worker is asleep on an empty array.
-                break;
-            }
-        }
-    }
-
-    #[inline]
-    fn is_spilling(&self) -> bool {
-        self.spilling.load(Ordering::SeqCst)
-    }
-
-    /// Pushes `message`. Never waits: the array is never full unless spilling is on (see the
-    /// module docs), and then the message goes to the overflow.
+    /// Pushes `message`. Never waits: if the array is full, the message goes to the overflow
+    /// list (see the module docs).
     #[inline]
     pub(crate) fn push(&self, message: Message) {
         // The queue owns both ends, so the channel cannot be disconnected.
         if let Err(crossbeam_channel::TrySendError::Full(message)) = self.tx.try_send(message) {
-            self.overflow.lock().push_back(message);
+            self.overflow(message);
+        }
+    }
+
+    #[cold]
+    fn overflow(&self, message: Message) {
+        {
+            let mut overflow = self.overflow.lock();
+            overflow.push_back(message);
+            // ORDERING: SeqCst, against the load in `after_pop` (see the module docs).
+            self.overflowing.fetch_add(1, Ordering::SeqCst);
+        }
+        self.refill();
+    }
+
+    /// Moves overflowed messages into the array while it has room, oldest first.
+    #[cold]
+    fn refill(&self) {
+        let mut overflow = self.overflow.lock();
+        while let Some(message) = overflow.pop_front() {
+            if let Err(crossbeam_channel::TrySendError::Full(message)) = self.tx.try_send(message) {
+                overflow.push_front(message);
+                return;
+            }
+            self.overflowing.fetch_sub(1, Ordering::SeqCst);
+        }
+    }
+
+    /// After a pop made room: refills the array if anything overflowed.
+    #[inline]
+    fn after_pop(&self) {
+        // ORDERING: SeqCst, against the count's increment in `overflow` (see the module docs).
+        if self.overflowing.load(Ordering::SeqCst) != 0 {
+            self.refill();
         }
     }
 
     /// Waits for the next message.
     #[inline]
     pub(crate) fn pop(&self) -> Message {
-        if !self.is_spilling() {
-            return self.rx.recv().unwrap_or(Message::Stop);
-        }
-        loop {
-            if let Some(message) = self.pop_timeout(SPILL_POLL) {
-                return message;
-            }
-        }
+        let message = self.rx.recv().unwrap_or(Message::Stop);
+        self.after_pop();
+        message
     }
 
     /// Waits at most `timeout` for the next message: `None` if none came.
     pub(crate) fn pop_timeout(&self, timeout: Duration) -> Option<Message> {
-        if !self.is_spilling() {
-            return self.rx.recv_timeout(timeout).ok();
-        }
-        let deadline = Instant::now().checked_add(timeout);
-        loop {
-            if let Some(message) = self.try_pop() {
-                return Some(message);
-            }
-            let now = Instant::now();
-            let left =
-                deadline.map_or(SPILL_POLL, |deadline| deadline.saturating_duration_since(now));
-            if left.is_zero() {
-                return None;
-            }
-            if let Ok(message) = self.rx.recv_timeout(left.min(SPILL_POLL)) {
-                return Some(message);
-            }
-        }
+        let message = self.rx.recv_timeout(timeout).ok()?;
+        self.after_pop();
+        Some(message)
     }
 
     pub(crate) fn try_pop(&self) -> Option<Message> {
-        match self.rx.try_recv() {
-            Ok(message) => Some(message),
-            Err(_) if self.is_spilling() => self.overflow.lock().pop_front(),
-            Err(_) => None,
-        }
+        let message = self.rx.try_recv().ok()?;
+        self.after_pop();
+        Some(message)
     }
 }
 
@@ -180,13 +153,6 @@ impl Queue {
             ready: loom::sync::Condvar::new(),
         }
     }
-
-    /// Never full under loom: no room to run out of, nothing to spill.
-    pub(crate) fn room(&self) -> usize {
-        usize::MAX
-    }
-
-    pub(crate) fn spill(&self, _workers: usize) {}
 
     pub(crate) fn push(&self, message: Message) {
         self.items.lock().unwrap().push_back(message);

@@ -240,3 +240,74 @@ fn resizing_under_four_weighted_producers_loses_nothing_and_keeps_both_bounds() 
     let stats = exec.stats();
     assert_eq!(stats.threads_started, stats.threads_exited);
 }
+
+/// Shutdown racing resizes and submits, round after round: every round ends in time (no thread is left
+/// waiting for a `Stop` that never comes, and none is started after the last one), every
+/// accepted task ran, and every thread started was joined.
+#[test]
+fn shutdown_racing_resizes_and_submits_always_ends() {
+    let seed = env_or("RESIZE_STRESS_SEED", 0x0011_u64);
+    let rounds = env_or("RESIZE_STRESS_ROUNDS", 200_u64);
+    let started = Instant::now();
+    for round in 0..rounds {
+        assert!(started.elapsed() < WATCHDOG, "stuck at round {round}");
+        let mut rng = Rng(seed ^ round.wrapping_mul(0x9E37_79B9_7F4A_7C15));
+        let min = rng.below(3) as usize;
+        let exec = Arc::new(
+            Builder::new()
+                .max_workers(2)
+                .min_workers(min)
+                .keep_alive(Duration::ZERO)
+                .build()
+                .unwrap(),
+        );
+        let ran = Arc::new(AtomicU64::new(0));
+        let resizer_seed = rng.next();
+        let accepted = thread::scope(|s| {
+            let resizer = s.spawn(|| {
+                let mut rng = Rng(resizer_seed);
+                for _ in 0..rng.below(20) {
+                    // Ok, or refused once the shutdown began: never a hang or a panic.
+                    let _ = exec.set_max_workers(1 + rng.below(4) as usize);
+                    if rng.below(4) == 0 {
+                        let _ = exec.set_capacity(1 + rng.below(8) as usize);
+                    }
+                }
+            });
+            let producer = s.spawn(|| {
+                let mut accepted = 0u64;
+                for _ in 0..50 {
+                    let ran = Arc::clone(&ran);
+                    if exec
+                        .execute(move || {
+                            ran.fetch_add(1, Ordering::SeqCst);
+                        })
+                        .is_ok()
+                    {
+                        accepted += 1;
+                    }
+                }
+                accepted
+            });
+            for _ in 0..rng.below(100) {
+                thread::yield_now();
+            }
+            // Races the resizer and the producer; bounded, so that a lost `Stop` fails the test.
+            let finished = exec.shutdown_timeout(WATCHDOG);
+            assert!(
+                finished,
+                "round {round}: shutdown never finished: {exec:?}, {:?}",
+                exec.stats()
+            );
+            resizer.join().unwrap();
+            producer.join().unwrap()
+        });
+        // `shutdown` returned once every accepted task had run; any thread a resize started
+        // before it was stopped and joined.
+        assert_eq!(ran.load(Ordering::SeqCst), accepted, "round {round}");
+        assert_eq!(exec.workers(), 0, "round {round}");
+        let stats = exec.stats();
+        assert_eq!(stats.threads_started, stats.threads_exited, "round {round}");
+        assert_eq!(stats.completed, accepted, "round {round}");
+    }
+}

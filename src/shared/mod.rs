@@ -178,11 +178,9 @@ impl Shared {
 
     #[inline]
     pub(crate) fn capacity(&self) -> usize {
-        // ORDERING: Acquire (a plain load on x86), paired with the Release in `set_capacity`:
-        // a producer admitted under a raised capacity, and the worker that pops its task, see
-        // the queue spilling if the raise needed it. Submits racing a resize may be admitted
-        // under either value.
-        self.capacity.load(Ordering::Acquire)
+        // ORDERING: Relaxed; a resize is not ordered with the submits racing it, which may be
+        // admitted under either value (see `set_capacity`).
+        self.capacity.load(Ordering::Relaxed)
     }
 
     pub(crate) fn weight_capacity(&self) -> u64 {
@@ -475,7 +473,7 @@ impl Shared {
                 Message::Run(job) => self.run_here(&*job),
                 // No worker left for any of these.
                 Message::Retire => self.threads.retire_taken(),
-                Message::Stop | Message::Wake => {}
+                Message::Stop => {}
             }
         }
     }
@@ -511,7 +509,6 @@ impl Shared {
         while let Some(message) = self.queue.try_pop() {
             match message {
                 Message::Run(job) => late.catch(|| self.execute(&*job, PoppedBy::Drain)),
-                Message::Wake => {}
                 relay => relays.push(relay),
             }
         }

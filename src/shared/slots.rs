@@ -307,7 +307,6 @@ impl Shared {
                     self.push(Message::Retire);
                     return None;
                 }
-                Message::Wake => {}
             }
             match self.try_acquire(weight) {
                 Err(Refusal::Full) => {}
@@ -483,15 +482,10 @@ impl Shared {
     /// wait until the count is under the new bound. A raise wakes every waiting producer to
     /// try again.
     pub(crate) fn set_capacity(&self, capacity: usize) {
-        // Spilling first: the queue must take more than its array before anyone is admitted
-        // under the new capacity.
-        if capacity > self.queue.room() {
-            self.queue.spill(self.threads.live());
-        }
-        // ORDERING: Release, see `capacity`. A parked producer checks the capacity under the
+        // ORDERING: Relaxed, see `capacity`. A parked producer checks the capacity under the
         // parking lot's bucket lock, which `wake_all_producers` takes after this store: it
         // either sees the new value or is woken.
-        let previous = self.capacity.swap(capacity, Ordering::Release);
+        let previous = self.capacity.swap(capacity, Ordering::Relaxed);
         if capacity > previous {
             self.wake_all_producers();
         }

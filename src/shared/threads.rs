@@ -315,7 +315,6 @@ impl Threads {
                 self.retire_taken();
                 self.pass_retire_on(shared);
             }
-            Message::Wake => {}
         }
         None
     }

@@ -97,7 +97,6 @@ fn work(shared: &Arc<Shared>, index: usize) {
                     return;
                 }
             }
-            Message::Wake => {}
         }
     }
 }
