@@ -5,11 +5,11 @@
 mod common;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{mpsc, Arc, Barrier};
+use std::sync::{mpsc, Arc};
 use std::time::Duration;
 
 use bounded_executor::{BoundedExecutor, Builder};
-use common::{Gate, WATCHDOG};
+use common::{run_together, Gate, WATCHDOG};
 
 /// A lazy executor whose stop hook reports each exiting worker's index on the returned channel.
 fn lazy(max: usize, min: usize, keep_alive: Duration) -> (BoundedExecutor, mpsc::Receiver<usize>) {
@@ -54,18 +54,7 @@ fn the_default_starts_every_thread_at_build_and_keeps_them() {
 fn threads_start_while_no_worker_is_idle_up_to_max_workers() {
     let (exec, _exits) = lazy(4, 0, Builder::DEFAULT_KEEP_ALIVE);
     // Four tasks that only finish together: they need four threads at once.
-    let barrier = Arc::new(Barrier::new(5));
-    let handles: Vec<_> = (0..4)
-        .map(|_| {
-            let barrier = Arc::clone(&barrier);
-            exec.submit(move || {
-                barrier.wait();
-            })
-            .unwrap()
-        })
-        .collect();
-    barrier.wait();
-    handles.into_iter().for_each(|h| h.join().unwrap());
+    run_together(&exec, 4);
     assert_eq!(exec.workers(), 4);
     assert_eq!(exec.stats().threads_started, 4);
 }
@@ -96,18 +85,7 @@ fn never_more_than_max_workers_run_tasks() {
 fn idle_threads_beyond_min_workers_exit_after_keep_alive() {
     let (exec, exits) = lazy(3, 1, Duration::from_millis(20));
     assert_eq!(exec.workers(), 1);
-    let barrier = Arc::new(Barrier::new(4));
-    let handles: Vec<_> = (0..3)
-        .map(|_| {
-            let barrier = Arc::clone(&barrier);
-            exec.submit(move || {
-                barrier.wait();
-            })
-            .unwrap()
-        })
-        .collect();
-    barrier.wait();
-    handles.into_iter().for_each(|h| h.join().unwrap());
+    run_together(&exec, 3);
     assert_eq!(exec.workers(), 3);
     // Two of the three retire; the minimum stays.
     for _ in 0..2 {

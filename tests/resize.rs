@@ -5,11 +5,11 @@
 mod common;
 
 use std::collections::BTreeSet;
-use std::sync::{mpsc, Arc, Barrier};
+use std::sync::{mpsc, Arc};
 use std::thread;
 
 use bounded_executor::{BoundedExecutor, Builder, TrySubmitError};
-use common::{assert_every_slot_is_back, occupy_workers, Gate, WATCHDOG};
+use common::{assert_every_slot_is_back, occupy_workers, run_together, Gate, WATCHDOG};
 
 #[test]
 fn growing_starts_threads_and_the_capacity_follows_the_ratio() {
@@ -17,18 +17,7 @@ fn growing_starts_threads_and_the_capacity_follows_the_ratio() {
     exec.set_max_workers(3).unwrap();
     assert_eq!((exec.max_workers(), exec.capacity(), exec.workers()), (3, 9, 3));
     // Three tasks that finish only together: three threads run at once.
-    let barrier = Arc::new(Barrier::new(4));
-    let handles: Vec<_> = (0..3)
-        .map(|_| {
-            let barrier = Arc::clone(&barrier);
-            exec.submit(move || {
-                barrier.wait();
-            })
-            .unwrap()
-        })
-        .collect();
-    barrier.wait();
-    handles.into_iter().for_each(|h| h.join().unwrap());
+    run_together(&exec, 3);
     assert_every_slot_is_back(&exec);
 }
 

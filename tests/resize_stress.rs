@@ -19,7 +19,9 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use bounded_executor::{Builder, SubmitError, SubmitTimeoutError, TaskHandle, TrySubmitError};
-use common::{assert_every_slot_is_back, assert_every_unit_is_back, DropCounter, WATCHDOG};
+use common::{
+    assert_every_slot_is_back, assert_every_unit_is_back, DropCounter, SplitMix64, WATCHDOG,
+};
 
 const PRODUCERS: usize = 4;
 const WEIGHT_CAPACITY: u64 = 100;
@@ -30,23 +32,6 @@ const MOST_CAPACITY: usize = 2 * MOST_WORKERS;
 
 fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
     std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
-}
-
-/// splitmix64: small and seedable.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
 }
 
 /// What every task and every producer adds up.
@@ -96,7 +81,7 @@ fn resizing_under_four_weighted_producers_loses_nothing_and_keeps_both_bounds() 
         .map(|p| {
             let (exec, ledger, drops) = (Arc::clone(&exec), Arc::clone(&ledger), drops.clone());
             thread::spawn(move || {
-                let mut rng = Rng(seed ^ (p + 1).wrapping_mul(0xA24B_AED4_963E_E407));
+                let mut rng = SplitMix64(seed ^ (p + 1).wrapping_mul(0xA24B_AED4_963E_E407));
                 let mut handles = Vec::new();
                 for i in 0..tasks {
                     assert!(started.elapsed() < WATCHDOG, "producer {p} stuck at task {i}");
@@ -166,7 +151,7 @@ fn resizing_under_four_weighted_producers_loses_nothing_and_keeps_both_bounds() 
     let resizer = {
         let (exec, done) = (Arc::clone(&exec), Arc::clone(&done));
         thread::spawn(move || {
-            let mut rng = Rng(seed.rotate_left(17) | 1);
+            let mut rng = SplitMix64(seed.rotate_left(17) | 1);
             let mut resizes = 0u64;
             while !done.load(Ordering::SeqCst) {
                 if rng.below(8) == 0 {
@@ -251,7 +236,7 @@ fn shutdown_racing_resizes_and_submits_always_ends() {
     let started = Instant::now();
     for round in 0..rounds {
         assert!(started.elapsed() < WATCHDOG, "stuck at round {round}");
-        let mut rng = Rng(seed ^ round.wrapping_mul(0x9E37_79B9_7F4A_7C15));
+        let mut rng = SplitMix64(seed ^ round.wrapping_mul(0x9E37_79B9_7F4A_7C15));
         let min = rng.below(3) as usize;
         let exec = Arc::new(
             Builder::new()
@@ -265,7 +250,7 @@ fn shutdown_racing_resizes_and_submits_always_ends() {
         let resizer_seed = rng.next();
         let accepted = thread::scope(|s| {
             let resizer = s.spawn(|| {
-                let mut rng = Rng(resizer_seed);
+                let mut rng = SplitMix64(resizer_seed);
                 for _ in 0..rng.below(20) {
                     // Ok, or refused once the shutdown began: never a hang or a panic.
                     let _ = exec.set_max_workers(1 + rng.below(4) as usize);

@@ -24,7 +24,7 @@ use std::thread;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use bounded_executor::{BoundedExecutor, TaskHandle};
-use common::{Counted, DropCounter, Gate};
+use common::{Counted, DropCounter, Gate, SplitMix64};
 
 const WORKERS: usize = 2;
 const CAPACITY: usize = 8;
@@ -46,27 +46,6 @@ const CANCELLED: u8 = 6;
 const FATE: u8 = 0x0f;
 /// High bit of the fate byte: the task was built to panic.
 const PANICS: u8 = 0x80;
-
-/// splitmix64 (Steele, Lea, Flood 2014): small, fast, and good enough to pick a mix.
-struct SplitMix64(u64);
-
-impl SplitMix64 {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-
-    fn percent(&mut self, p: u64) -> bool {
-        self.below(100) < p
-    }
-}
 
 /// The panic payload of a panicking task; the panic hook keeps these quiet.
 struct Boom {

@@ -441,16 +441,10 @@ impl Shared {
     /// `threads.rs`).
     #[inline]
     pub(crate) fn push_task(shared: &Arc<Self>, message: Message) {
-        shared.push(message);
+        shared.queue.push(message);
         if shared.threads.is_lazy() {
             shared.threads.after_push(shared);
         }
-    }
-
-    /// Pushes `message`; never waits (see `Queue::push`).
-    #[inline]
-    pub(crate) fn push(&self, message: Message) {
-        self.queue.push(message);
     }
 
     /// Runs a popped job on the calling thread, under its worker index if it is one of this
@@ -513,7 +507,7 @@ impl Shared {
             }
         }
         for relay in relays {
-            self.push(relay);
+            self.queue.push(relay);
         }
         late
     }

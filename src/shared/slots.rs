@@ -299,12 +299,12 @@ impl Shared {
                 Message::Stop => {
                     // Only pushed once the count reached zero after `SHUTDOWN`: hand it back to
                     // the workers; the next try is refused.
-                    self.push(Message::Stop);
+                    self.queue.push(Message::Stop);
                     return None;
                 }
                 Message::Retire => {
                     // For a worker (the pool was shrunk): hand it back, and wait as usual.
-                    self.push(Message::Retire);
+                    self.queue.push(Message::Retire);
                     return None;
                 }
             }

@@ -310,7 +310,7 @@ impl Threads {
                 Shared::push_task(shared, Message::Run(job));
             }
             // Meant for the workers still alive (a `Stop` is only sent while some are).
-            Message::Stop => shared.push(Message::Stop),
+            Message::Stop => shared.queue.push(Message::Stop),
             Message::Retire => {
                 self.retire_taken();
                 self.pass_retire_on(shared);
@@ -351,7 +351,7 @@ impl Threads {
         // ORDERING: Relaxed; the flag only keeps `Retire`s from piling up. A worker clears it
         // before it reads the live count, so a shrink that finds it set has one coming.
         if self.live() > self.max() && !self.retire_queued.swap(true, Ordering::Relaxed) {
-            shared.push(Message::Retire);
+            shared.queue.push(Message::Retire);
         }
     }
 
@@ -364,7 +364,7 @@ impl Threads {
     pub(super) fn exit_on_stop(&self, shared: &Shared) {
         let previous = self.word.fetch_sub(LIVE, Ordering::AcqRel);
         if !self.exited_from(previous) {
-            shared.push(Message::Stop);
+            shared.queue.push(Message::Stop);
         }
     }
 
@@ -398,7 +398,7 @@ impl Threads {
         if live(previous) == 0 {
             sync::unpark_all(self.key());
         } else {
-            shared.push(Message::Stop);
+            shared.queue.push(Message::Stop);
         }
     }
 

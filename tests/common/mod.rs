@@ -178,3 +178,41 @@ pub fn assert_every_unit_is_back(exec: &BoundedExecutor) {
     all.join().unwrap();
     assert_eq!(exec.weight_in_flight(), 0);
 }
+
+/// splitmix64 (Steele, Lea, Flood 2014): small, fast, and good enough to pick a mix.
+pub struct SplitMix64(pub u64);
+
+impl SplitMix64 {
+    pub fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+
+    pub fn percent(&mut self, p: u64) -> bool {
+        self.below(100) < p
+    }
+}
+
+/// Submits `n` tasks that can only finish together, with this thread, and joins them: it
+/// returns only if `n` threads of `exec` ran them at once.
+pub fn run_together(exec: &BoundedExecutor, n: usize) {
+    let barrier = Arc::new(std::sync::Barrier::new(n + 1));
+    let handles: Vec<_> = (0..n)
+        .map(|_| {
+            let barrier = Arc::clone(&barrier);
+            exec.submit(move || {
+                barrier.wait();
+            })
+            .unwrap()
+        })
+        .collect();
+    barrier.wait();
+    handles.into_iter().for_each(|h| h.join().unwrap());
+}
