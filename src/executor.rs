@@ -18,7 +18,7 @@ use crate::shared::MAX_CAPACITY;
 use crate::shared::{Shared, Wait};
 use crate::stats::Stats;
 use crate::submit_future::SubmitFuture;
-use crate::sync::{Arc, Mutex, TaskArc};
+use crate::sync::{Arc, Mutex};
 use crate::task::Task;
 use crate::Builder;
 
@@ -191,7 +191,7 @@ impl BoundedExecutor {
     {
         match self.shared.admit(1, Wait::Forever) {
             Ok(admission) => {
-                let job: JobRef = TaskArc::new(Task::detached(f, admission.weight()));
+                let job: JobRef = Task::allocate_detached(f, admission.weight());
                 Shared::enqueue(&self.shared, admission, job);
                 Ok(())
             }

@@ -9,8 +9,11 @@ use std::time::{Duration, Instant};
 use crate::error::TaskError;
 use crate::queue::JobRef;
 use crate::shared::{worker, Admission, Refusal, Shared, Wait};
-use crate::sync::{Arc, TaskArc};
+use std::mem::ManuallyDrop;
+
+use crate::sync::Arc;
 use crate::task::{Completion, Task};
+use crate::task_ref::TaskRef;
 
 /// A handle to a submitted task's result.
 ///
@@ -32,7 +35,8 @@ use crate::task::{Completion, Task};
 /// assert_eq!(handle.join().unwrap(), 42);
 /// ```
 pub struct TaskHandle<T> {
-    task: TaskArc<dyn Completion<T>>,
+    /// The handle's reference: given up by `detach` in `Drop`, never dropped as such.
+    task: ManuallyDrop<TaskRef<dyn Completion<T>>>,
     /// The executor's shared state: to cancel, and to tell whether we are one of its workers.
     shared: Arc<Shared>,
 }
@@ -88,8 +92,7 @@ impl<T> TaskHandle<T> {
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
     {
-        let task = TaskArc::new(Task::new(f, admission.weight()));
-        let job: JobRef = task.clone();
+        let (task, job) = Task::allocate(f, admission.weight());
         Self::start(shared, admission, task, job)
     }
 
@@ -98,11 +101,11 @@ impl<T> TaskHandle<T> {
     pub(crate) fn start(
         shared: &Arc<Shared>,
         admission: Admission,
-        task: TaskArc<dyn Completion<T>>,
+        task: TaskRef<dyn Completion<T>>,
         job: JobRef,
     ) -> Self {
         Shared::enqueue(shared, admission, job);
-        Self { task, shared: Arc::clone(shared) }
+        Self { task: ManuallyDrop::new(task), shared: Arc::clone(shared) }
     }
 
     /// Waits for the task and returns its value.
@@ -199,7 +202,7 @@ impl<T> TaskHandle<T> {
     /// busy.join().unwrap();
     /// ```
     pub fn cancel(&self) -> bool {
-        self.shared.cancel_off_queue(&*self.task)
+        self.shared.cancel_off_queue(&**self.task)
     }
 
     /// Waits until done or `deadline`: Ok(true) once done, Ok(false) on timeout.
@@ -227,7 +230,7 @@ impl<T> TaskHandle<T> {
     #[cold]
     pub(crate) fn run_here_if_queued(&self) -> bool {
         match worker::index_in(&*self.shared) {
-            Some(index) => self.shared.run_off_queue(&*self.task, index),
+            Some(index) => self.shared.run_off_queue(&**self.task, index),
             None => false,
         }
     }
@@ -271,7 +274,8 @@ impl<T> Drop for TaskHandle<T> {
     /// Detaches the task: it still runs, and its result is dropped as soon as it exists (here,
     /// if it already does), not when the last internal reference goes.
     fn drop(&mut self) {
-        self.task.detach();
+        // SAFETY: `task` is taken once, here, and never touched again.
+        unsafe { ManuallyDrop::take(&mut self.task) }.detach();
     }
 }
 

@@ -234,6 +234,7 @@ mod stats;
 mod submit_future;
 mod sync;
 mod task;
+mod task_ref;
 mod task_set;
 mod unwind;
 

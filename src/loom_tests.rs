@@ -20,8 +20,7 @@ use crate::handle::TaskHandle;
 use crate::queue::Message;
 use crate::shared::{PoppedBy, Refusal, Shared, ThreadsConfig, Wait};
 use crate::submit_future::SubmitFuture;
-use crate::sync::TaskArc;
-use crate::task::{Completion, Job, Task};
+use crate::task::Task;
 
 /// A worker's loop, for models that need one: runs jobs until told to stop.
 fn worker(shared: Arc<Shared>) -> thread::JoinHandle<()> {
@@ -90,11 +89,9 @@ fn loom_result_slot_run_vs_join() {
     loom::model(|| {
         let drops = Arc::new(AtomicUsize::new(0));
         let result = Counted(drops.clone());
-        let task = TaskArc::new(Task::new(move || result, 1));
-        let runner = {
-            let task = task.clone();
-            thread::spawn(move || assert!(task.run(&mut |panicked, _| assert!(!panicked)).won()))
-        };
+        let (task, job) = Task::allocate(move || result, 1);
+        let runner =
+            thread::spawn(move || assert!(job.run(&mut |panicked, _| assert!(!panicked)).won()));
         assert!(task.header().wait(None));
         // SAFETY: the outcome is published (waited above) and this is the only reader.
         let value = unsafe { task.take_outcome() }.unwrap();
@@ -102,6 +99,7 @@ fn loom_result_slot_run_vs_join() {
         assert_eq!(drops.load(Ordering::SeqCst), 0);
         drop(value);
         assert_eq!(drops.load(Ordering::SeqCst), 1);
+        task.detach();
     });
 }
 
@@ -109,14 +107,11 @@ fn loom_result_slot_run_vs_join() {
 fn loom_result_slot_run_vs_cancel() {
     loom::model(|| {
         let ran = Arc::new(AtomicBool::new(false));
-        let task = {
+        let (task, job) = {
             let ran = ran.clone();
-            TaskArc::new(Task::new(move || ran.store(true, Ordering::SeqCst), 1))
+            Task::allocate(move || ran.store(true, Ordering::SeqCst), 1)
         };
-        let runner = {
-            let task = task.clone();
-            thread::spawn(move || task.run(&mut |_, _| {}).won())
-        };
+        let runner = thread::spawn(move || job.run(&mut |_, _| {}).won());
         let cancelled = task.cancel(&mut |_| {}).won();
         let started = runner.join().unwrap();
         assert!(cancelled != started, "exactly one of run and cancel claims the task");
@@ -125,6 +120,7 @@ fn loom_result_slot_run_vs_cancel() {
         let outcome = unsafe { task.take_outcome() };
         assert_eq!(outcome.is_err(), cancelled);
         assert_eq!(ran.load(Ordering::SeqCst), started);
+        task.detach();
     });
 }
 
@@ -133,16 +129,14 @@ fn loom_result_slot_run_vs_detach_drops_the_result_once() {
     loom::model(|| {
         let drops = Arc::new(AtomicUsize::new(0));
         let result = Counted(drops.clone());
-        let task = TaskArc::new(Task::new(move || result, 1));
-        let runner = {
-            let task = task.clone();
-            thread::spawn(move || task.run(&mut |_, _| {}).won())
-        };
+        let (task, job) = Task::allocate(move || result, 1);
+        // The worker runs the task, then drops its queue entry; whichever reference goes last
+        // frees the task.
+        let runner = thread::spawn(move || job.run(&mut |_, _| {}).won());
         task.detach(); // the handle is dropped while the task may be running
         assert!(runner.join().unwrap());
-        // Whichever came second dropped the result: it is gone before the last Arc.
-        assert_eq!(drops.load(Ordering::SeqCst), 1);
-        drop(task);
+        // Dropped exactly once: by the run or the detach, whichever came second (or by the run
+        // alone, if the handle was gone before it began).
         assert_eq!(drops.load(Ordering::SeqCst), 1);
     });
 }
@@ -248,14 +242,11 @@ impl Wake for Count {
 #[test]
 fn loom_a_waker_registered_while_the_task_publishes_is_woken_once() {
     loom::model(|| {
-        let task = TaskArc::new(Task::new(|| 1, 1));
+        let (task, job) = Task::allocate(|| 1, 1);
         // An earlier poll left a waker and the WAKER bit behind.
         let first = Arc::new(AtomicUsize::new(0));
         assert!(!task.header().register_waker(&Waker::from(std::sync::Arc::new(Count(first)))));
-        let runner = {
-            let task = task.clone();
-            thread::spawn(move || assert!(task.run(&mut |_, _| {}).won()))
-        };
+        let runner = thread::spawn(move || assert!(job.run(&mut |_, _| {}).won()));
         // A `TaskSet::push` registers its own waker and wakes it itself only if told to.
         let second = Arc::new(AtomicUsize::new(0));
         let waker = Waker::from(std::sync::Arc::new(Count(second.clone())));
@@ -264,6 +255,7 @@ fn loom_a_waker_registered_while_the_task_publishes_is_woken_once() {
         }
         runner.join().unwrap();
         assert_eq!(second.load(Ordering::SeqCst), 1, "the new waker is woken exactly once");
+        task.detach();
     });
 }
 
@@ -279,9 +271,8 @@ fn loom_a_task_pushed_after_the_drain_is_cancelled_by_its_joining_worker() {
             let shared = shared.clone();
             thread::spawn(move || assert!(!shared.cancel_queued().discard()))
         };
-        let task = TaskArc::new(Task::new(|| 7, 1));
-        let job: crate::queue::JobRef = task.clone();
-        let completion: TaskArc<dyn Completion<i32>> = task.clone();
+        let (completion, job) = Task::allocate(|| 7, 1);
+        let task = job.clone();
         let handle = TaskHandle::start(&shared, admission, completion, job);
         // The worker joins it (what `join` does on a worker of this executor).
         shared.run_off_queue(&*task, 0);

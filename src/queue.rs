@@ -22,14 +22,14 @@
 //! side; both are `SeqCst` (crossbeam's head update and the fence before its full check are), so
 //! the two cannot both miss.
 
+#[cfg(not(loom))]
 use std::collections::VecDeque;
+#[cfg(not(loom))]
 use std::time::Duration;
 
-use crate::sync::{AtomicUsize, Mutex, Ordering, TaskArc};
-use crate::task::Job;
-
-/// A queued task.
-pub(crate) type JobRef = TaskArc<dyn Job>;
+#[cfg(not(loom))]
+use crate::sync::{AtomicUsize, Mutex, Ordering};
+pub(crate) use crate::task_ref::JobRef;
 
 /// What a worker pops: a job, or an order about the worker itself.
 pub(crate) enum Message {

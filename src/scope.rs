@@ -19,8 +19,9 @@ use crate::handle::TaskHandle;
 use crate::queue::JobRef;
 use crate::shared::worker;
 use crate::shared::{Admission, Shared, Wait};
-use crate::sync::{self, Arc, AtomicUsize, Mutex, Ordering, StdArc, TaskArc};
+use crate::sync::{self, Arc, AtomicUsize, Mutex, Ordering, StdArc};
 use crate::task::{Completion, Job, Task};
+use crate::task_ref::TaskRef;
 use crate::unwind::LatePanic;
 
 /// A scope for tasks that borrow from the caller; see
@@ -184,9 +185,7 @@ impl<'scope, 'env> Scope<'scope, 'env> {
                 return ScopedTaskHandle::refused(TaskError::from_refusal(refusal), &self.state);
             }
         };
-        let task = TaskArc::new(Task::new(move || job.run(), admission.weight()));
-        let completion: TaskArc<dyn Completion<Scoped<T>> + 'scope> = task.clone();
-        let queued: TaskArc<dyn Job + 'scope> = task;
+        let (completion, queued) = Task::allocate(move || job.run(), admission.weight());
         // SAFETY: only the lifetime bound of the trait objects changes (same layout). The task
         // is never touched after its borrows end: `scope` waits for every guard, and a guard is
         // only dropped once the closure and the result are gone (see the module docs). The
@@ -194,10 +193,10 @@ impl<'scope, 'env> Scope<'scope, 'env> {
         let (completion, queued) = unsafe {
             (
                 std::mem::transmute::<
-                    TaskArc<dyn Completion<Scoped<T>> + 'scope>,
-                    TaskArc<dyn Completion<Scoped<T>> + 'static>,
+                    TaskRef<dyn Completion<Scoped<T>> + 'scope>,
+                    TaskRef<dyn Completion<Scoped<T>> + 'static>,
                 >(completion),
-                std::mem::transmute::<TaskArc<dyn Job + 'scope>, JobRef>(queued),
+                std::mem::transmute::<TaskRef<dyn Job + 'scope>, JobRef>(queued),
             )
         };
         if let (Some(own), Admission::Slot(_)) = (&self.own_tasks, admission) {

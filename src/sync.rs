@@ -10,10 +10,6 @@
 /// takes std's `Arc`), and for a map's shared function, which is immutable.
 pub(crate) use std::sync::Arc as StdArc;
 
-/// Task allocations: [`StdArc`], since loom's `Arc` cannot be coerced to a trait object, and what
-/// needs modelling in a task is its state word, which is loom's.
-pub(crate) use std::sync::Arc as TaskArc;
-
 #[cfg(not(loom))]
 pub(crate) use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 #[cfg(not(loom))]

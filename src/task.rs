@@ -13,6 +13,16 @@
 //! | `WAKER` | `register_waker`, after storing the waker | never | `publish` must take the stored waker and wake it |
 //! | `DETACHED` | dropping the handle | never | nobody will read the outcome |
 //! | `POPPED` | a worker that popped the queue entry of a task claimed elsewhere | never | the entry is gone: whoever ends the task second gives the slot back |
+//! | from `REF` up | the count of [`TaskRef`]s: set at allocation, raised by a clone, lowered by a drop (the handle's, in the same RMW as `DETACHED`) | | the last one frees the task |
+//!
+//! # A task held by one reference alone
+//!
+//! A reference that finds the count at one (an `Acquire` load) knows that nobody else can reach
+//! the task: another reference is needed to touch it, and only a holder can make one. So it
+//! drops the task without an RMW, and a run through it with `DETACHED` set (no handle will ever
+//! look) skips the claim and the publication: the closure's result is dropped where it is made.
+//! That is the common case of `execute`, and of a `submit` whose handle was dropped before a
+//! worker popped the task.
 //!
 //! Until `DONE`, only the claimer touches the stage. From then on only the handle's owner, which
 //! has `&mut` or owns it, reads the stage, until it drops the handle: whichever of `DONE` and
@@ -31,8 +41,11 @@ use std::panic::{self, AssertUnwindSafe};
 use std::task::Waker;
 use std::time::Instant;
 
+use std::ptr::NonNull;
+
 use crate::error::TaskError;
 use crate::sync::{self, AtomicUsize, Mutex, Ordering, Parked, UnsafeCell};
+use crate::task_ref::{JobRef, TaskRef};
 use crate::unwind::LatePanic;
 pub(crate) use crate::unwind::Panic;
 
@@ -43,6 +56,14 @@ const PARKED: usize = 1 << 3;
 const WAKER: usize = 1 << 4;
 const DETACHED: usize = 1 << 5;
 const POPPED: usize = 1 << 6;
+/// One [`TaskRef`] in the count, which takes the bits from here up.
+const REF: usize = 1 << 8;
+
+/// The number of references counted in `state`.
+#[inline]
+const fn refs(state: usize) -> usize {
+    state / REF
+}
 
 /// The part of a task that does not depend on its types: its state, its waiters and its
 /// weight.
@@ -77,6 +98,27 @@ impl Header {
     pub(crate) fn is_done(&self) -> bool {
         // ORDERING: Acquire pairs with the Release in `publish`, so the stage's outcome is visible.
         self.state.load(Ordering::Acquire) & DONE != 0
+    }
+
+    /// Counts one more reference (a clone of one the caller holds).
+    pub(crate) fn add_ref(&self) {
+        // ORDERING: Relaxed, as `Arc::clone`: the caller's own reference keeps the task alive,
+        // and handing the new one to another thread synchronises on its own.
+        self.state.fetch_add(REF, Ordering::Relaxed);
+    }
+
+    /// Gives up one reference; true if it was the last, and the caller frees the task.
+    #[inline]
+    pub(crate) fn release_ref(&self) -> bool {
+        // ORDERING: Acquire pairs with the Release of every other reference's release, so that
+        // their uses of the task happen before our free. Alone, nobody can add a reference (that
+        // takes one), so no RMW is needed.
+        if refs(self.state.load(Ordering::Acquire)) == 1 {
+            return true;
+        }
+        // ORDERING: Release so that our uses of the task happen before the last holder's free;
+        // Acquire in case that holder is us after all (the others released meanwhile).
+        refs(self.state.fetch_sub(REF, Ordering::AcqRel)) == 1
     }
 
     /// True once someone has taken the closure (to run or to cancel it).
@@ -116,12 +158,32 @@ impl Header {
         self.state.fetch_or(POPPED, Ordering::AcqRel) & DONE != 0
     }
 
-    /// Marks the handle as gone. Returns true if the outcome is already published: the caller
-    /// then owns the stage and drops what is left in it.
-    fn detach(&self) -> bool {
-        // ORDERING: AcqRel: Acquire to see the outcome `publish` wrote, Release to hand the
-        // stage over if `publish` comes second.
-        self.state.fetch_or(DETACHED, Ordering::AcqRel) & DONE != 0
+    /// Marks the handle as gone and gives up its reference, in one RMW, unless the outcome is
+    /// already published. Returns `Ok(last)` if it did (`last`: that was the last reference);
+    /// `Err(())` if the outcome is published: the caller, which still holds its reference, owns
+    /// the stage and drops what is left in it.
+    #[inline]
+    pub(crate) fn detach_and_release(&self) -> Result<bool, ()> {
+        // ORDERING: Acquire to see the outcome `publish` wrote (the stage is then ours).
+        let mut current = self.state.load(Ordering::Acquire);
+        loop {
+            if current & DONE != 0 {
+                return Err(());
+            }
+            // `DETACHED` is clear (only the one handle sets it) and our reference is counted, so
+            // adding `DETACHED - REF` sets the one and drops the other.
+            // ORDERING: AcqRel: Release hands the stage over to `publish` (which will clear it)
+            // and our uses of the task to the last holder; Acquire as in the load above.
+            match self.state.compare_exchange_weak(
+                current,
+                current + DETACHED - REF,
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            ) {
+                Ok(_) => return Ok(refs(current) == 1),
+                Err(actual) => current = actual,
+            }
+        }
     }
 
     #[cold]
@@ -188,7 +250,7 @@ pub(crate) enum Claim {
     Won(Ended),
 }
 
-#[cfg(loom)]
+#[cfg(all(loom, test))]
 impl Claim {
     /// True if this call ended the task; a late panic is raised at once.
     pub(crate) fn won(self) -> bool {
@@ -242,9 +304,15 @@ pub(crate) trait Completion<T>: Job {
     /// the handle or has it by `&mut`); it calls this at most once.
     unsafe fn take_outcome(&self) -> Result<T, TaskError>;
 
-    /// Called when the task's only handle is dropped: from then on the outcome is dropped as
-    /// soon as it exists.
-    fn detach(&self);
+    /// Called as the task's only handle is dropped after [`Header::detach_and_release`] found
+    /// the outcome published: drops it (a panic from its `Drop` is kept in `late`), then gives
+    /// up the handle's reference. Returns true if that was the last one: the caller frees the
+    /// task.
+    ///
+    /// # Safety
+    ///
+    /// The caller is the task's only handle, going away, and has seen `DONE`.
+    unsafe fn drop_outcome(&self, late: &mut LatePanic) -> bool;
 }
 
 enum Stage<F, T> {
@@ -253,7 +321,11 @@ enum Stage<F, T> {
     Empty,
 }
 
-/// A task: header, closure and result slot, allocated once behind an `Arc`.
+/// A task: header, closure and result slot, allocated once, reached through [`TaskRef`]s.
+///
+/// `repr(C)` with the header first: a `TaskRef` finds the header (and its count) at the start
+/// of the allocation, whatever the task's types.
+#[repr(C)]
 pub(crate) struct Task<F, T> {
     header: Header,
     stage: UnsafeCell<Stage<F, T>>,
@@ -268,15 +340,44 @@ impl<F, T> Task<F, T>
 where
     F: FnOnce() -> T,
 {
-    /// A task of `weight` units (what its admission took; 0 for one run inline).
+    /// A task of `weight` units (what its admission took; 0 for one run inline) with no
+    /// reference counted: for tests of the state machine alone, which never run it alone.
+    #[cfg(all(test, not(loom)))]
     pub(crate) fn new(f: F, weight: u64) -> Self {
         Self { header: Header::new(0, weight), stage: UnsafeCell::new(Stage::Pending(f)) }
     }
 
-    /// A task no handle will ever see (`BoundedExecutor::execute`): born `DETACHED`, so its
-    /// outcome is dropped as soon as it is published.
-    pub(crate) fn detached(f: F, weight: u64) -> Self {
-        Self { header: Header::new(DETACHED, weight), stage: UnsafeCell::new(Stage::Pending(f)) }
+    /// Allocates a task of `weight` units, with its handle's reference and its queue entry's.
+    pub(crate) fn allocate<'a>(
+        f: F,
+        weight: u64,
+    ) -> (TaskRef<dyn Completion<T> + 'a>, TaskRef<dyn Job + 'a>)
+    where
+        F: Send + 'a,
+        T: Send + 'a,
+    {
+        let task = Self {
+            header: Header::new(2 * REF, weight),
+            stage: UnsafeCell::new(Stage::Pending(f)),
+        };
+        let ptr = NonNull::from(Box::leak(Box::new(task)));
+        // SAFETY: a task from `Box::into_raw` (`leak`), counting these two references.
+        unsafe { (TaskRef::from_raw(ptr), TaskRef::from_raw(ptr)) }
+    }
+
+    /// Allocates a task no handle will ever see (`BoundedExecutor::execute`), with its queue
+    /// entry's reference alone: born `DETACHED`, so its outcome is dropped as soon as it is made.
+    pub(crate) fn allocate_detached(f: F, weight: u64) -> JobRef
+    where
+        F: Send + 'static,
+        T: Send + 'static,
+    {
+        let task = Self {
+            header: Header::new(DETACHED | REF, weight),
+            stage: UnsafeCell::new(Stage::Pending(f)),
+        };
+        // SAFETY: a task from `Box::into_raw` (`leak`), counting this one reference.
+        unsafe { TaskRef::from_raw(NonNull::from(Box::leak(Box::new(task)))) }
     }
 
     /// Drops whatever the stage holds.
@@ -303,6 +404,19 @@ where
             _ => unreachable!("a claimed task still holds its closure"),
         }
     }
+
+    /// Runs the task through the caller's reference, the only one, with no handle to see the
+    /// outcome (see the module docs): nothing to claim against and nobody to publish to.
+    #[inline]
+    fn run_alone(&self, done: &mut dyn FnMut(bool, u64)) -> Claim {
+        // SAFETY: nobody else holds the task: the stage is ours.
+        let f = unsafe { self.take_closure() };
+        let outcome = panic::catch_unwind(AssertUnwindSafe(f));
+        done(outcome.is_err(), self.header.weight);
+        let mut late_panic = LatePanic::default();
+        late_panic.catch(|| drop(outcome));
+        Claim::Won(Ended { entry_popped: false, late_panic })
+    }
 }
 
 impl<F, T> Job for Task<F, T>
@@ -311,6 +425,11 @@ where
     T: Send,
 {
     fn run(&self, done: &mut dyn FnMut(bool, u64)) -> Claim {
+        // ORDERING: Acquire, as in `release_ref`: alone, the other holders' uses are behind us.
+        let current = self.header.state.load(Ordering::Acquire);
+        if current & (CLAIMED | DETACHED) == DETACHED && refs(current) == 1 {
+            return self.run_alone(done);
+        }
         if !self.header.claim() {
             return Claim::Lost;
         }
@@ -371,12 +490,11 @@ where
         }
     }
 
-    fn detach(&self) {
-        if self.header.detach() {
-            // SAFETY: the outcome is published and its handle, the only other party, is going
-            // away: the stage is ours alone.
-            unsafe { self.clear_stage() };
-        }
+    unsafe fn drop_outcome(&self, late: &mut LatePanic) -> bool {
+        // SAFETY: the outcome is published and its handle, the only other party, is going away
+        // (the caller's contract): the stage is ours alone.
+        late.catch(|| unsafe { self.clear_stage() });
+        self.header.release_ref()
     }
 }
 
@@ -403,6 +521,10 @@ mod tests {
         fn wake(self: StdArc<Self>) {
             self.0.fetch_add(1, AtomicOrdering::SeqCst);
         }
+    }
+
+    fn ended_ok(claim: Claim) {
+        ended(claim).late_panic.resume();
     }
 
     fn ended(claim: Claim) -> Ended {
@@ -441,18 +563,50 @@ mod tests {
         for detach_first in [true, false] {
             let drops = StdArc::new(AtomicUsize::new(0));
             let result = Counted(StdArc::clone(&drops));
-            let task = Task::new(move || result, 1);
+            let (handle, job) = Task::allocate(move || result, 1);
             if detach_first {
-                task.detach();
+                handle.detach();
                 assert_eq!(drops.load(AtomicOrdering::SeqCst), 0);
-                ended(task.run(&mut |_, _| {})).late_panic.resume();
+                ended(job.run(&mut |_, _| {})).late_panic.resume();
             } else {
-                ended(task.run(&mut |_, _| {})).late_panic.resume();
+                ended(job.run(&mut |_, _| {})).late_panic.resume();
                 assert_eq!(drops.load(AtomicOrdering::SeqCst), 0);
-                task.detach();
+                handle.detach();
             }
             assert_eq!(drops.load(AtomicOrdering::SeqCst), 1, "detach first: {detach_first}");
+            drop(job);
         }
+    }
+
+    #[test]
+    fn a_task_held_alone_runs_without_claim_or_publication_and_is_freed_once() {
+        let drops = StdArc::new(AtomicUsize::new(0));
+        let (result, closure) = (Counted(StdArc::clone(&drops)), Counted(StdArc::clone(&drops)));
+        let job = Task::allocate_detached(
+            move || {
+                drop(closure);
+                drop(result);
+            },
+            1,
+        );
+        let mut done = 0;
+        ended(job.run(&mut |_, _| done += 1)).late_panic.resume();
+        assert_eq!((done, drops.load(AtomicOrdering::SeqCst)), (1, 2));
+        assert!(!job.header().is_claimed(), "run alone: no claim");
+        drop(job);
+        // A handle that outlives the run keeps the usual path: claimed and published.
+        let (handle, job) = Task::allocate(|| 5, 1);
+        ended(job.run(&mut |_, _| {})).late_panic.resume();
+        drop(job);
+        assert!(handle.header().is_done());
+        // SAFETY: published, and this test holds the only handle.
+        assert_eq!(unsafe { handle.take_outcome() }.unwrap(), 5);
+        handle.detach();
+        // A clone keeps a detached task from running alone.
+        let job = Task::allocate_detached(|| (), 1);
+        let other = job.clone();
+        ended(job.run(&mut |_, _| {})).late_panic.resume();
+        assert!(other.header().is_done() && other.header().is_claimed());
     }
 
     #[test]
@@ -492,10 +646,15 @@ mod tests {
                 panic!("bomb");
             }
         }
-        let task = Task::new(|| Bomb, 1);
-        task.detach();
-        let ended = ended(task.run(&mut |_, _| {}));
-        assert!(task.header().is_done());
+        let (handle, job) = Task::allocate(|| Bomb, 1);
+        handle.detach();
+        let ended = ended(job.run(&mut |_, _| {}));
         assert!(ended.late_panic.discard(), "the result's Drop panic is kept for the caller");
+        // Published first, then detached: the handle's drop raises it.
+        let (handle, job) = Task::allocate(|| Bomb, 1);
+        ended_ok(job.run(&mut |_, _| {}));
+        let caught = panic::catch_unwind(AssertUnwindSafe(|| handle.detach()));
+        assert!(caught.is_err(), "the result's Drop panic comes out of the handle's drop");
+        drop(job);
     }
 }

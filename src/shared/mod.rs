@@ -223,13 +223,13 @@ impl Shared {
     }
 
     /// Slots taken, husks included: what the loom models check comes back to zero.
-    #[cfg(loom)]
+    #[cfg(all(loom, test))]
     pub(crate) fn slots_taken(&self) -> usize {
         (self.slots.load(Ordering::Relaxed) & COUNT) as usize
     }
 
     /// Weight units taken, husks included.
-    #[cfg(loom)]
+    #[cfg(all(loom, test))]
     pub(crate) fn units_taken(&self) -> u64 {
         units(self.slots.load(Ordering::Relaxed))
     }

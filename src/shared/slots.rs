@@ -623,8 +623,8 @@ mod tests {
     fn units_are_released_only_once_a_husk_is_popped() {
         let shared = crate::sync::Arc::new(Shared::new(1, 2).with_weight_capacity(10));
         let admission = shared.try_admit(7).unwrap();
-        let task = crate::sync::TaskArc::new(crate::task::Task::new(|| (), admission.weight()));
-        Shared::enqueue(&shared, admission, task.clone());
+        let (task, job) = crate::task::Task::allocate(|| (), admission.weight());
+        Shared::enqueue(&shared, admission, job);
         // Cancelled by its handle: out of flight at once, but its entry holds slot and units.
         assert!(shared.cancel_off_queue(&*task));
         assert_eq!((shared.in_flight(), shared.weight_in_flight()), (0, 0));
