@@ -132,6 +132,7 @@ impl Queue {
         Some(message)
     }
 
+    #[inline]
     pub(crate) fn try_pop(&self) -> Option<Message> {
         let message = self.rx.try_recv().ok()?;
         self.after_pop();

@@ -69,6 +69,7 @@ impl<'a, T> TaskRef<dyn Completion<T> + 'a> {
     /// # Panics
     ///
     /// With a panic from the outcome's `Drop`, once the reference is given up.
+    #[inline]
     pub(crate) fn detach(self) {
         let mut this = ManuallyDrop::new(self);
         let last = match this.header().detach_and_release() {

@@ -380,6 +380,16 @@ impl Shared {
 
     #[cold]
     fn admit_slow(&self, refusal: Refusal, weight: u64, wait: Wait) -> Result<Admission, Refusal> {
+        // The common case first (a blocking submit that found the executor full): a helping
+        // producer comes here once per task it submits.
+        if let (Refusal::Full, Wait::Forever) = (refusal, wait) {
+            if weight <= self.weight_capacity {
+                if let Some(index) = worker::index_in(self) {
+                    return Ok(Admission::Inline(index));
+                }
+                return self.acquire_slow(weight, None).map(|()| Admission::Slot(weight));
+            }
+        }
         let refusal = match refusal {
             Refusal::Full => self.full_or_too_heavy(weight),
             refusal => refusal,
