@@ -255,19 +255,25 @@ impl Shared {
                 debug_assert_eq!(job.header().weight(), weight, "a task gives back what it took");
                 Self::push_task(shared, Message::Run(job));
             }
-            Admission::Inline(index) => {
-                let counters = this.counters(index);
-                // Never queued, so never popped: nothing to settle afterwards. (Nothing is
-                // detached or awaited yet either, so no user code runs after the closure.) Not
-                // counted by `start`: it holds no slot, so it is neither in flight nor running.
-                let claim = job.run(&mut |panicked, _| {
-                    counters.finished(panicked);
-                    bump(&counters.inline, 1);
-                });
-                if let Claim::Won(ended) = claim {
-                    ended.late_panic.resume();
-                }
-            }
+            Admission::Inline(index) => this.run_inline(index, job),
+        }
+    }
+
+    /// Runs an inline admission's task right here, on worker `index` (out of line: the queued
+    /// path above stays small enough to inline into every submit).
+    #[cold]
+    #[inline(never)]
+    fn run_inline(&self, index: usize, job: JobRef) {
+        let counters = self.counters(index);
+        // Never queued, so never popped: nothing to settle afterwards. (Nothing is detached or
+        // awaited yet either, so no user code runs after the closure.) Not counted by `start`:
+        // it holds no slot, so it is neither in flight nor running.
+        let claim = job.run(&mut |panicked, _| {
+            counters.finished(panicked);
+            bump(&counters.inline, 1);
+        });
+        if let Claim::Won(ended) = claim {
+            ended.late_panic.resume();
         }
     }
 

@@ -2,6 +2,7 @@
 
 use std::cell::Cell;
 use std::panic::{self, AssertUnwindSafe};
+use std::ptr::NonNull;
 
 use super::{PoppedBy, Shared};
 use crate::builder::Hook;
@@ -9,10 +10,11 @@ use crate::queue::Message;
 use crate::sync::Arc;
 use crate::unwind::{self, LatePanic};
 
-/// Which executor the current thread works for, and its index there.
+/// Which executor the current thread works for, and its index there. (`NonNull`, so that an
+/// `Option<Current>` takes two words, not three.)
 #[derive(Clone, Copy)]
 struct Current {
-    shared: *const Shared,
+    shared: NonNull<Shared>,
     index: usize,
 }
 
@@ -31,7 +33,7 @@ loom::thread_local! {
 pub(crate) fn index_in(shared: *const Shared) -> Option<usize> {
     CURRENT
         .with(|current| current.get())
-        .filter(|c| std::ptr::eq(c.shared, shared))
+        .filter(|c| std::ptr::eq(c.shared.as_ptr(), shared))
         .map(|c| c.index)
 }
 
@@ -46,14 +48,15 @@ pub(crate) fn as_worker<R>(shared: &Shared, index: usize, f: impl FnOnce() -> R)
             CURRENT.with(|current| current.set(self.0));
         }
     }
-    let previous = CURRENT.with(|current| current.replace(Some(Current { shared, index })));
+    let previous = CURRENT
+        .with(|current| current.replace(Some(Current { shared: NonNull::from(shared), index })));
     let _restore = Restore(previous);
     f()
 }
 
 /// A worker thread's body: the start hook, the loop, the stop hook.
 pub(crate) fn main(shared: Arc<Shared>, index: usize) {
-    CURRENT.with(|current| current.set(Some(Current { shared: Arc::as_ptr(&shared), index })));
+    CURRENT.with(|current| current.set(Some(Current { shared: NonNull::from(&*shared), index })));
     let hooks = &shared.threads.hooks;
     run_hook(&shared, hooks.on_start.as_ref(), index);
     // Tasks run under their own `catch_unwind`; what is left is user code that runs once a
