@@ -141,6 +141,25 @@ fn loom_result_slot_run_vs_detach_drops_the_result_once() {
     });
 }
 
+/// Three references (a handle, a queue entry, and a scope's own list) go on three threads while
+/// the task runs: the result is dropped exactly once, and the last reference frees the task
+/// (a free racing a use of the stage would be a loom access violation).
+#[test]
+fn loom_three_references_go_while_the_task_runs() {
+    loom::model(|| {
+        let drops = Arc::new(AtomicUsize::new(0));
+        let result = Counted(drops.clone());
+        let (task, job) = Task::allocate(move || result, 1);
+        let listed = job.clone();
+        let runner = thread::spawn(move || assert!(job.run(&mut |_, _| {}).won()));
+        let lister = thread::spawn(move || drop(listed));
+        task.detach();
+        runner.join().unwrap();
+        lister.join().unwrap();
+        assert_eq!(drops.load(Ordering::SeqCst), 1);
+    });
+}
+
 #[test]
 fn loom_submit_vs_shutdown() {
     loom::model(|| {

@@ -164,8 +164,11 @@ impl Header {
     /// the stage and drops what is left in it.
     #[inline]
     pub(crate) fn detach_and_release(&self) -> Result<bool, ()> {
-        // ORDERING: Acquire to see the outcome `publish` wrote (the stage is then ours).
-        let mut current = self.state.load(Ordering::Acquire);
+        // First guess: the state of a task nobody touched since `allocate` (the handle is
+        // mostly dropped right after its submit). The CAS checks the guess, and a wrong one
+        // fails with the real state: one access to a line a worker may hold, not a load and then
+        // a CAS.
+        let mut current = 2 * REF;
         loop {
             if current & DONE != 0 {
                 return Err(());
@@ -173,7 +176,8 @@ impl Header {
             // `DETACHED` is clear (only the one handle sets it) and our reference is counted, so
             // adding `DETACHED - REF` sets the one and drops the other.
             // ORDERING: AcqRel: Release hands the stage over to `publish` (which will clear it)
-            // and our uses of the task to the last holder; Acquire as in the load above.
+            // and our uses of the task to the last holder. Acquire on failure too: a `DONE` seen
+            // there makes the outcome `publish` wrote visible (the stage is then ours).
             match self.state.compare_exchange_weak(
                 current,
                 current + DETACHED - REF,
