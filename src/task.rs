@@ -1,6 +1,6 @@
 //! One task in one allocation: its state word, its closure, and the slot its result is written
 //! to. The queue sees it as a [`Job`], its [`TaskHandle`](crate::TaskHandle) as a
-//! [`Completion<T>`]; both are the same `Arc`.
+//! [`Completion<T>`]; both are [`TaskRef`]s to the same allocation, counted in its state word.
 //!
 //! # The state word
 //!
@@ -11,9 +11,14 @@
 //! | `CANCELLED` | `cancel`, in the same RMW as `DONE` | never | the outcome is "cancelled"; the stage is empty |
 //! | `PARKED` | a thread about to park on the word's address | never | `publish` must unpark |
 //! | `WAKER` | `register_waker`, after storing the waker | never | `publish` must take the stored waker and wake it |
-//! | `DETACHED` | dropping the handle | never | nobody will read the outcome |
+//! | `DETACHED` | dropping the handle (or born with it: `execute`) | never | nobody will read the outcome |
 //! | `POPPED` | a worker that popped the queue entry of a task claimed elsewhere | never | the entry is gone: whoever ends the task second gives the slot back |
 //! | from `REF` up | the count of [`TaskRef`]s: set at allocation, raised by a clone, lowered by a drop (the handle's, in the same RMW as `DETACHED`) | | the last one frees the task |
+//!
+//! Until `DONE`, only the claimer touches the stage. From then on only the handle's owner, which
+//! has `&mut` or owns it, reads the stage, until it drops the handle: whichever of `DONE` and
+//! `DETACHED` comes second drops what is left in the stage, so a detached result does not wait
+//! for the last reference.
 //!
 //! # A task held by one reference alone
 //!
@@ -24,11 +29,6 @@
 //! That is the common case of `execute`, and of a `submit` whose handle was dropped before a
 //! worker popped the task.
 //!
-//! Until `DONE`, only the claimer touches the stage. From then on only the handle's owner, which
-//! has `&mut` or owns it, reads the stage, until it drops the handle: whichever of `DONE` and
-//! `DETACHED` comes second drops what is left in the stage, so a detached result does not wait
-//! for the last `Arc`.
-//!
 //! # User code after the outcome is published
 //!
 //! Publishing can run user code: a stored `Waker`, the `Drop` of a detached result or of a
@@ -38,10 +38,9 @@
 
 use std::mem;
 use std::panic::{self, AssertUnwindSafe};
+use std::ptr::NonNull;
 use std::task::Waker;
 use std::time::Instant;
-
-use std::ptr::NonNull;
 
 use crate::error::TaskError;
 use crate::sync::{self, AtomicUsize, Mutex, Ordering, Parked, UnsafeCell};
