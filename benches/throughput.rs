@@ -98,6 +98,7 @@ fn main() {
         Pool::Tokio { keep_handles: false },
         Pool::NaiveBounded,
         Pool::Bounded4,
+        Pool::Bounded4Counted,
         Pool::Floor,
     ]);
     if let Ok(key) = std::env::var("BENCH_ONLY") {

@@ -6,7 +6,7 @@ use std::collections::VecDeque;
 use std::hint::black_box;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Condvar, Mutex};
+use std::sync::{Arc, Condvar, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -190,6 +190,11 @@ pub(crate) enum Pool {
     /// default) of boxed closures, no result delivery: what a bound of that size costs by itself,
     /// the reference issue 13 asks the default to match.
     Bounded4,
+    /// [`Pool::Bounded4`] plus an exact count of the tasks in flight, queued and running (the
+    /// producer adds one before each send, a worker takes one away after each task), which never
+    /// binds: what counting running tasks, as our bound does, costs on top of a channel's bound
+    /// on queued ones. One more word that the producer and the workers both write per task.
+    Bounded4Counted,
     /// Workers draining an unbounded crossbeam channel of boxed closures, no result delivery:
     /// the least work any pool can do per task.
     Floor,
@@ -209,6 +214,7 @@ impl Pool {
             Pool::Tokio { keep_handles: false } => "tokio spawn_blocking".into(),
             Pool::NaiveBounded => "naive bounded".into(),
             Pool::Bounded4 => format!("bounded({}) channel", 2 * WORKERS),
+            Pool::Bounded4Counted => format!("bounded({}) channel, counted", 2 * WORKERS),
             Pool::Floor => "floor (unbounded)".into(),
         }
     }
@@ -227,6 +233,7 @@ impl Pool {
             Pool::Tokio { keep_handles: true } => "tokio-handles".into(),
             Pool::NaiveBounded => "naive-bounded".into(),
             Pool::Bounded4 => format!("bounded{}", 2 * WORKERS),
+            Pool::Bounded4Counted => format!("bounded{}-counted", 2 * WORKERS),
             Pool::Floor => "floor".into(),
         }
     }
@@ -406,19 +413,25 @@ impl Pool {
                 }
                 elapsed
             }
-            Pool::Bounded4 | Pool::Floor => {
+            Pool::Bounded4 | Pool::Bounded4Counted | Pool::Floor => {
                 type Job = Box<dyn FnOnce() + Send>;
-                let (job_tx, job_rx) = if self == Pool::Bounded4 {
-                    crossbeam_channel::bounded::<Job>(2 * WORKERS)
-                } else {
+                let (job_tx, job_rx) = if self == Pool::Floor {
                     crossbeam_channel::unbounded::<Job>()
+                } else {
+                    crossbeam_channel::bounded::<Job>(2 * WORKERS)
                 };
+                let in_flight =
+                    (self == Pool::Bounded4Counted).then(|| Arc::new(AtomicUsize::new(0)));
                 let workers: Vec<_> = (0..WORKERS)
                     .map(|_| {
                         let job_rx = job_rx.clone();
+                        let in_flight = in_flight.clone();
                         thread::spawn(move || {
                             for job in job_rx {
                                 job();
+                                if let Some(count) = &in_flight {
+                                    count.fetch_sub(1, Ordering::Relaxed);
+                                }
                             }
                         })
                     })
@@ -427,8 +440,12 @@ impl Pool {
                 thread::scope(|s| {
                     for p in 0..producers {
                         let job_tx = job_tx.clone();
+                        let in_flight = &in_flight;
                         s.spawn(move || {
                             for _ in 0..share(p) {
+                                if let Some(count) = in_flight {
+                                    count.fetch_add(1, Ordering::Relaxed);
+                                }
                                 job_tx.send(Box::new(move || work.run())).unwrap();
                             }
                         });
