@@ -57,6 +57,9 @@ const DETACHED: usize = 1 << 5;
 const POPPED: usize = 1 << 6;
 /// One [`TaskRef`] in the count, which takes the bits from here up.
 const REF: usize = 1 << 8;
+/// The state of a task fresh from [`Task::allocate`]: its handle's reference and its queue
+/// entry's, nothing else.
+const FRESH_PAIR: usize = 2 * REF;
 
 /// The number of references counted in `state`.
 #[inline]
@@ -167,7 +170,7 @@ impl Header {
         // mostly dropped right after its submit). The CAS checks the guess, and a wrong one
         // fails with the real state: one access to a line a worker may hold, not a load and then
         // a CAS.
-        let mut current = 2 * REF;
+        let mut current = FRESH_PAIR;
         loop {
             if current & DONE != 0 {
                 return Err(());
@@ -343,11 +346,22 @@ impl<F, T> Task<F, T>
 where
     F: FnOnce() -> T,
 {
-    /// A task of `weight` units (what its admission took; 0 for one run inline) with no
-    /// reference counted: for tests of the state machine alone, which never run it alone.
+    /// A task of `weight` units (what its admission took; 0 for one run inline) whose state
+    /// word starts at `state`.
+    fn with_state(f: F, weight: u64, state: usize) -> Self {
+        Self { header: Header::new(state, weight), stage: UnsafeCell::new(Stage::Pending(f)) }
+    }
+
+    /// A task with no reference counted: for tests of the state machine alone, which never
+    /// run it alone.
     #[cfg(all(test, not(loom)))]
     pub(crate) fn new(f: F, weight: u64) -> Self {
-        Self { header: Header::new(0, weight), stage: UnsafeCell::new(Stage::Pending(f)) }
+        Self::with_state(f, weight, 0)
+    }
+
+    /// Moves the task to the heap, where [`TaskRef`]s reach it.
+    fn leak(self) -> NonNull<Self> {
+        NonNull::from(Box::leak(Box::new(self)))
     }
 
     /// Allocates a task of `weight` units, with its handle's reference and its queue entry's.
@@ -359,11 +373,7 @@ where
         F: Send + 'a,
         T: Send + 'a,
     {
-        let task = Self {
-            header: Header::new(2 * REF, weight),
-            stage: UnsafeCell::new(Stage::Pending(f)),
-        };
-        let ptr = NonNull::from(Box::leak(Box::new(task)));
+        let ptr = Self::with_state(f, weight, FRESH_PAIR).leak();
         // SAFETY: a task from `Box::into_raw` (`leak`), counting these two references.
         unsafe { (TaskRef::from_raw(ptr), TaskRef::from_raw(ptr)) }
     }
@@ -375,12 +385,9 @@ where
         F: Send + 'static,
         T: Send + 'static,
     {
-        let task = Self {
-            header: Header::new(DETACHED | REF, weight),
-            stage: UnsafeCell::new(Stage::Pending(f)),
-        };
+        let ptr = Self::with_state(f, weight, DETACHED | REF).leak();
         // SAFETY: a task from `Box::into_raw` (`leak`), counting this one reference.
-        unsafe { TaskRef::from_raw(NonNull::from(Box::leak(Box::new(task)))) }
+        unsafe { TaskRef::from_raw(ptr) }
     }
 
     /// Drops whatever the stage holds.
