@@ -94,10 +94,10 @@ const TASK_NS: u64 = 2_000;
 /// The pools compared. The default (`BoundedExecutor::new`) is first: the reference for the ratios.
 const POOLS: [Pool; 10] = [
     Pool::OursDefault,
-    Pool::Ours { ratio: 2, window: false },
-    Pool::Ours { ratio: 2, window: true },
-    Pool::Ours { ratio: 512, window: false },
-    Pool::Ours { ratio: 512, window: true },
+    Pool::Ours { ratio: Some(2), helps: None, window: false },
+    Pool::Ours { ratio: Some(2), helps: None, window: true },
+    Pool::Ours { ratio: Some(512), helps: None, window: false },
+    Pool::Ours { ratio: Some(512), helps: None, window: true },
     Pool::Rayon,
     Pool::Threadpool,
     Pool::Tokio { keep_handles: true },
@@ -206,7 +206,7 @@ fn child(pool: Pool, n: usize, work: Work) {
     // ORDERING: Relaxed throughout: statistics, read once every task has completed.
     let before = LIVE.load(Relaxed);
     PEAK.store(before, Relaxed);
-    let time = pool.run(n, 1, work);
+    let time = pool.run_sampled(n, 1, work, false).wall;
     let heap = PEAK.load(Relaxed) - before;
     println!("RESULT heap={heap} rss={} ns={}", vm_hwm(), time.as_nanos());
 }

@@ -7,31 +7,33 @@
 //! cargo bench --bench throughput                 # full sizes, 5 rounds: a few minutes
 //! cargo bench --bench throughput -- noop         # only scenarios whose name contains "noop"
 //! BENCH_QUICK=1 cargo bench --bench throughput   # every size shrunk: seconds
-//! BENCH_RATIOS=2,8,32 cargo bench --bench throughput -- noop   # our queue ratios to compare
-//! BENCH_POOLS=ours-r2-drop,rayon,floor cargo bench --bench throughput   # only these pools
+//! BENCH_RATIOS=2,8,32 cargo bench --bench throughput -- noop   # our queue ratios (helping off)
+//! BENCH_POOLS=ours-default,threadpool,floor cargo bench --bench throughput   # only these pools
 //! BENCH_ROUNDS=9 cargo bench --bench throughput  # more rounds (default 5; quick 3)
 //! BENCH_RUNS=4 cargo bench --bench throughput    # back-to-back runs for stability (default 3; quick 2)
 //! BENCH_ONLY=ours-default BENCH_N=100000 target/release/deps/throughput-<hash>   # one pool, once
 //! ```
 //!
-//! Ends with the targets of issue 13, each with its measured figure and "met" or "not met":
-//! the default (`BoundedExecutor::new(2)`, key `ours-default`) against threadpool and against the
-//! `bounded4` pool (a crossbeam channel bounded at the default's capacity, no result delivery) on
-//! 10^6 no-op tasks; its worker utilisation with 10 µs tasks; and its stability. For stability,
-//! `noop 1p` and the utilisation scenario run `BENCH_RUNS` back-to-back runs of `BENCH_ROUNDS`
-//! interleaved rounds each; the median of each run must be within 1.5× of every other's. Other
-//! figures are medians over all rounds. The memory targets are printed by `benches/memory.rs`, the
-//! instructions per task by `benches/callgrind.sh` (which uses `BENCH_ONLY`).
+//! Ends with the targets of issue 20, each with its measured figure and "met" or "not met": the
+//! default (`BoundedExecutor::new(2)`, key `ours-default`) and the default with helping off
+//! (`producer_helps(false)`, key `ours-helping-off`) against threadpool, on heavy-tailed tasks
+//! (99% of 10 µs, 1% of 5 ms), on 10 µs and 2 µs tasks (wall time over the ideal, total work / 2
+//! workers) and on 10^6 no-op tasks from 1 and 2 producers; their stability (`BENCH_RUNS`
+//! back-to-back runs of the no-op scenarios, every run's median within 1.5× of the others'); and
+//! the bound (a sampler thread reads `in_flight()` and `capacity()` every millisecond during every
+//! run of this crate's pools). Figures are medians over all rounds. The memory targets are printed
+//! by `benches/memory.rs`, the instructions per task by `benches/callgrind.sh` (which uses
+//! `BENCH_ONLY`).
 //!
-//! Scenario `1cpu noop 1p` (Linux) pins the pool and its producer to one CPU: the default's
-//! slow mode, made deterministic (`cargo bench --bench throughput -- 1cpu`).
+//! Scenario `1cpu noop 1p` (Linux) pins the pool and its producer to one CPU: every hand-off is a
+//! context switch (`cargo bench --bench throughput -- 1cpu`).
 //!
-//! Writes every run to `target/bench-results/throughput.csv` and `utilisation.csv`.
+//! Writes every run to `target/bench-results/throughput.csv`.
 
 mod common;
 
 use std::fmt::Write as _;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread;
 
 use common::{median, Mode, Pool, Work, WORKERS};
@@ -51,11 +53,32 @@ struct Scenario {
     runs: usize,
 }
 
-/// The figures of one pool in one scenario, one per round (ns/task, or a utilisation fraction).
+impl Scenario {
+    /// The figure a round gives: ns per task for no-op tasks (there is no ideal to compare
+    /// with), wall time over the ideal (total work / workers) otherwise.
+    fn figure(&self, run: &common::Run) -> f64 {
+        if self.work.is_noop() {
+            run.wall.as_nanos() as f64 / self.n as f64
+        } else {
+            run.wall.as_secs_f64() / self.work.ideal(self.n).as_secs_f64()
+        }
+    }
+
+    fn unit(&self) -> &'static str {
+        if self.work.is_noop() {
+            "ns/task"
+        } else {
+            "wall / ideal"
+        }
+    }
+}
+
+/// The figures of one pool in one scenario, one per round, and what its bound sampler saw.
 #[derive(Debug)]
 struct Row {
     pool: Pool,
     figures: Vec<f64>,
+    bound: Option<common::Bound>,
 }
 
 impl Row {
@@ -77,6 +100,11 @@ fn env_usize(name: &str) -> Option<usize> {
     std::env::var(name).ok().and_then(|r| r.trim().parse().ok())
 }
 
+/// The default with helping off, whatever the default is.
+const HELPING_OFF: Pool = Pool::Ours { ratio: None, helps: Some(false), window: false };
+/// The default with helping on, whatever the default is.
+const HELPING_ON: Pool = Pool::Ours { ratio: None, helps: Some(true), window: false };
+
 fn main() {
     let mode = Mode::from_env();
     let filter: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with("--")).collect();
@@ -85,12 +113,11 @@ fn main() {
     let ratios: Vec<usize> = std::env::var("BENCH_RATIOS")
         .ok()
         .map(|r| r.split(',').filter_map(|x| x.trim().parse().ok()).collect())
-        .unwrap_or_else(|| vec![2, 64, 512]);
+        .unwrap_or_else(|| vec![8, 32]);
 
-    let mut pools = vec![Pool::OursDefault, Pool::OursExecute];
+    let mut pools = vec![Pool::OursDefault, Pool::OursExecute, HELPING_OFF, HELPING_ON];
     for &ratio in &ratios {
-        pools.push(Pool::Ours { ratio, window: false });
-        pools.push(Pool::Ours { ratio, window: true });
+        pools.push(Pool::Ours { ratio: Some(ratio), helps: Some(false), window: false });
     }
     pools.extend([
         Pool::Rayon,
@@ -112,59 +139,49 @@ fn main() {
     let iters_per_us = common::calibrate();
     println!(
         "throughput: {WORKERS} workers, {rounds} rounds interleaved ({runs} back-to-back runs of \
-         them for noop 1p and utilisation), {iters_per_us:.0} loop iterations/µs, \
+         them for the no-op scenarios), {iters_per_us:.0} loop iterations/µs, \
          load average before start: {}",
         loadavg()
     );
 
-    let mut scenarios = Vec::new();
-    for producers in [1, 2] {
-        for (label, ns, n) in [
-            ("noop", 0, mode.pick(1_000_000, 20_000, 500)),
-            ("1us", 1_000, mode.pick(1_000_000, 10_000, 200)),
-            ("50us", 50_000, mode.pick(10_000, 200, 20)),
-        ] {
-            let work = if ns == 0 { Work::NOOP } else { Work::ns(ns, iters_per_us) };
-            scenarios.push(Scenario {
-                name: format!("{label} {producers}p"),
-                work,
-                n,
-                producers,
-                hog: false,
-                one_cpu: false,
-                runs: if ns == 0 && producers == 1 { runs } else { 1 },
-            });
-        }
-    }
-    scenarios.push(Scenario {
-        name: "noop+hog 1p".into(),
-        work: Work::NOOP,
-        n: mode.pick(50_000, 5_000, 200),
-        producers: 1,
-        hog: true,
+    let plain = |name: &str, work: Work, n: usize, producers: usize, runs: usize| Scenario {
+        name: name.into(),
+        work,
+        n,
+        producers,
+        hog: false,
         one_cpu: false,
-        runs: 1,
+        runs,
+    };
+    let mut scenarios = vec![
+        plain(
+            "heavy tail 1p",
+            Work::heavy_tail(10_000, 5_000_000, 100, iters_per_us),
+            mode.pick(20_000, 2_000, 100),
+            1,
+            1,
+        ),
+        plain("10us 1p", Work::ns(10_000, iters_per_us), mode.pick(50_000, 2_000, 100), 1, 1),
+        plain("2us 1p", Work::ns(2_000, iters_per_us), mode.pick(100_000, 5_000, 200), 1, 1),
+        plain("noop 1p", Work::NOOP, mode.pick(1_000_000, 20_000, 500), 1, runs),
+        plain("noop 2p", Work::NOOP, mode.pick(1_000_000, 20_000, 500), 2, runs),
+    ];
+    scenarios.push(Scenario {
+        hog: true,
+        ..plain("noop+hog 1p", Work::NOOP, mode.pick(50_000, 5_000, 200), 1, 1)
     });
-    // The default's slow mode, made deterministic: with producer and workers on one CPU, every
-    // hand-off is a context switch. A machine whose other core is busy (or whose vCPU the host
-    // took away) runs like this; the signature (wall ≈ task-clock, ~1.7 context switches and ~1.6
-    // futex calls per task for the default) matches the slow rounds seen on 2 cores.
+    // With producer and workers on one CPU, every hand-off is a context switch: what a machine
+    // whose other core is busy (or whose vCPU the host took away) runs like.
     if cfg!(target_os = "linux") {
         scenarios.push(Scenario {
-            name: "1cpu noop 1p".into(),
-            work: Work::NOOP,
-            n: mode.pick(100_000, 5_000, 200),
-            producers: 1,
-            hog: false,
             one_cpu: true,
-            runs: 1,
+            ..plain("1cpu noop 1p", Work::NOOP, mode.pick(100_000, 5_000, 200), 1, 1)
         });
     }
     let selected =
         |name: &str| filter.is_empty() || filter.iter().any(|f| name.contains(f.as_str()));
 
-    let mut csv = String::from("scenario,pool,round,n,ns_per_task\n");
-    let mut util_csv = String::from("pool,round,n,busy\n");
+    let mut csv = String::from("scenario,pool,round,n,figure,unit,wall_ns\n");
     let mut results: Vec<(Scenario, Vec<Row>)> = Vec::new();
     for sc in scenarios.into_iter().filter(|s| selected(&s.name)) {
         let rows = run_scenario(&sc, &pools, rounds, &mut csv);
@@ -172,44 +189,19 @@ fn main() {
         results.push((sc, rows));
     }
 
-    let util = if selected("utilisation") {
-        let util_pools: Vec<Pool> = [
-            Pool::OursDefault,
-            Pool::OursExecute,
-            Pool::Ours { ratio: 2, window: false },
-            Pool::Ours { ratio: 2, window: true },
-            Pool::Ours { ratio: 64, window: false },
-            Pool::Ours { ratio: 512, window: false },
-            Pool::Rayon,
-            Pool::Threadpool,
-            Pool::NaiveBounded,
-            Pool::Bounded4,
-            Pool::Floor,
-        ]
-        .into_iter()
-        .filter(|p| pools.contains(p))
-        .collect();
-        let work = Work::ns(10_000, iters_per_us);
-        let n = mode.pick(100_000, 2_000, 100);
-        Some(utilisation(&util_pools, n, work, rounds * runs, &mut util_csv))
-    } else {
-        None
-    };
-
-    print!("{}", targets(&results, util.as_deref(), rounds));
+    print!("{}", targets(&results, rounds));
     println!("load average at the end: {}", loadavg());
     if mode != Mode::Smoke {
         let dir = common::results_dir();
         std::fs::write(dir.join("throughput.csv"), csv).expect("write throughput.csv");
-        std::fs::write(dir.join("utilisation.csv"), util_csv).expect("write utilisation.csv");
-        println!("wrote {0}/throughput.csv and {0}/utilisation.csv", dir.display());
+        println!("wrote {}/throughput.csv", dir.display());
     }
 }
 
 /// `BENCH_ONLY=<key>`: one run of one pool, `BENCH_N` no-op tasks (default 10^6)
-/// from `BENCH_PRODUCERS` producers (default 1), and nothing else: no calibration, no other pool.
-/// For `benches/callgrind.sh`, which counts the instructions of such a run, minus those of a run
-/// with `BENCH_N=0`, to get instructions per task.
+/// from `BENCH_PRODUCERS` producers (default 1), and nothing else: no calibration, no other pool,
+/// no sampler. For `benches/callgrind.sh`, which counts the instructions of such a run, minus
+/// those of a run with `BENCH_N=0`, to get instructions per task.
 fn only(pools: &[Pool], key: &str) {
     let pool = pools.iter().find(|p| p.key() == key).unwrap_or_else(|| {
         let keys: Vec<String> = pools.iter().map(|p| p.key()).collect();
@@ -217,44 +209,8 @@ fn only(pools: &[Pool], key: &str) {
     });
     let n = env_usize("BENCH_N").unwrap_or(1_000_000);
     let producers = env_usize("BENCH_PRODUCERS").unwrap_or(1).max(1);
-    let wall = pool.run(n, producers, Work::NOOP);
-    println!("only: {} N = {n}, {producers} producer(s): {:?}", pool.name(), wall);
-}
-
-/// Worker utilisation with ~10 µs tasks and one producer: the time workers spent inside tasks
-/// (each task times itself) / (workers × wall). A task preempted by the producer still counts as
-/// busy, so the figure says how often a worker had no task, not how much CPU the producer took.
-///
-/// Returns every pool's figures, one per round, in round order (for the per-run medians).
-fn utilisation(pools: &[Pool], n: usize, work: Work, rounds: usize, csv: &mut String) -> Vec<Row> {
-    let mut rows: Vec<Row> = pools.iter().map(|&pool| Row { pool, figures: Vec::new() }).collect();
-    for round in 0..rounds {
-        for k in 0..pools.len() {
-            let i = (k + round) % pools.len();
-            let busy = common::leak(AtomicU64::new(0));
-            let wall = pools[i].run(n, 1, work.timed(busy)).as_nanos() as f64;
-            // ORDERING: Relaxed; the pool's completion signal (join, latch or shutdown) ordered
-            // every task's add before `run` returned.
-            let u = busy.load(Ordering::Relaxed) as f64 / (WORKERS as f64 * wall);
-            rows[i].figures.push(u);
-            let _ = writeln!(csv, "{},{round},{n},{u:.4}", pools[i].key());
-        }
-    }
-    println!(
-        "\n### Worker utilisation: ~10 µs tasks, 1 producer, N = {n}, {rounds} rounds\n\n\
-         | pool | busy / ({WORKERS} × wall), median | min–max |\n|---|---:|---:|"
-    );
-    for row in &rows {
-        let (lo, hi) = row.min_max();
-        println!(
-            "| {} | {:.1}% | {:.1}–{:.1}% |",
-            row.pool.name(),
-            row.median() * 100.0,
-            lo * 100.0,
-            hi * 100.0
-        );
-    }
-    rows
+    let run = pool.run_sampled(n, producers, Work::NOOP, false);
+    println!("only: {} N = {n}, {producers} producer(s): {:?}", pool.name(), run.wall);
 }
 
 /// Runs every pool `rounds × sc.runs` times, each round starting at the next pool so no pool
@@ -274,14 +230,25 @@ fn run_scenario(sc: &Scenario, pools: &[Pool], rounds: usize, csv: &mut String) 
             }
         }
         let mut rows: Vec<Row> =
-            pools.iter().map(|&pool| Row { pool, figures: Vec::new() }).collect();
+            pools.iter().map(|&pool| Row { pool, figures: Vec::new(), bound: None }).collect();
         for round in 0..rounds * sc.runs {
             for k in 0..pools.len() {
                 let i = (k + round) % pools.len();
-                let wall = pools[i].run(sc.n, sc.producers, sc.work);
-                let ns = wall.as_nanos() as f64 / sc.n as f64;
-                rows[i].figures.push(ns);
-                let _ = writeln!(csv, "{},{},{round},{},{ns:.1}", sc.name, pools[i].key(), sc.n);
+                let run = pools[i].run(sc.n, sc.producers, sc.work);
+                let figure = sc.figure(&run);
+                rows[i].figures.push(figure);
+                if let Some(bound) = run.bound {
+                    rows[i].bound = Some(rows[i].bound.map_or(bound, |b| b.merge(bound)));
+                }
+                let _ = writeln!(
+                    csv,
+                    "{},{},{round},{},{figure:.4},{},{}",
+                    sc.name,
+                    pools[i].key(),
+                    sc.n,
+                    sc.unit(),
+                    run.wall.as_nanos()
+                );
             }
         }
         // ORDERING: Relaxed, as the load above.
@@ -346,12 +313,22 @@ fn find(rows: &[Row], pool: Pool) -> Option<&Row> {
 }
 
 fn table(sc: &Scenario, rows: &[Row]) -> String {
+    let peer = find(rows, Pool::Threadpool).map_or(f64::NAN, Row::median);
     let floor = find(rows, Pool::Floor).map_or(f64::NAN, Row::median);
-    let rayon = find(rows, Pool::Rayon).map_or(f64::NAN, Row::median);
     let mut s = String::new();
+    let what = if sc.work.is_noop() {
+        String::new()
+    } else {
+        format!(
+            ", ideal {:.1} ms (total work / {WORKERS} workers)",
+            sc.work.ideal(sc.n).as_secs_f64() * 1e3
+        )
+    };
     let _ = writeln!(
         s,
-        "\n### {}: N = {}, {} producer(s){}, {} rounds\n\n| pool | median ns/task | min–max | vs floor | vs rayon |\n|---|---:|---:|---:|---:|",
+        "\n### {}: N = {}, {} producer(s){}{what}, {} rounds\n\n\
+         | pool | median {unit} | min–max | vs threadpool | vs floor | bound: most in flight / capacity (samples) |\n\
+         |---|---:|---:|---:|---:|---|",
         sc.name,
         sc.n,
         sc.producers,
@@ -363,33 +340,47 @@ fn table(sc: &Scenario, rows: &[Row]) -> String {
             ""
         },
         rows.first().map_or(0, |r| r.figures.len()),
+        unit = sc.unit(),
     );
     for row in rows {
         let m = row.median();
         let (lo, hi) = row.min_max();
+        let bound = row.bound.map_or(String::new(), |b| {
+            let held = if b.violations == 0 { "held" } else { "**VIOLATED**" };
+            format!("{} / {} ({}): {held}", b.max_in_flight, b.capacity, b.samples)
+        });
+        let (m_s, lo_s, hi_s) = if sc.work.is_noop() {
+            (format!("{m:.0}"), format!("{lo:.0}"), format!("{hi:.0}"))
+        } else {
+            (format!("{m:.3}"), format!("{lo:.3}"), format!("{hi:.3}"))
+        };
         let _ = writeln!(
             s,
-            "| {} | {m:.0} | {lo:.0}–{hi:.0} | {:.2} | {:.2} |",
+            "| {} | {m_s} | {lo_s}–{hi_s} | {:.2} | {:.2} | {bound} |",
             row.pool.name(),
+            m / peer,
             m / floor,
-            m / rayon
         );
     }
     s
 }
 
-/// "742 (650–1,303)": a row's median and range, ns/task.
-fn ns_cell(row: &Row) -> String {
+/// "1.31 (1.29–1.35)": a row's median and range.
+fn cell(sc: &Scenario, row: &Row) -> String {
     let (lo, hi) = row.min_max();
-    format!("{:.0} ns ({lo:.0}–{hi:.0})", row.median())
+    if sc.work.is_noop() {
+        format!("{:.0} ns ({lo:.0}–{hi:.0})", row.median())
+    } else {
+        format!("{:.3} ({lo:.3}–{hi:.3})", row.median())
+    }
 }
 
-/// Every target of issue 13 this bench can measure, with the figure measured in this run; the
+/// Every target of issue 20 this bench can measure, with the figure measured in this run; the
 /// others are listed with the command that measures them. Ratios are of medians in this run.
-fn targets(results: &[(Scenario, Vec<Row>)], util: Option<&[Row]>, rounds: usize) -> String {
-    let ours = Pool::OursDefault;
+fn targets(results: &[(Scenario, Vec<Row>)], rounds: usize) -> String {
     let mut s = format!(
-        "\n### Targets of issue 13 (default = `BoundedExecutor::new({WORKERS})`, handles dropped)\n\n\
+        "\n### Targets of issue 20 (default = `BoundedExecutor::new({WORKERS})`, handles dropped; \
+         helping off = the default with `producer_helps(false)`)\n\n\
          | target | limit | measured: median (min–max) | ratio | met |\n|---|---|---|---:|---|\n"
     );
     let mut line = |what: &str, limit: &str, measured: String, ratio: String, met: Option<bool>| {
@@ -402,106 +393,100 @@ fn targets(results: &[(Scenario, Vec<Row>)], util: Option<&[Row]>, rounds: usize
     };
     let scenario = |name: &str| results.iter().find(|(sc, _)| sc.name == name);
     let not_run = |what: &str| format!("not run ({what} not selected)");
+    let label = |pool: Pool| if pool == Pool::OursDefault { "default" } else { "helping off" };
 
-    // Speed against a peer in one scenario.
-    let mut versus = |sc_name: &str, mine: Pool, peer: Pool, limit: f64| {
-        let how = if mine == Pool::OursExecute { "default via `execute`" } else { "default" };
-        let what = match scenario(sc_name) {
-            Some((sc, _)) => format!("{how}, {sc_name}, N = {}: / {}", sc.n, peer.name()),
-            None => format!("{how}, {sc_name}: / {}", peer.name()),
-        };
-        let lim = format!("≤ {limit:.1}×");
-        match scenario(sc_name).map(|(_, rows)| (find(rows, mine), find(rows, peer))) {
-            Some((Some(o), Some(p))) => {
-                let r = o.median() / p.median();
-                line(
-                    &what,
-                    &lim,
-                    format!("{} vs {}", ns_cell(o), ns_cell(p)),
-                    format!("{r:.2}×"),
-                    Some(r <= limit),
-                )
-            }
-            Some(_) => line(&what, &lim, not_run("pool"), "".into(), None),
+    // Wall time (or ns per task) against threadpool's, in one scenario.
+    let mut versus = |sc_name: &str, mine: Pool, limit: f64| {
+        let what = format!("{}, {sc_name}: / threadpool", label(mine));
+        let lim = format!("≤ {limit:.2}×");
+        match scenario(sc_name) {
+            Some((sc, rows)) => match (find(rows, mine), find(rows, Pool::Threadpool)) {
+                (Some(o), Some(p)) => {
+                    let r = o.median() / p.median();
+                    line(
+                        &what,
+                        &lim,
+                        format!("{} vs {}", cell(sc, o), cell(sc, p)),
+                        format!("{r:.2}×"),
+                        Some(r <= limit),
+                    )
+                }
+                _ => line(&what, &lim, not_run("pool"), "".into(), None),
+            },
             None => line(&what, &lim, not_run("scenario"), "".into(), None),
         }
     };
-    versus("noop 1p", ours, Pool::Threadpool, 1.0);
-    versus("noop 1p", ours, Pool::Bounded4, 1.0);
-    versus("noop 2p", ours, Pool::Threadpool, 1.0);
-    // Not issue 13's test (which drops `submit`'s handles), but the like-for-like with
-    // threadpool's `execute`: no handle on either side.
-    versus("noop 1p", Pool::OursExecute, Pool::Threadpool, 1.0);
-    versus("noop 2p", Pool::OursExecute, Pool::Threadpool, 1.0);
-
-    let util_row = util.and_then(|rows| find(rows, ours));
-    match util_row {
-        Some(row) => {
-            let (lo, hi) = row.min_max();
-            let m = row.median();
-            line(
-                "default, 10 µs tasks, 1 producer: worker utilisation",
-                "≥ 95%",
-                format!("{:.1}% ({:.1}–{:.1}%)", m * 100.0, lo * 100.0, hi * 100.0),
-                "".into(),
-                Some(m >= 0.95),
-            )
-        }
-        None => line(
-            "default, 10 µs tasks: worker utilisation",
-            "≥ 95%",
-            not_run("utilisation"),
-            "".into(),
-            None,
-        ),
+    versus("heavy tail 1p", Pool::OursDefault, 1.05);
+    versus("heavy tail 1p", HELPING_OFF, 1.10);
+    for sc in ["10us 1p", "2us 1p"] {
+        versus(sc, Pool::OursDefault, 1.00);
+        versus(sc, HELPING_OFF, 1.10);
+    }
+    for sc in ["noop 1p", "noop 2p"] {
+        versus(sc, Pool::OursDefault, 1.00);
+        versus(sc, HELPING_OFF, 1.00);
     }
 
     // Stability: the runs' medians, back to back in this process.
-    let mut stability = |what: &str, row: Option<&Row>, fmt: &dyn Fn(f64) -> String| {
-        let lim = "every run's median within 1.5× of the others'";
-        let Some(row) = row else {
-            return line(what, lim, not_run("scenario or pool"), "".into(), None);
-        };
-        let medians = row.run_medians(rounds);
-        let shown: Vec<String> = medians.iter().map(|&m| fmt(m)).collect();
-        if medians.len() < 2 {
-            return line(what, lim, "one run only: set BENCH_RUNS ≥ 2".into(), "".into(), None);
+    for sc_name in ["noop 1p", "noop 2p"] {
+        for pool in [Pool::OursDefault, HELPING_OFF] {
+            let what =
+                format!("stability, {}, {sc_name}: max/min of the runs' medians", label(pool));
+            let lim = "every run's median within 1.5× of the others'";
+            let Some(row) = scenario(sc_name).and_then(|(_, rows)| find(rows, pool)) else {
+                line(&what, lim, not_run("scenario or pool"), "".into(), None);
+                continue;
+            };
+            let medians = row.run_medians(rounds);
+            if medians.len() < 2 {
+                line(&what, lim, "one run only: set BENCH_RUNS ≥ 2".into(), "".into(), None);
+                continue;
+            }
+            let shown: Vec<String> = medians.iter().map(|m| format!("{m:.0} ns")).collect();
+            let (lo, hi) = min_max(&medians);
+            line(
+                &what,
+                lim,
+                format!("{} runs of {rounds} rounds: {}", medians.len(), shown.join(", ")),
+                format!("{:.2}×", hi / lo),
+                Some(hi / lo <= 1.5),
+            );
         }
-        let (lo, hi) = min_max(&medians);
-        let r = hi / lo;
+    }
+
+    // The bound, over every run of every one of our pools in every scenario.
+    let bounds: Vec<common::Bound> = results
+        .iter()
+        .flat_map(|(_, rows)| rows.iter().filter(|r| r.pool.is_ours()).filter_map(|r| r.bound))
+        .collect();
+    if bounds.is_empty() {
         line(
-            what,
-            lim,
-            format!("{} runs of {rounds} rounds: {}", medians.len(), shown.join(", ")),
-            format!("{r:.2}×"),
-            Some(r <= 1.5),
-        )
-    };
-    stability(
-        "stability, default, noop 1p: max/min of the runs' medians",
-        scenario("noop 1p").and_then(|(_, rows)| find(rows, ours)),
-        &|m| format!("{m:.0} ns"),
-    );
-    stability(
-        "stability, default, 10 µs utilisation: max/min of the runs' medians",
-        util_row,
-        &|m| format!("{:.1}%", m * 100.0),
-    );
+            "the bound: in_flight() ≤ capacity() at every sample",
+            "0 violations",
+            not_run("our pools"),
+            "".into(),
+            None,
+        );
+    } else {
+        let all = bounds.iter().copied().fold(common::Bound::default(), common::Bound::merge);
+        line(
+            "the bound: in_flight() ≤ capacity() at every sample, every scenario, every pool of ours",
+            "0 violations",
+            format!("{} samples, {} violations", all.samples, all.violations),
+            "".into(),
+            Some(all.violations == 0),
+        );
+    }
 
     for (what, limit, how) in [
-        (
-            "default, memory bench time at N = 10^6 (~2 µs tasks): / threadpool",
-            "≤ 1.1×",
-            "`cargo bench -p bounded-executor --bench memory` prints it",
-        ),
         (
             "default, peak heap, 10^6 tasks",
             "flat in N, ≤ 64 KiB",
             "`cargo bench -p bounded-executor --bench memory` prints it",
         ),
         (
-            "instructions per no-op task (callgrind): / floor",
-            "≤ 1.2×",
+            "instructions per no-op task (callgrind)",
+            "no regression",
             "`benches/callgrind.sh` prints it",
         ),
     ] {

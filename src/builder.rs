@@ -2,10 +2,10 @@
 
 use std::fmt;
 use std::num::NonZeroUsize;
-use std::sync::Arc;
 use std::time::Duration;
 
 use crate::error::{BuildError, BuildErrorKind};
+use crate::hooks::{Hook, Hooks};
 use crate::shared::{ThreadsConfig, MAX_CAPACITY, MAX_WEIGHT_CAPACITY};
 use crate::BoundedExecutor;
 
@@ -31,6 +31,7 @@ use crate::BoundedExecutor;
 /// # Ok::<(), bounded_executor::BuildError>(())
 /// ```
 #[derive(Clone)]
+#[must_use = "a builder does nothing until `build` is called"]
 pub struct Builder {
     max_workers: Option<usize>,
     queue_ratio: usize,
@@ -38,34 +39,12 @@ pub struct Builder {
     weight_capacity: Option<u64>,
     thread_name: String,
     stack_size: Option<usize>,
-    producer_helps: bool,
+    /// `None` until `producer_helps` is called: then the default depends on the rest (see
+    /// there).
+    producer_helps: Option<bool>,
     hooks: Hooks,
     min_workers: Option<usize>,
     keep_alive: Duration,
-}
-
-/// A hook run on a worker thread, given the worker's index. An `Arc` so that `Builder` stays
-/// `Clone` and every worker shares one closure.
-#[derive(Clone)]
-pub(crate) struct Hook(Arc<dyn Fn(usize) + Send + Sync + 'static>);
-
-impl Hook {
-    pub(crate) fn call(&self, index: usize) {
-        (self.0)(index);
-    }
-}
-
-// A hook is only ever called under the worker's own `catch_unwind`, which contains its panic
-// (see `Builder::on_thread_start`): no caller observes state it left broken, as with tasks. So a
-// hook does not take away `Builder`'s `UnwindSafe`, which it had before hooks existed.
-impl std::panic::UnwindSafe for Hook {}
-impl std::panic::RefUnwindSafe for Hook {}
-
-/// The per-thread hooks, handed to each worker.
-#[derive(Clone, Default)]
-pub(crate) struct Hooks {
-    pub(crate) on_start: Option<Hook>,
-    pub(crate) on_stop: Option<Hook>,
 }
 
 /// A validated configuration.
@@ -164,7 +143,8 @@ impl Builder {
     pub const MAX_WEIGHT_CAPACITY: u64 = MAX_WEIGHT_CAPACITY;
 
     /// The defaults: one worker per available core, queue ratio 2, threads named
-    /// `bounded-executor-<index>`, the platform's stack size.
+    /// `bounded-executor-<index>`, and std's default stack size for spawned threads (2 MiB,
+    /// or `RUST_MIN_STACK` if set; not the platform's main-thread size).
     ///
     /// # Examples
     ///
@@ -180,7 +160,7 @@ impl Builder {
             weight_capacity: None,
             thread_name: "bounded-executor".to_owned(),
             stack_size: None,
-            producer_helps: true,
+            producer_helps: None,
             hooks: Hooks::default(),
             min_workers: None,
             keep_alive: Self::DEFAULT_KEEP_ALIVE,
@@ -265,7 +245,8 @@ impl Builder {
         self
     }
 
-    /// The worker threads' name prefix: they are named `<prefix>-<index>`, index from 0. A
+    /// The worker threads' name prefix: they are named `<prefix>-<index>`, index from 0 and
+    /// below `max_workers` (see [`on_thread_start`](Self::on_thread_start), `# Indices`). A
     /// prefix with a NUL byte, which no OS accepts in a thread name, makes `build` fail.
     ///
     /// # Examples
@@ -282,6 +263,10 @@ impl Builder {
     }
 
     /// The worker threads' stack size in bytes (see [`std::thread::Builder::stack_size`]).
+    /// Unset, it is std's default for spawned threads: 2 MiB, or `RUST_MIN_STACK` if set.
+    /// Tasks then run on threads of this size only: producers do not help a full executor
+    /// (they would run its tasks on their own stacks) unless
+    /// [`producer_helps`](Self::producer_helps)`(true)` asks them to.
     ///
     /// # Examples
     ///
@@ -296,7 +281,10 @@ impl Builder {
     }
 
     /// Whether a producer blocked in [`submit`](BoundedExecutor::submit) while the executor is
-    /// full runs queued tasks itself until a slot frees. Default: true.
+    /// full runs queued tasks itself until a slot frees. Default: true, unless the builder sets
+    /// [`stack_size`](Self::stack_size), [`on_thread_start`](Self::on_thread_start) or
+    /// [`on_thread_stop`](Self::on_thread_stop): then false, unless this is called with true.
+    /// (Only an explicit call decides; the order of the builder's calls does not matter.)
     ///
     /// Each queued task already holds a slot, so the bound is the same either way. With
     /// helping, the producer sleeps only while every task in flight is running: no core idles
@@ -305,17 +293,24 @@ impl Builder {
     /// unbounded pools (see the README's benchmark table).
     ///
     /// What to know when it is on:
-    /// - a helped task runs on the producer's thread: its thread name and thread-locals are the
-    ///   producer's, not a worker's, and [`Stats::helped`](crate::Stats::helped) counts it;
+    /// - a helped task runs on the producer's thread, not a worker's: with the producer's
+    ///   thread name, thread-locals and stack, and without the start and stop hooks having run
+    ///   there. That is why configuring the stack or the hooks turns the default off: a pool
+    ///   built for deep tasks (`stack_size`) or for what its hooks set up must not run its
+    ///   tasks elsewhere unless you ask. [`Stats::helped`](crate::Stats::helped) counts
+    ///   helped tasks;
     /// - `submit` can take as long as the task it helps with, so a producer that must react
     ///   quickly should use [`try_submit`](BoundedExecutor::try_submit) or
-    ///   [`submit_timeout`](BoundedExecutor::submit_timeout), which never help, as
-    ///   [`submit_async`](BoundedExecutor::submit_async) never does;
+    ///   [`submit_timeout`](BoundedExecutor::submit_timeout), which never help, whatever the
+    ///   timeout, as [`submit_async`](BoundedExecutor::submit_async) never does;
     /// - a producer that holds a lock across `submit` must not submit tasks that take the same
     ///   lock: a helped task would wait for its own thread. Turn helping off in that case.
     ///
-    /// A task submitted from a worker of the same executor never reaches this point: it runs
-    /// inline (see the crate docs, `# Deadlocks`).
+    /// Helping off, every task runs on a worker thread except those you run on your own
+    /// thread on purpose: [`submit_or_run`](BoundedExecutor::submit_or_run) on a full executor
+    /// (caller-runs), and a nested submit or `join` from inside a task, which runs inline on
+    /// the thread that task runs on (see the crate docs, `# Deadlocks`). A task submitted from a
+    /// worker of the same executor never reaches this point: it runs inline.
     ///
     /// # Examples
     ///
@@ -328,8 +323,20 @@ impl Builder {
     /// let name = exec.submit(|| std::thread::current().name().map(str::to_owned)).unwrap();
     /// assert!(name.join().unwrap().unwrap().starts_with("bounded-executor-"));
     /// ```
+    ///
+    /// A pool with hooks keeps its tasks on its threads by default; helping is a choice:
+    ///
+    /// ```
+    /// let exec = bounded_executor::BoundedExecutor::builder()
+    ///     .max_workers(2)
+    ///     .on_thread_start(|_index| { /* set up what every task expects */ })
+    ///     .producer_helps(true) // tasks may run on a blocked producer's thread, hook-less
+    ///     .build()
+    ///     .unwrap();
+    /// # drop(exec);
+    /// ```
     pub fn producer_helps(mut self, helps: bool) -> Self {
-        self.producer_helps = helps;
+        self.producer_helps = Some(helps);
         self
     }
 
@@ -338,10 +345,22 @@ impl Builder {
     /// initializer: thread-locals, CPU affinity, a logging span. A second call replaces the
     /// hook.
     ///
-    /// `build` does not wait for the hooks: tasks submitted meanwhile wait in the queue (or are
-    /// run by a helping producer, see [`producer_helps`](Self::producer_helps)). The hook runs
+    /// `build` does not wait for the hooks: tasks submitted meanwhile wait in the queue. With a
+    /// hook set, producers do not help unless [`producer_helps`](Self::producer_helps)`(true)`
+    /// asks them to, so every task runs on a thread whose start hook has run. The hook runs
     /// as a worker of the executor, so a `submit` from inside it follows the workers' rules
     /// (the crate docs, `# Deadlocks`).
+    ///
+    /// # Indices
+    ///
+    /// A thread's index is below the `max_workers` in force when it starts, and no two threads
+    /// run hooks or tasks under one index at once: with threads on demand
+    /// ([`min_workers`](Self::min_workers)), a thread that takes the index of one that is
+    /// exiting runs its start hook only once the other's stop hook has returned, so per-index
+    /// state (a CPU to pin, a slot in an array of `max_workers`) is never shared. (For that
+    /// moment, two OS threads can carry the same name.) After
+    /// [`set_max_workers`](BoundedExecutor::set_max_workers) lowers the maximum, a thread
+    /// started before keeps its index, which can be above the new maximum, until it exits.
     ///
     /// # Panics
     ///
@@ -360,7 +379,7 @@ impl Builder {
     ///
     /// let exec = bounded_executor::BoundedExecutor::builder()
     ///     .max_workers(1)
-    ///     .producer_helps(false) // every task runs on the worker thread
+    ///     // With a hook, producers do not help (unless asked): every task runs on a worker.
     ///     .on_thread_start(|index| WORKER.with(|w| w.set(Some(index))))
     ///     .build()
     ///     .unwrap();
@@ -371,7 +390,7 @@ impl Builder {
     where
         H: Fn(usize) + Send + Sync + 'static,
     {
-        self.hooks.on_start = Some(Hook(Arc::new(hook)));
+        self.hooks.on_start = Some(Hook::new(hook));
         self
     }
 
@@ -411,7 +430,7 @@ impl Builder {
     where
         H: Fn(usize) + Send + Sync + 'static,
     {
-        self.hooks.on_stop = Some(Hook(Arc::new(hook)));
+        self.hooks.on_stop = Some(Hook::new(hook));
         self
     }
 
@@ -478,6 +497,16 @@ impl Builder {
         self
     }
 
+    /// Whether producers help (see [`producer_helps`](Self::producer_helps)): as asked, or by
+    /// default only where a task on a producer's thread differs from one on a worker in nothing
+    /// but the thread's name and thread-locals.
+    fn helps(&self) -> bool {
+        let configured_threads = self.stack_size.is_some()
+            || self.hooks.on_start.is_some()
+            || self.hooks.on_stop.is_some();
+        self.producer_helps.unwrap_or(!configured_threads)
+    }
+
     /// Starts the executor.
     ///
     /// # Errors
@@ -542,7 +571,7 @@ impl Builder {
             capacity,
             queue_ratio: self.capacity.is_none().then_some(self.queue_ratio),
             weight_capacity,
-            producer_helps: self.producer_helps,
+            producer_helps: self.helps(),
             threads: ThreadsConfig {
                 max_workers,
                 min_workers: self.min_workers,

@@ -18,7 +18,7 @@ use crate::shared::MAX_CAPACITY;
 use crate::shared::{Shared, Wait};
 use crate::stats::Stats;
 use crate::submit_future::SubmitFuture;
-use crate::sync::{Arc, Mutex};
+use crate::sync::{Arc, AtomicBool, Mutex, Ordering};
 use crate::task::Task;
 use crate::Builder;
 
@@ -45,6 +45,9 @@ pub struct BoundedExecutor {
     /// the capacity follows when `max_workers` changes, `None` once the capacity was set
     /// explicitly.
     resize: Mutex<Option<usize>>,
+    /// Set by `shutdown_background`, and by a `shutdown_timeout` that timed out: `Drop` then
+    /// returns without joining the workers, which finish the accepted tasks on their own.
+    detached: AtomicBool,
 }
 
 impl BoundedExecutor {
@@ -93,7 +96,11 @@ impl BoundedExecutor {
                 .with_producer_helps(config.producer_helps)
                 .with_threads(config.threads),
         );
-        let exec = Self { shared, resize: Mutex::new(config.queue_ratio) };
+        let exec = Self {
+            shared,
+            resize: Mutex::new(config.queue_ratio),
+            detached: AtomicBool::new(false),
+        };
         if let Err(err) = exec.shared.threads.fill_to_min(&exec.shared) {
             drop(exec); // stops and joins the threads that did start
             return Err(BuildError::new(BuildErrorKind::Spawn(err)));
@@ -285,7 +292,10 @@ impl BoundedExecutor {
         TaskHandle::submit_or_run(&self.shared, f).map_err(SubmitError::from_refusal)
     }
 
-    /// Submits `f`, waiting at most `timeout` for a free slot.
+    /// Submits `f`, waiting at most `timeout` for a free slot. Unlike [`submit`](Self::submit),
+    /// it never runs queued tasks while it waits ([`Builder::producer_helps`]), whatever the
+    /// timeout (`Duration::MAX` included): the calling thread only ever runs `f`'s own work if
+    /// it is one of this executor's workers (see `# Deadlocks`).
     ///
     /// # Errors
     ///
@@ -315,7 +325,7 @@ impl BoundedExecutor {
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
     {
-        let wait = Instant::now().checked_add(timeout).map_or(Wait::Forever, Wait::Until);
+        let wait = Wait::timeout(timeout);
         TaskHandle::submit(&self.shared, 1, f, wait).map_err(SubmitTimeoutError::from_refusal)
     }
 
@@ -330,11 +340,11 @@ impl BoundedExecutor {
     /// is `submit_weighted(1, f)`. A task of weight 0 takes a slot and no units: it is bounded by
     /// the count alone.
     ///
-    /// Waiting producers are not served in order of weight or arrival: a freed slot wakes one
-    /// of them, which goes back to sleep if its task does not fit yet, so a lighter task can
-    /// wait for the next release while a heavier one holds the wake-up, and a heavy task can
-    /// wait long while lighter ones keep arriving and fitting. No producer is left waiting
-    /// beside an empty executor.
+    /// A release wakes every waiting producer whose task fits in the slots and units it leaves,
+    /// oldest first (a heavy one that does not fit yet is passed over, and the lighter ones
+    /// behind it are woken), so no producer waits beside room it would fit in. There is no
+    /// order beyond that: a heavy task can wait long while lighter ones keep arriving and
+    /// fitting.
     ///
     /// # Errors
     ///
@@ -431,7 +441,11 @@ impl BoundedExecutor {
 
     /// Submits `f` as a task of `weight` units, waiting at most `timeout` for a slot and the
     /// units (see [`submit_weighted`](Self::submit_weighted)). Like
-    /// [`submit_timeout`](Self::submit_timeout), it never runs queued tasks while it waits.
+    /// [`submit_timeout`](Self::submit_timeout), it never runs queued tasks while it waits,
+    /// whatever the timeout (`Duration::MAX` included).
+    ///
+    /// The arguments come in the submit family's one order: the weight first, then the closure,
+    /// then the timeout (`submit_weighted(weight, f)`, `submit_timeout(f, timeout)`).
     ///
     /// # Errors
     ///
@@ -454,24 +468,24 @@ impl BoundedExecutor {
     ///     .max_workers(2).weight_capacity(10).build().unwrap();
     /// let (release, gate) = mpsc::channel::<()>();
     /// let heavy = exec.submit_weighted(8, move || gate.recv().unwrap()).unwrap();
-    /// let err = exec.submit_weighted_timeout(5, Duration::from_millis(10), || ()).unwrap_err();
+    /// let err = exec.submit_weighted_timeout(5, || (), Duration::from_millis(10)).unwrap_err();
     /// assert!(err.is_timeout());
     /// release.send(()).unwrap();
     /// heavy.join().unwrap();
-    /// let handle = exec.submit_weighted_timeout(5, Duration::from_secs(10), || 5).unwrap();
+    /// let handle = exec.submit_weighted_timeout(5, || 5, Duration::from_secs(10)).unwrap();
     /// assert_eq!(handle.join().unwrap(), 5);
     /// ```
     pub fn submit_weighted_timeout<F, T>(
         &self,
         weight: u64,
-        timeout: Duration,
         f: F,
+        timeout: Duration,
     ) -> Result<TaskHandle<T>, SubmitTimeoutError<F>>
     where
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
     {
-        let wait = Instant::now().checked_add(timeout).map_or(Wait::Forever, Wait::Until);
+        let wait = Wait::timeout(timeout);
         TaskHandle::submit(&self.shared, weight, f, wait).map_err(SubmitTimeoutError::from_refusal)
     }
 
@@ -484,10 +498,10 @@ impl BoundedExecutor {
     /// slot is free, without blocking the thread while it waits. Works on any async runtime.
     ///
     /// The future is cancel-safe: dropped before it resolves, it has taken no slot and the
-    /// closure is dropped unrun. It is woken when a slot frees (one waiting producer per freed
-    /// slot), never by polling. It never runs the task inline, even on a worker of this
-    /// executor: do not block on it inside a task of the same full executor. The task weighs 1
-    /// (there is no weighted async submit).
+    /// closure is dropped unrun. It is woken when a slot frees for it (a release wakes as many
+    /// waiting producers as fit in what it frees), never by polling. It never runs the task
+    /// inline, even on a worker of this executor: do not block on it inside a task of the same
+    /// full executor. The task weighs 1 (there is no weighted async submit).
     ///
     /// # Errors
     ///
@@ -520,13 +534,14 @@ impl BoundedExecutor {
     /// not yet taken*: an input is pulled only when a slot is free for it, so `map` works on
     /// infinite iterators and never holds more than `capacity()` results. Nothing is submitted
     /// until the iterator is advanced. The inputs are pulled on the thread that advances it.
+    /// The capacity is the live one: after a resize, the window follows from the next result on.
     ///
     /// - A panic in `f` comes out as that item's `Err` ([`TaskError::is_panic`](crate::TaskError::is_panic)); the other items go on.
     /// - Dropping the iterator early cancels the items that have not started; no slot is lost.
-    /// - Once the executor is shut down, every remaining input still comes out, each as an
-    ///   `Err` that [`is_shutdown`](crate::TaskError::is_shutdown) (so an infinite input gives
-    ///   errors forever: stop on the first). Items already submitted finish as usual (or are
-    ///   cancelled by `shutdown_now`).
+    /// - Once the executor is shut down, the results of the items already submitted come out
+    ///   (they finish as usual, or are cancelled by `shutdown_now`), then **one** `Err` that
+    ///   [`is_shutdown`](crate::TaskError::is_shutdown) (or `is_forked`), then the iterator
+    ///   ends. The inputs after it are never pulled, so an infinite input ends too.
     /// - From a worker of this executor, a full executor runs items inline, and waiting for an
     ///   item that has not started runs it here: no deadlock.
     ///
@@ -538,6 +553,7 @@ impl BoundedExecutor {
     /// let squares: Vec<u64> = exec.map(0u64.., |i| i * i).take(5).map(Result::unwrap).collect();
     /// assert_eq!(squares, [0, 1, 4, 9, 16]);
     /// ```
+    #[must_use = "a map is lazy: nothing runs until it is iterated"]
     pub fn map<I, F, T>(&self, inputs: I, f: F) -> Map<T>
     where
         I: IntoIterator,
@@ -563,6 +579,7 @@ impl BoundedExecutor {
     /// lengths.sort();
     /// assert_eq!(lengths, [1, 2, 3]);
     /// ```
+    #[must_use = "a map is lazy: nothing runs until it is iterated"]
     pub fn map_unordered<I, F, T>(&self, inputs: I, f: F) -> MapUnordered<T>
     where
         I: IntoIterator,
@@ -608,6 +625,7 @@ impl BoundedExecutor {
     /// assert_eq!(lengths, [1 << 10, 512 << 10, 3, 900 << 10]);
     /// assert!(exec.stats().peak_weight_in_flight <= 1 << 20);
     /// ```
+    #[must_use = "a map is lazy: nothing runs until it is iterated"]
     pub fn map_weighted<I, W, F, T>(&self, inputs: I, weight_fn: W, f: F) -> Map<T>
     where
         I: IntoIterator,
@@ -661,6 +679,7 @@ impl BoundedExecutor {
     /// ```
     /// assert_eq!(bounded_executor::BoundedExecutor::new(2).max_workers(), 2);
     /// ```
+    #[must_use]
     pub fn max_workers(&self) -> usize {
         self.shared.threads.max()
     }
@@ -681,6 +700,7 @@ impl BoundedExecutor {
     /// exec.shutdown();
     /// assert_eq!(exec.workers(), 0);
     /// ```
+    #[must_use]
     pub fn workers(&self) -> usize {
         self.shared.threads.live()
     }
@@ -696,7 +716,9 @@ impl BoundedExecutor {
     ///   set. Producers waiting for a slot are woken if the capacity grew.
     /// - Shrinking never drops or cancels anything: queued tasks stay queued, and tasks in
     ///   flight beyond the new capacity finish. New submits wait until the count is under the
-    ///   new bound. Threads beyond the new maximum exit as they finish their current task.
+    ///   new bound. Threads beyond the new maximum exit as they finish their current task, and
+    ///   an idle one exits instead of taking another: once the call returns, no task starts
+    ///   while `max_workers` (the new value) are running.
     ///
     /// Concurrent resizes apply one after the other. A submit racing a resize is admitted under
     /// the old bound or the new one.
@@ -797,13 +819,17 @@ impl BoundedExecutor {
         Ok(())
     }
 
-    /// The most tasks that can be in flight (queued or running) at once.
+    /// The most tasks that can be in flight (queued or running) at once: the bound every
+    /// admission checks from now on. A resize changes it at once; after a shrink, the tasks
+    /// admitted under the old bound stay in flight, so [`in_flight()`](Self::in_flight) and
+    /// [`queued()`](Self::queued) can exceed it until they end (see `in_flight()`).
     ///
     /// # Examples
     ///
     /// ```
     /// assert_eq!(bounded_executor::BoundedExecutor::new(2).capacity(), 4);
     /// ```
+    #[must_use]
     pub fn capacity(&self) -> usize {
         self.shared.capacity()
     }
@@ -818,6 +844,7 @@ impl BoundedExecutor {
     /// let exec = bounded_executor::BoundedExecutor::builder().weight_capacity(4096).build().unwrap();
     /// assert_eq!(exec.weight_capacity(), 4096);
     /// ```
+    #[must_use]
     pub fn weight_capacity(&self) -> u64 {
         self.shared.weight_capacity()
     }
@@ -848,12 +875,20 @@ impl BoundedExecutor {
     /// light.join().unwrap();
     /// assert_eq!(exec.weight_in_flight(), 0);
     /// ```
+    #[must_use]
     pub fn weight_in_flight(&self) -> u64 {
         self.shared.weight_in_flight()
     }
 
     /// Tasks submitted and not yet finished or cancelled: queued plus running. By the time a
     /// task's `join` returns, it no longer counts.
+    ///
+    /// Never more than [`capacity()`](Self::capacity), except while a shrink drains: a shrink
+    /// ([`set_capacity`](Self::set_capacity), [`set_max_workers`](Self::set_max_workers))
+    /// cancels nothing, so the tasks admitted before it still count, and `in_flight()` can
+    /// exceed the new `capacity()` until enough of them end. It never exceeds the largest
+    /// capacity the executor has had, and no task is admitted (only run inline) while it is at
+    /// or over `capacity()`.
     ///
     /// # Examples
     ///
@@ -862,6 +897,7 @@ impl BoundedExecutor {
     /// exec.submit(|| ()).unwrap().join().unwrap();
     /// assert_eq!(exec.in_flight(), 0);
     /// ```
+    #[must_use]
     pub fn in_flight(&self) -> usize {
         self.shared.in_flight()
     }
@@ -904,13 +940,15 @@ impl BoundedExecutor {
     /// waiting.join().unwrap();
     /// assert_eq!((exec.running(), exec.queued()), (0, 0));
     /// ```
+    #[must_use]
     pub fn running(&self) -> usize {
         self.shared.running()
     }
 
     /// Tasks in flight that have not started: [`in_flight()`](Self::in_flight) minus
     /// [`running()`](Self::running) (never below zero). A cancelled task stops counting at
-    /// once. Like Java's `getQueue().size()`; it never exceeds `capacity()`.
+    /// once. Like Java's `getQueue().size()`. Never more than `in_flight()`, so never more than
+    /// `capacity()` except while a shrink drains (see [`in_flight()`](Self::in_flight)).
     ///
     /// As exact as `running()`: see there, `# Exactness`.
     ///
@@ -921,6 +959,7 @@ impl BoundedExecutor {
     /// exec.submit(|| ()).unwrap().join().unwrap();
     /// assert_eq!(exec.queued() + exec.running(), exec.in_flight());
     /// ```
+    #[must_use]
     pub fn queued(&self) -> usize {
         let running = self.shared.running();
         self.shared.in_flight().saturating_sub(running)
@@ -935,6 +974,7 @@ impl BoundedExecutor {
     /// exec.shutdown();
     /// assert!(exec.is_shutdown());
     /// ```
+    #[must_use]
     pub fn is_shutdown(&self) -> bool {
         self.shared.is_shutdown()
     }
@@ -948,6 +988,7 @@ impl BoundedExecutor {
     /// exec.submit(|| ()).unwrap().join().unwrap();
     /// assert_eq!(exec.stats().completed, 1);
     /// ```
+    #[must_use]
     pub fn stats(&self) -> Stats {
         self.shared.stats()
     }
@@ -1028,7 +1069,9 @@ impl BoundedExecutor {
 
     /// Stops accepting tasks and waits at most `timeout` for the accepted ones to finish.
     /// Returns true if they all did (the workers are then joined); false if time ran out, in
-    /// which case the workers go on with the remaining tasks and `Drop` joins them.
+    /// which case the workers go on with the remaining tasks on their own, and `Drop` no longer
+    /// waits for them (as after [`shutdown_background`](Self::shutdown_background)); call
+    /// [`shutdown`](Self::shutdown) to wait after all.
     ///
     /// # Deadlocks
     ///
@@ -1043,6 +1086,7 @@ impl BoundedExecutor {
     /// exec.submit(|| ()).unwrap();
     /// assert!(exec.shutdown_timeout(Duration::from_secs(10)));
     /// ```
+    #[must_use = "false means tasks were still running at the timeout"]
     pub fn shutdown_timeout(&self, timeout: Duration) -> bool {
         if self.shared.is_forked() {
             return false;
@@ -1053,9 +1097,129 @@ impl BoundedExecutor {
         }
         let deadline = Instant::now().checked_add(timeout);
         if !self.shared.wait_workers_exited(deadline) {
+            // ORDERING: Relaxed: only `drop` reads it (see there).
+            self.detached.store(true, Ordering::Relaxed);
             return false;
         }
         self.join_workers();
+        true
+    }
+
+    /// Stops accepting tasks and returns at once, like tokio's `Runtime::shutdown_background`:
+    /// the workers run every accepted task, then exit on their own, and `Drop` does not wait for
+    /// them. Producers blocked in `submit` get [`SubmitError::Shutdown`]. Handles still work:
+    /// `join` waits for its task as usual. Use it where a task may never finish and the caller
+    /// must not hang; [`shutdown`](Self::shutdown) afterwards still waits for the workers.
+    ///
+    /// The workers' threads outlive the executor then, with their stop hooks: nothing joins them,
+    /// so a process that exits first ends them unfinished, as it would any detached thread.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::mpsc;
+    ///
+    /// let exec = bounded_executor::BoundedExecutor::new(1);
+    /// let (release, gate) = mpsc::channel::<()>();
+    /// let stuck = exec.submit(move || gate.recv().unwrap()).unwrap();
+    /// exec.shutdown_background();
+    /// assert!(exec.submit(|| ()).is_err());
+    /// drop(exec); // returns while the task still waits
+    /// release.send(()).unwrap();
+    /// stuck.join().unwrap();
+    /// ```
+    pub fn shutdown_background(&self) {
+        if self.shared.is_forked() {
+            return;
+        }
+        // ORDERING: Relaxed: only `drop` reads it (see there).
+        self.detached.store(true, Ordering::Relaxed);
+        self.shared.begin_shutdown();
+    }
+
+    /// Waits until nothing is queued or running, then returns; the executor stays usable (unlike
+    /// [`shutdown`](Self::shutdown)): threadpool's `join`, Java's `awaitQuiescence`. Tasks
+    /// submitted while it waits are waited for too, so under a steady stream of submits it may
+    /// never return; stop the producers first. A cancelled task counts until a worker has
+    /// passed over its entry (at once if one is idle).
+    ///
+    /// Tasks that a caller runs on its own thread ([`submit_or_run`](Self::submit_or_run) on a
+    /// full executor) hold no slot, and are not waited for. It returns once every task's slot
+    /// is back, which is as its closure returns: a handle may see its outcome published an
+    /// instant later (`join` then does not wait for the task, only for that publication).
+    ///
+    /// # Panics
+    ///
+    /// Called from a task of this executor (on a worker, or a producer helping it), which
+    /// could never see the executor idle: it would wait for itself.
+    ///
+    /// # Deadlocks
+    ///
+    /// It waits for tasks that never finish; [`wait_idle_timeout`](Self::wait_idle_timeout)
+    /// does not. In a forked child it returns at once (no task will finish there).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::atomic::{AtomicUsize, Ordering};
+    /// use std::sync::Arc;
+    ///
+    /// let exec = bounded_executor::BoundedExecutor::new(2);
+    /// let done = Arc::new(AtomicUsize::new(0));
+    /// for _ in 0..2 {
+    ///     for _ in 0..10 {
+    ///         let done = Arc::clone(&done);
+    ///         exec.execute(move || { done.fetch_add(1, Ordering::Relaxed); }).unwrap();
+    ///     }
+    ///     exec.wait_idle(); // every task so far has run; the pool takes more
+    /// }
+    /// assert_eq!(done.load(Ordering::Relaxed), 20);
+    /// ```
+    pub fn wait_idle(&self) {
+        if !self.may_wait_idle() {
+            return;
+        }
+        let idle = self.shared.wait_idle(None);
+        debug_assert!(idle, "a wait without deadline returned before the executor was idle");
+    }
+
+    /// As [`wait_idle`](Self::wait_idle), waiting at most `timeout`: true if the executor
+    /// became idle, false if tasks were still queued or running at the timeout (or in a forked
+    /// child). The executor stays usable either way.
+    ///
+    /// # Panics
+    ///
+    /// As [`wait_idle`](Self::wait_idle), called from a task of this executor.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::{sync::mpsc, time::Duration};
+    ///
+    /// let exec = bounded_executor::BoundedExecutor::new(1);
+    /// let (release, gate) = mpsc::channel::<()>();
+    /// exec.execute(move || gate.recv().unwrap()).unwrap();
+    /// assert!(!exec.wait_idle_timeout(Duration::from_millis(1))); // still running
+    /// release.send(()).unwrap();
+    /// assert!(exec.wait_idle_timeout(Duration::from_secs(60)));
+    /// ```
+    #[must_use = "false means tasks were still queued or running at the timeout"]
+    pub fn wait_idle_timeout(&self, timeout: Duration) -> bool {
+        if !self.may_wait_idle() {
+            return false;
+        }
+        self.shared.wait_idle(Instant::now().checked_add(timeout))
+    }
+
+    /// False in a forked child (nothing to wait for); panics inside a task of this executor.
+    fn may_wait_idle(&self) -> bool {
+        if self.shared.is_forked() {
+            return false;
+        }
+        assert!(
+            worker::index_in(&*self.shared).is_none(),
+            "wait_idle called from a task of the same executor: it would wait for itself"
+        );
         true
     }
 
@@ -1069,13 +1233,25 @@ impl BoundedExecutor {
 }
 
 impl Drop for BoundedExecutor {
-    /// Same as [`shutdown`](BoundedExecutor::shutdown). In a forked child it only forgets the
-    /// parent's threads (which do not exist here) and leaks the shared state they would free.
+    /// Same as [`shutdown`](BoundedExecutor::shutdown), unless the caller chose not to wait:
+    /// after [`shutdown_background`](BoundedExecutor::shutdown_background) or a
+    /// [`shutdown_timeout`](BoundedExecutor::shutdown_timeout) that returned false, it returns
+    /// at once and the workers finish the accepted tasks on their own. In a forked child it only
+    /// forgets the parent's threads (which do not exist here) and leaks the shared state they
+    /// would free.
     fn drop(&mut self) {
         if self.shared.is_forked() {
             // Never block here: another thread may have held a lock when the process forked.
             self.shared.threads.forget_all();
             std::mem::forget(Arc::clone(&self.shared));
+            return;
+        }
+        // ORDERING: Relaxed: `drop` has the executor to itself, so whatever handed it over
+        // ordered the store before this load.
+        if self.detached.load(Ordering::Relaxed) {
+            // The caller chose not to wait (`shutdown_background`, or a timed-out
+            // `shutdown_timeout`); the workers hold the shared state until they exit.
+            self.shared.begin_shutdown();
             return;
         }
         self.shutdown();

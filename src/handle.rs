@@ -71,11 +71,18 @@ impl<T> TaskHandle<T> {
         T: Send + 'static,
     {
         match shared.admit_or_run() {
-            Ok(Admission::Inline(index)) if worker::index_in(&**shared).is_none() => {
+            Ok(admission @ Admission::Inline(_)) if worker::index_in(&**shared).is_none() => {
                 // Not one of our workers: run it as a helping producer runs a task, so that its
-                // own nested submits and joins follow the workers' rules.
-                let admission = Admission::Inline(index);
-                Ok(worker::as_worker(shared, index, || Self::start_new(shared, admission, f)))
+                // own nested submits and joins follow the workers' rules, and a shutdown waits
+                // for it.
+                let mut f = Some(f);
+                let ran = shared.helping_unless_shut_down(|| {
+                    Self::start_new(shared, admission, f.take().expect("run once"))
+                });
+                ran.map_err(|refusal| {
+                    shared.reject();
+                    (refusal, f.take().expect("not run"))
+                })
             }
             Ok(admission) => Ok(Self::start_new(shared, admission, f)),
             Err(refusal) => {
@@ -150,6 +157,7 @@ impl<T> TaskHandle<T> {
     /// exec.shutdown(); // runs everything accepted
     /// assert!(handle.is_finished());
     /// ```
+    #[must_use]
     pub fn is_finished(&self) -> bool {
         self.task.header().is_done()
     }
@@ -169,6 +177,7 @@ impl<T> TaskHandle<T> {
     /// let handle = exec.submit(|| ()).unwrap();
     /// assert!(handle.wait_timeout(Duration::from_secs(10)));
     /// ```
+    #[must_use = "false means the task has not finished yet"]
     pub fn wait_timeout(&self, timeout: Duration) -> bool {
         let deadline = Instant::now().checked_add(timeout);
         self.wait(deadline).unwrap_or(false)
@@ -201,6 +210,7 @@ impl<T> TaskHandle<T> {
     /// release.send(()).unwrap();
     /// busy.join().unwrap();
     /// ```
+    #[must_use = "false means the task had started or finished, and will not be cancelled"]
     pub fn cancel(&self) -> bool {
         self.shared.cancel_off_queue(&**self.task)
     }

@@ -23,11 +23,23 @@
 //! assert!(exec.stats().peak_in_flight <= 4);
 //! ```
 //!
+//! **Where tasks run.** On the executor's worker threads, with one exception you get by
+//! default: a producer blocked in `submit` on a full executor *helps*, running queued tasks on
+//! its own thread until a slot frees (see `# Backpressure`). A task run that way sees the
+//! producer's thread name and thread-locals, not a worker's. A pool that configures its threads
+//! ([`Builder::stack_size`], [`Builder::on_thread_start`], [`Builder::on_thread_stop`]) keeps
+//! every task on them unless [`Builder::producer_helps`]`(true)` asks otherwise, and
+//! `producer_helps(false)` turns helping off for any pool. Otherwise a task runs on your thread
+//! only where you ask for it: [`submit_or_run`](BoundedExecutor::submit_or_run) on a full
+//! executor, and a nested submit or `join` from inside a task, on that task's thread (see
+//! `# Deadlocks`); and if the OS refuses to start any worker, the submitting thread runs the
+//! queued tasks rather than leave them stranded.
+//!
 //! # Backpressure
 //!
 //! The bound is `queue_ratio × max_workers` (see [`Builder`]); ratio 2, the default, keeps one
 //! task queued behind each running one, so workers do not idle while a waiting producer is being
-//! woken. Three ways to submit, in the family crossbeam made familiar:
+//! woken. Four ways to submit a task with a handle, in the family crossbeam made familiar:
 //!
 //! - [`submit`](BoundedExecutor::submit) waits for a free slot;
 //! - [`try_submit`](BoundedExecutor::try_submit) never waits and hands the closure back in
@@ -36,8 +48,12 @@
 //! - [`submit_or_run`](BoundedExecutor::submit_or_run) never waits either: when the executor is
 //!   full it runs the task on the calling thread and returns a finished handle (caller-runs).
 //!
-//! Every refusal returns the closure untouched (`into_inner()`), so nothing is lost. The bound is
-//! exact under any number of producers: [`Stats::peak_in_flight`] never exceeds `capacity()`.
+//! Every submit that returns an error returns the closure untouched with it (`into_inner()`),
+//! so nothing is lost; for `?`, [`without_task`](SubmitError::without_task) keeps only the
+//! reason. [`Scope::submit`] is the exception: it panics on a shut-down executor, as
+//! `std::thread::Scope::spawn` does. The bound is exact under any number of producers:
+//! [`Stats::peak_in_flight`] never exceeds `capacity()` (after a shrink, the capacity before
+//! it: see [`in_flight()`](BoundedExecutor::in_flight)).
 //!
 //! A producer blocked in `submit` on a full executor **helps**: it runs the oldest queued task
 //! itself, as a worker would, until a slot frees (each queued task already holds its slot, so
@@ -46,12 +62,20 @@
 //! what brings the default (ratio 2) within about 10% of the unbounded pools per no-op task on
 //! 2 cores, and level with them from a microsecond up (the README's Results); the caveats (the
 //! task runs on the producer's thread; do not hold a lock across `submit` that its tasks take)
-//! are on [`Builder::producer_helps`], which turns it off. `try_submit`, `submit_timeout` and
+//! are on [`Builder::producer_helps`], which turns it off (it is off by default for a pool that
+//! sets a stack size or thread hooks). `try_submit`, `submit_timeout` (whatever the timeout) and
 //! `submit_async` never help.
 //!
-//! Each freed slot wakes one sleeping producer, so no producer sleeps next to a free slot; while
+//! A release wakes every sleeping producer whose task now fits in the room it leaves (in slots and
+//! weight units), oldest first, so no producer sleeps next to a free slot it would fit in; while
 //! tasks are short, a waiting producer spins briefly before it sleeps. Producers are not served
 //! in strict FIFO order: a producer that arrives as a slot frees may take it first.
+//!
+//! Without helping and without a weight capacity, wake-ups come in batches: a release wakes a
+//! sleeping producer once half the capacity is free, or at once if the queue is empty, and a
+//! worker about to wait for work wakes it too. The queued tasks keep the workers busy meanwhile,
+//! and the producer pays one wake-up per batch instead of one per task, which matters most when
+//! it shares a core with the workers.
 //!
 //! # Weighted bound
 //!
@@ -139,7 +163,7 @@
 //!
 //! let mut data = [3, 1, 2];
 //! exec.scope(|s| {
-//!     s.submit(|| data.sort());
+//!     s.submit(|| data.sort()).join().unwrap();
 //! });
 //! assert_eq!(data, [1, 2, 3]);
 //! ```
@@ -181,8 +205,10 @@
 //! [`shutdown`](BoundedExecutor::shutdown) stops accepting, runs every accepted task and joins
 //! the workers; `Drop` does the same. [`shutdown_now`](BoundedExecutor::shutdown_now) cancels the
 //! tasks that have not started instead, and
-//! [`shutdown_timeout`](BoundedExecutor::shutdown_timeout) waits at most a given time. Producers
-//! blocked in `submit` are released with [`SubmitError::Shutdown`].
+//! [`shutdown_timeout`](BoundedExecutor::shutdown_timeout) waits at most a given time (and, if it
+//! times out, `Drop` no longer waits either), [`shutdown_background`](BoundedExecutor::shutdown_background)
+//! not at all. Producers blocked in `submit` are released with [`SubmitError::Shutdown`]. To wait
+//! for the work so far without shutting down, [`wait_idle`](BoundedExecutor::wait_idle).
 //!
 //! # Deadlocks
 //!
@@ -209,7 +235,12 @@
 //!   own task in [`submit_or_run`](BoundedExecutor::submit_or_run) on a full executor.
 //!
 //! What remains is what every pool shares: a task that waits for something only a later task
-//! can provide (a channel, a lock) while every worker is busy waiting the same way. And
+//! can provide (a channel, a lock) while every worker is busy waiting the same way. Without
+//! helping (`producer_helps(false)`, or a pool that configures its threads) and without a
+//! weight capacity, a producer parked on a full executor is woken once half the capacity is
+//! free or the queue is empty, not at the first free slot (one wake-up per batch, see
+//! `# Backpressure`): a task that waits for a task that producer has yet to submit waits until
+//! the queue drains, and forever if every worker is waiting the same way. And
 //! [`submit_async`](BoundedExecutor::submit_async) never runs inline: do not block on it inside
 //! a task of the same full executor.
 //!
@@ -227,6 +258,7 @@ mod error;
 mod executor;
 mod fork;
 mod handle;
+mod hooks;
 mod map;
 mod queue;
 mod scope;
@@ -237,14 +269,19 @@ mod sync;
 mod task;
 mod task_ref;
 mod task_set;
+mod task_state;
 mod unwind;
 
 #[cfg(all(test, loom))]
 mod loom_tests;
 
+#[cfg(doctest)]
+mod doctests;
+
 pub use crate::builder::Builder;
 pub use crate::error::{
-    BuildError, ResizeError, SubmitError, SubmitTimeoutError, TaskError, TrySubmitError,
+    BuildError, ResizeError, SubmitError, SubmitErrorKind, SubmitTimeoutError, TaskError,
+    TrySubmitError,
 };
 pub use crate::executor::BoundedExecutor;
 pub use crate::handle::TaskHandle;
@@ -252,4 +289,4 @@ pub use crate::map::{Map, MapUnordered};
 pub use crate::scope::{Scope, ScopedTaskHandle};
 pub use crate::stats::Stats;
 pub use crate::submit_future::SubmitFuture;
-pub use crate::task_set::{JoinNext, TaskSet};
+pub use crate::task_set::{JoinNext, TaskId, TaskSet};

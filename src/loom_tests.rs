@@ -4,8 +4,13 @@
 //! Each model is small on purpose: loom explores every interleaving of the threads it runs, so a
 //! model holds two or three threads and a handful of atomic steps. Together they cover the slot
 //! bound, the result slot (run vs join vs cancel vs drop), submit vs shutdown, cancel vs start,
-//! a parked producer, the async waiter registration, and the weighted bound (acquire, release
-//! and wake-up of producers whose units do not fit; a helping producer of another weight).
+//! a parked producer, the async waiter registration, the weighted bound (acquire, release
+//! and wake-up of producers whose units do not fit; a helping producer of another weight; a
+//! release that must wake every parked producer that fits), lazy threads (a push racing a
+//! retirement; tasks that wait for each other, each needing a thread a push claims or starts),
+//! and a shutdown that must wait for helpers and caller-runs tasks. Under loom the parking lot
+//! is modelled with its keys and tokens (see `sync.rs`), so a wake-up a release misses is a
+//! deadlock loom reports.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -15,8 +20,8 @@ use loom::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use loom::sync::Arc;
 use loom::thread;
 
-use crate::builder::Hooks;
 use crate::handle::TaskHandle;
+use crate::hooks::Hooks;
 use crate::queue::Message;
 use crate::shared::{PoppedBy, Refusal, Shared, ThreadsConfig, Wait};
 use crate::submit_future::SubmitFuture;
@@ -26,7 +31,7 @@ use crate::task::Task;
 fn worker(shared: Arc<Shared>) -> thread::JoinHandle<()> {
     thread::spawn(move || loop {
         match shared.queue.pop() {
-            Message::Run(job) => shared.execute(&*job, PoppedBy::Worker(0)),
+            Message::Run(job) => shared.execute(job, PoppedBy::Worker(0)),
             Message::Stop => return,
             Message::Retire => unreachable!("no resize in these models"),
         }
@@ -195,7 +200,7 @@ fn loom_cancel_vs_start_gives_the_slot_back_once() {
         let worker = {
             let shared = shared.clone();
             thread::spawn(move || match shared.queue.pop() {
-                Message::Run(job) => shared.execute(&*job, PoppedBy::Worker(0)),
+                Message::Run(job) => shared.execute(job, PoppedBy::Worker(0)),
                 Message::Stop | Message::Retire => unreachable!(),
             })
         };
@@ -301,7 +306,7 @@ fn loom_a_task_pushed_after_the_drain_is_cancelled_by_its_joining_worker() {
         let mut stops = 0;
         while let Some(message) = shared.queue.try_pop() {
             match message {
-                Message::Run(job) => shared.execute(&*job, PoppedBy::Worker(0)),
+                Message::Run(job) => shared.execute(job, PoppedBy::Worker(0)),
                 Message::Stop => stops += 1,
                 Message::Retire => unreachable!(),
             }
@@ -336,7 +341,7 @@ fn loom_cancel_vs_pop_with_a_panicking_closure_gives_the_slot_back_once() {
             thread::spawn(move || match shared.queue.pop() {
                 Message::Run(job) => {
                     let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                        shared.execute(&*job, PoppedBy::Worker(0))
+                        shared.execute(job, PoppedBy::Worker(0))
                     }));
                 }
                 Message::Stop | Message::Retire => unreachable!(),
@@ -404,7 +409,18 @@ fn loom_a_helping_producer_racing_shutdown_leaks_no_slot() {
 /// most `max` workers, `min` kept, and a keep-alive that may end at any point (under loom a
 /// timed wait for work returns at once when the queue is empty).
 fn pool(max: usize, min: usize, capacity: usize) -> Arc<Shared> {
-    let shared = Arc::new(Shared::new(max, capacity).with_threads(ThreadsConfig {
+    pool_with(max, min, capacity, |shared| shared)
+}
+
+/// As [`pool`], with more configuration (`configure` gets the shared state before its threads
+/// start).
+fn pool_with(
+    max: usize,
+    min: usize,
+    capacity: usize,
+    configure: impl FnOnce(Shared) -> Shared,
+) -> Arc<Shared> {
+    let shared = Arc::new(configure(Shared::new(max, capacity)).with_threads(ThreadsConfig {
         max_workers: max,
         min_workers: Some(min),
         keep_alive: std::time::Duration::ZERO,
@@ -552,5 +568,176 @@ fn loom_a_helping_producer_of_another_weight_gives_the_helped_slot_back() {
         shared.begin_shutdown();
         worker.join().unwrap();
         assert_eq!((shared.slots_taken(), shared.units_taken()), (0, 0));
+    });
+}
+
+/// Sets its flag as it is dropped.
+struct SetOnDrop(Arc<AtomicBool>);
+
+impl Drop for SetOnDrop {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::SeqCst);
+    }
+}
+
+/// A producer helps with a queued task of another weight while the executor shuts down: the
+/// helped task's slot is given back as it ends, before its result (nobody's: the handle is
+/// gone) is dropped. The shutdown must wait for that drop too: a shutdown that returns with an
+/// accepted task still ending is a failure. (Fails without `Threads::wait_helpers`.)
+#[test]
+fn loom_shutdown_waits_for_a_helper_ending_a_task_of_another_weight() {
+    loom::model(|| {
+        let shared =
+            pool_with(1, 1, 1, |shared| shared.with_producer_helps(true).with_weight_capacity(2));
+        let dropped = Arc::new(AtomicBool::new(false));
+        let result = SetOnDrop(dropped.clone());
+        drop(TaskHandle::submit(&shared, 1, move || result, Wait::No).ok().unwrap());
+        let producer = {
+            let shared = shared.clone();
+            // Full: helps with the first task if the worker has not taken it yet.
+            thread::spawn(move || drop(TaskHandle::submit(&shared, 2, || (), Wait::Forever)))
+        };
+        shut_down(&shared);
+        assert!(dropped.load(Ordering::SeqCst), "shutdown returned before a helped task ended");
+        producer.join().unwrap();
+    });
+}
+
+/// A caller runs its own task on a full executor (`submit_or_run`) while it shuts down. The
+/// task holds no slot, so nothing in the slot word makes the shutdown wait for it: either the
+/// caller is refused, or the shutdown waits for the task to end. (Fails without
+/// `Shared::helping_unless_shut_down`'s registration and check.)
+#[test]
+fn loom_shutdown_waits_for_a_caller_running_its_own_task() {
+    loom::model(|| {
+        let shared = pool(1, 1, 1);
+        // Takes the only slot until the worker has run it.
+        drop(TaskHandle::submit(&shared, 1, || (), Wait::No).ok().unwrap());
+        let returned = Arc::new(AtomicBool::new(false));
+        let ended = Arc::new(AtomicBool::new(false));
+        let caller = {
+            let (shared, returned, ended) = (shared.clone(), returned.clone(), ended.clone());
+            thread::spawn(move || {
+                let task = move || {
+                    assert!(!returned.load(Ordering::SeqCst), "a task ran after shutdown returned");
+                    ended.store(true, Ordering::SeqCst);
+                };
+                match TaskHandle::submit_or_run(&shared, task) {
+                    Ok(handle) => drop(handle),
+                    Err((refusal, _)) => assert_eq!(refusal, Refusal::Shutdown),
+                }
+            })
+        };
+        shut_down(&shared);
+        returned.store(true, Ordering::SeqCst);
+        caller.join().unwrap();
+        let stats = shared.stats();
+        assert_eq!(stats.submitted, stats.completed, "every accepted task ended");
+        assert_eq!(stats.completed == 2, ended.load(Ordering::SeqCst));
+    });
+}
+
+/// A task that only returns once `n` tasks of its group run at once (a barrier on loom's
+/// primitives, so that a task left queued with no thread to run it is a deadlock loom reports).
+fn meet(group: &Arc<(loom::sync::Mutex<usize>, loom::sync::Condvar)>, n: usize) -> impl FnOnce() {
+    let group = group.clone();
+    move || {
+        let (arrived, all_here) = &*group;
+        let mut arrived = arrived.lock().unwrap();
+        *arrived += 1;
+        all_here.notify_all();
+        while *arrived < n {
+            arrived = all_here.wait(arrived).unwrap();
+        }
+    }
+}
+
+/// Two tasks that wait for each other on a lazy executor of two threads, one started at build
+/// (counted idle from its reservation). The first push claims that thread; the second finds
+/// none idle and starts the other. A push that counted on the idle worker after it had taken
+/// the first task, the old bug, leaves the second task queued with no thread coming: loom
+/// reports the deadlock. (Fails on the code before claims.)
+#[test]
+fn loom_tasks_that_wait_for_each_other_each_get_a_thread() {
+    loom::model(|| {
+        let shared = pool(2, 1, 2);
+        let group = Arc::new((loom::sync::Mutex::new(0), loom::sync::Condvar::new()));
+        let first = TaskHandle::submit(&shared, 1, meet(&group, 2), Wait::Forever).ok().unwrap();
+        let second = TaskHandle::submit(&shared, 1, meet(&group, 2), Wait::Forever).ok().unwrap();
+        first.join().unwrap();
+        second.join().unwrap();
+        assert!(shared.threads.live() <= 2, "never more than max_workers");
+        shut_down(&shared);
+    });
+}
+
+/// Two producers of weight 1 parked behind a task of weight 10, under a weight capacity of 10
+/// and 3 slots. The heavy task's release leaves room for both and must wake both: each holds
+/// its slot until the other is in too (their tasks wait for each other), so a release that woke
+/// one would leave the other asleep beside 9 free units and 2 free slots, a deadlock loom
+/// reports. (Fails with a release that wakes one parked producer, as before.)
+#[test]
+fn loom_a_release_wakes_every_parked_producer_that_fits() {
+    loom::model(|| {
+        let shared = Arc::new(Shared::new(1, 3).with_weight_capacity(10));
+        assert!(shared.try_admit(10).is_ok(), "the heavy task takes every unit");
+        let both_in = Arc::new((loom::sync::Mutex::new(0), loom::sync::Condvar::new()));
+        let producers: Vec<_> = (0..2)
+            .map(|_| {
+                let (shared, both_in) = (shared.clone(), both_in.clone());
+                thread::spawn(move || {
+                    assert!(shared.admit(1, Wait::Forever).is_ok());
+                    meet(&both_in, 2)();
+                    shared.release(1);
+                })
+            })
+            .collect();
+        shared.release(10);
+        for producer in producers {
+            producer.join().unwrap();
+        }
+        assert_eq!((shared.slots_taken(), shared.units_taken()), (0, 0));
+    });
+}
+
+/// Batched wake-ups (helping off, no weight capacity): a release that leaves fewer than half
+/// the slots free while tasks are queued leaves the parked producer asleep (capacity 4 on one
+/// worker: the fifth submit parks, the first release defers, the second wakes). The producer
+/// must be woken before the worker idles beside a free slot: a state where the worker waits
+/// for a task while the producer sleeps with a task left to submit is a deadlock loom reports.
+#[test]
+fn loom_a_batched_wake_up_never_leaves_a_worker_idle_beside_a_sleeping_producer() {
+    loom::model(|| {
+        let shared = pool(1, 1, 4);
+        for value in 0..5 {
+            drop(TaskHandle::submit(&shared, 1, move || value, Wait::Forever).ok().unwrap());
+        }
+        shut_down(&shared);
+        assert_eq!(shared.stats().completed, 5);
+    });
+}
+
+/// A snapshot taken while a producer submits a task and a worker runs it (or its handle cancels
+/// it) never counts it ended without counting it submitted: `stats` reads `completed` and
+/// `cancelled` with Acquire before `submitted`, paired with their Release increments. (Fails
+/// with the counts read the other way round, or with Relaxed increments and loads: loom then
+/// lets the later load of `submitted` return the value before the submit.)
+#[test]
+fn loom_a_snapshot_never_counts_more_ended_than_submitted() {
+    loom::model(|| {
+        let shared = pool(1, 1, 1);
+        let producer = {
+            let shared = shared.clone();
+            thread::spawn(move || {
+                let handle = TaskHandle::submit(&shared, 1, || (), Wait::Forever).ok().unwrap();
+                handle.cancel();
+            })
+        };
+        let stats = shared.stats();
+        assert!(stats.completed + stats.cancelled <= stats.submitted, "{stats:?}");
+        producer.join().unwrap();
+        shut_down(&shared);
+        let stats = shared.stats();
+        assert_eq!((stats.submitted, stats.completed + stats.cancelled), (1, 1));
     });
 }

@@ -2,6 +2,8 @@
 //!
 //! Both hold a window of at most `capacity()` tasks, **counting finished results the caller has
 //! not taken yet**, and of at most `weight_capacity()` units of weight, counted the same way.
+//! The capacity is the live one, read on every `next`: after a raise the window widens, and
+//! after a shrink no input is pulled until the window is under the new capacity.
 //! For `map` and `map_unordered`, whose items weigh 1, an input is pulled only once a slot has
 //! been taken for it, so not even one extra item is held while waiting. `map_weighted` must
 //! pull an input to weigh it, so it holds that one input while it waits for room. Items are
@@ -117,10 +119,10 @@ where
 pub(crate) struct Source<T> {
     shared: Arc<Shared>,
     feed: Box<dyn Feed<T>>,
-    capacity: usize,
     weight_capacity: u64,
     exhausted: bool,
-    /// Set once the executor refused: every remaining input comes out as this error.
+    /// Set once the executor refused: the next blocking `next` reports it once, then the
+    /// source is exhausted.
     refusal: Option<Refusal>,
 }
 
@@ -181,7 +183,6 @@ impl<T> Source<T> {
         Self {
             shared: Arc::clone(shared),
             feed,
-            capacity: shared.capacity(),
             weight_capacity: shared.weight_capacity(),
             exhausted: false,
             refusal: None,
@@ -191,9 +192,9 @@ impl<T> Source<T> {
     /// Starts the task for the next input, waiting for a slot if `wait` allows; `pending_weight`
     /// is the weight of the results started and not taken yet, which counts against the weight
     /// capacity as their number counts against the capacity. Once the executor refuses (shut
-    /// down or forked), every later call consumes one input and returns its error, but only
+    /// down or forked), the next call returns that error once and the source ends, but only
     /// when waiting is allowed: the caller asks that way only once the results before it are
-    /// out, so errors come out in their place. An item too heavy ever to fit is reported the
+    /// out, so the error comes out after them. An item too heavy ever to fit is reported the
     /// same way, and the inputs after it go on.
     fn next(&mut self, wait: Wait, pending_weight: u64) -> Next<T> {
         if self.exhausted {
@@ -258,11 +259,15 @@ impl<T> Source<T> {
             (_, None) => Next::Full,
             (Wait::No, Some(_)) => Next::RefusalHeld,
             (_, Some(refusal)) => {
+                // One error, then the end: an infinite input must not yield errors forever
+                // (`.filter_map(Result::ok)` would spin). One input is pulled (and dropped) to
+                // learn whether any was refused at all; the error stands for it and every one
+                // after it, none of which is pulled.
+                self.exhausted = true;
                 if self.feed.skip_next() {
                     self.shared.reject();
                     Next::Refused(TaskError::from_refusal(refusal))
                 } else {
-                    self.exhausted = true;
                     Next::Exhausted
                 }
             }
@@ -283,6 +288,7 @@ impl<T> Source<T> {
 /// assert_eq!(lengths.next().unwrap().unwrap(), 1);
 /// drop(lengths); // cancels whatever has not started
 /// ```
+#[must_use = "iterators are lazy: nothing is submitted until the map is iterated"]
 pub struct Map<T> {
     source: Source<T>,
     window: Window<T>,
@@ -360,7 +366,9 @@ fn next_result<T>(
     source: &mut Source<T>,
     pending: &mut impl Pending<T>,
 ) -> Option<Result<T, TaskError>> {
-    while pending.len() < source.capacity {
+    // The live capacity, read on every call: a resize applies to the window from the next
+    // result on (after a shrink, no task starts until the window is under the new capacity).
+    while pending.len() < source.shared.capacity() {
         match source.next(Wait::No, pending.weight()) {
             Next::Started(handle, weight) => pending.push(handle, weight),
             Next::Refused(_) | Next::Exhausted | Next::Full | Next::RefusalHeld => break,
@@ -391,7 +399,7 @@ impl<T> Drop for Map<T> {
         let mut late = LatePanic::default();
         for (handle, _) in &self.window.handles {
             late.catch(|| {
-                handle.cancel();
+                let _ = handle.cancel();
             });
         }
         for (handle, _) in self.window.handles.drain(..) {
@@ -420,6 +428,7 @@ impl<T> fmt::Debug for Map<T> {
 /// let total: u32 = exec.map_unordered(1..=4u32, |i| i * i).map(Result::unwrap).sum();
 /// assert_eq!(total, 30);
 /// ```
+#[must_use = "iterators are lazy: nothing is submitted until the map is iterated"]
 pub struct MapUnordered<T> {
     source: Source<T>,
     set: TaskSet<T>,

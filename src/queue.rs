@@ -29,7 +29,7 @@ use std::time::Duration;
 
 #[cfg(not(loom))]
 use crate::sync::{AtomicUsize, Mutex, Ordering};
-pub(crate) use crate::task_ref::JobRef;
+pub(crate) use crate::task::JobRef;
 
 /// What a worker pops: a job, or an order about the worker itself.
 pub(crate) enum Message {
@@ -138,6 +138,11 @@ impl Queue {
         self.after_pop();
         Some(message)
     }
+
+    /// Messages queued now (the array and the overflow list; a snapshot).
+    pub(crate) fn len(&self) -> usize {
+        self.rx.len() + self.overflowing.load(Ordering::Relaxed)
+    }
 }
 
 #[cfg(loom)]
@@ -172,6 +177,10 @@ impl Queue {
 
     pub(crate) fn try_pop(&self) -> Option<Message> {
         self.items.lock().unwrap().pop_front()
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.items.lock().unwrap().len()
     }
 
     /// Under loom, a timed wait may time out at once: the model explores an idle worker's

@@ -34,7 +34,7 @@ use crate::unwind::LatePanic;
 /// let mut halves = [vec![3, 1], vec![4, 2]];
 /// exec.scope(|s| {
 ///     for half in halves.iter_mut() {
-///         s.submit(move || half.sort());
+///         let _ = s.submit(move || half.sort()); // detached: the scope waits for it
 ///     }
 /// });
 /// assert_eq!(halves, [vec![1, 3], vec![2, 4]]);
@@ -122,8 +122,27 @@ impl<'scope, 'env> Scope<'scope, 'env> {
     /// Submits a task that may borrow anything that outlives the scope, waiting while the
     /// executor is full; `scope` does not return before it has finished.
     ///
-    /// If the executor has shut down, the task does not run and its handle's `join` gives an
-    /// error that [`is_shutdown`](TaskError::is_shutdown) (or `is_forked` in a forked child).
+    /// # Panics
+    ///
+    /// If the executor has shut down (or this is a forked child), as
+    /// [`std::thread::Scope::spawn`] panics when it cannot start a thread: a scope's tasks are
+    /// part of its caller's work (`s.submit(|| data.sort())`), so a task that cannot run must
+    /// not be skipped in silence. The closure is dropped unrun, the scope still waits for the
+    /// tasks it accepted, and the panic comes out of [`BoundedExecutor::scope`](crate::BoundedExecutor::scope). Check
+    /// [`is_shutdown`](crate::BoundedExecutor::is_shutdown) first where a shutdown can race the
+    /// scope, or use [`BoundedExecutor::submit`](crate::BoundedExecutor::submit), which hands the
+    /// closure back.
+    ///
+    /// ```
+    /// let exec = bounded_executor::BoundedExecutor::new(1);
+    /// exec.shutdown();
+    /// let mut data = [3, 1, 2];
+    /// let refused = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+    ///     exec.scope(|s| s.submit(|| data.sort()).join())
+    /// }));
+    /// assert!(refused.is_err());
+    /// assert_eq!(data, [3, 1, 2]);
+    /// ```
     ///
     /// # Deadlocks
     ///
@@ -182,7 +201,7 @@ impl<'scope, 'env> Scope<'scope, 'env> {
             Err(refusal) => {
                 self.shared.reject();
                 drop(job);
-                return ScopedTaskHandle::refused(TaskError::from_refusal(refusal), &self.state);
+                refused(TaskError::from_refusal(refusal))
             }
         };
         let (completion, queued) = Task::allocate(move || job.run(), admission.weight());
@@ -211,11 +230,7 @@ impl<'scope, 'env> Scope<'scope, 'env> {
             sync::unpark_all(self.state.key());
         }
         let handle = TaskHandle::start(&self.shared, admission, completion, queued);
-        ScopedTaskHandle {
-            inner: Ok(handle),
-            state: StdArc::clone(&self.state),
-            _scope: PhantomData,
-        }
+        ScopedTaskHandle { inner: handle, state: StdArc::clone(&self.state), _scope: PhantomData }
     }
 
     /// Waits until no task's closure or result is left. On a worker of its own executor it
@@ -253,6 +268,13 @@ impl<'scope, 'env> Scope<'scope, 'env> {
             sync::park(self.state.key(), should_park, None);
         }
     }
+}
+
+/// `Scope::submit` on an executor that refuses: out of line, as the rare path.
+#[cold]
+#[track_caller]
+fn refused(err: TaskError) -> ! {
+    panic!("Scope::submit: {err}")
 }
 
 impl OwnTasks {
@@ -315,23 +337,21 @@ where
 /// let len = exec.scope(|s| s.submit(|| name.len()).join().unwrap());
 /// assert_eq!(len, 6);
 /// ```
+#[must_use = "a dropped handle detaches its task, and a panic in it then panics the scope: \
+              `join` it, or `let _ =` to detach"]
 pub struct ScopedTaskHandle<'scope, T> {
-    inner: Result<TaskHandle<Scoped<T>>, TaskError>,
+    inner: TaskHandle<Scoped<T>>,
     state: StdArc<ScopeState>,
     _scope: PhantomData<&'scope ()>,
 }
 
 impl<'scope, T> ScopedTaskHandle<'scope, T> {
-    fn refused(err: TaskError, state: &StdArc<ScopeState>) -> Self {
-        Self { inner: Err(err), state: StdArc::clone(state), _scope: PhantomData }
-    }
-
     /// Waits for the task and returns its value; a panic is returned as an error (and is then
     /// not propagated by the scope).
     ///
     /// # Errors
     ///
-    /// As [`TaskHandle::join`]; also [`TaskError::is_shutdown`] if the task was never accepted.
+    /// As [`TaskHandle::join`] (a task the scope accepted is never refused later).
     ///
     /// # Examples
     ///
@@ -345,17 +365,14 @@ impl<'scope, T> ScopedTaskHandle<'scope, T> {
     /// assert_eq!(data, [1, 2, 3]);
     /// ```
     pub fn join(self) -> Result<T, TaskError> {
-        match self.inner {
-            Ok(handle) => match handle.join() {
-                Ok(scoped) => Ok(scoped.value),
-                Err(err) => {
-                    if err.is_panic() {
-                        self.state.unobserved_panics.fetch_sub(1, Ordering::Relaxed);
-                    }
-                    Err(err)
+        match self.inner.join() {
+            Ok(scoped) => Ok(scoped.value),
+            Err(err) => {
+                if err.is_panic() {
+                    self.state.unobserved_panics.fetch_sub(1, Ordering::Relaxed);
                 }
-            },
-            Err(err) => Err(err),
+                Err(err)
+            }
         }
     }
 
@@ -371,7 +388,7 @@ impl<'scope, T> ScopedTaskHandle<'scope, T> {
     /// });
     /// ```
     pub fn is_finished(&self) -> bool {
-        self.inner.as_ref().map_or(true, TaskHandle::is_finished)
+        self.inner.is_finished()
     }
 }
 

@@ -7,8 +7,21 @@ use crate::sync::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
 
 /// A snapshot of an executor's counters, from [`BoundedExecutor::stats`](crate::BoundedExecutor::stats).
 ///
-/// Counters are read one by one while tasks run, so a snapshot taken under load can be a few tasks
-/// out of step between fields; once the executor is idle (or shut down) they add up exactly:
+/// # Invariants
+///
+/// Counters are read one by one while tasks run, without stopping any, so a snapshot taken under
+/// load is not one instant: a field read later may count tasks that a field read earlier did
+/// not. They are read in an order that keeps these true in **every** snapshot, under any load,
+/// resizes and shutdowns included (so `submitted - completed - cancelled` never wraps):
+///
+/// - `completed + cancelled <= submitted`;
+/// - `panicked <= completed`, `inline <= completed` and `helped <= completed`;
+/// - `peak_in_flight <=` the largest [`capacity()`](crate::BoundedExecutor::capacity) the
+///   executor has had (after a shrink it may exceed the current one: tasks admitted before the
+///   shrink still finish), and `peak_weight_in_flight <=`
+///   [`weight_capacity()`](crate::BoundedExecutor::weight_capacity).
+///
+/// Once the executor is idle (or shut down) they add up exactly:
 /// `submitted == completed + cancelled + in_flight()`.
 ///
 /// # Examples
@@ -45,7 +58,8 @@ pub struct Stats {
     /// Tasks a producer ran itself while it waited in a full executor's `submit` (a subset of
     /// `completed`; see [`Builder::producer_helps`](crate::Builder::producer_helps)).
     pub helped: u64,
-    /// The most tasks ever in flight at once; never more than `capacity()`.
+    /// The most tasks ever in flight at once; never more than the largest `capacity()` the
+    /// executor has had (see `# Invariants`).
     pub peak_in_flight: usize,
     /// The most weight units ever in flight at once (see
     /// [`submit_weighted`](crate::BoundedExecutor::submit_weighted)); never more than
@@ -143,10 +157,44 @@ impl WorkerCounters {
     /// RMW keeps loom and readers honest at no measurable cost on an uncontended line.
     #[inline]
     pub(crate) fn finished(&self, panicked: bool) {
-        self.completed.fetch_add(1, Ordering::Relaxed);
+        // ORDERING: Release, for `Shared::stats`: a snapshot that acquires this count also sees
+        // the `submitted` count of every task it includes (each task's submit happens before
+        // its run), so `completed <= submitted` in every snapshot. Every update is an RMW, so
+        // each one continues the release sequence of those before it. On x86_64 this is the
+        // same `lock xadd` as Relaxed; elsewhere a release RMW on a line only this worker writes.
+        self.completed.fetch_add(1, Ordering::Release);
         if panicked {
-            self.panicked.fetch_add(1, Ordering::Relaxed);
+            // ORDERING: Release, after `completed`: a snapshot that acquires it sees this
+            // task's `completed` too, so `panicked <= completed`.
+            self.panicked.fetch_add(1, Ordering::Release);
         }
+    }
+
+    /// Counts one finished inline task, after `finished`.
+    #[cold]
+    pub(crate) fn finished_inline(&self) {
+        // ORDERING: Release, after `completed`, as `panicked` in `finished`: `inline <= completed`
+        // in every snapshot (and `helped` never wraps).
+        self.inline.fetch_add(1, Ordering::Release);
+    }
+
+    /// Adds this worker's counts to `stats`, each read after the counts that precede it on the
+    /// writer's side (see `Shared::stats`): first `panicked` and `inline`, then `completed`.
+    /// Returns this worker's `inline`.
+    pub(crate) fn read_panicked_and_inline(&self, stats: &mut Stats) -> u64 {
+        // ORDERING: Acquire, paired with the Release increments in `finished` and
+        // `finished_inline`.
+        stats.panicked += self.panicked.load(Ordering::Acquire);
+        let inline = self.inline.load(Ordering::Acquire);
+        stats.inline += inline;
+        inline
+    }
+
+    /// This worker's `completed`, read after `read_panicked_and_inline`.
+    pub(crate) fn read_completed(&self) -> u64 {
+        // ORDERING: Acquire, paired with the Release in `finished`: the caller reads `submitted`
+        // afterwards and sees the submit of every task this count includes.
+        self.completed.load(Ordering::Acquire)
     }
 }
 

@@ -15,8 +15,9 @@ use crate::sync::Arc;
 /// The future returned by [`BoundedExecutor::submit_async`](crate::BoundedExecutor::submit_async):
 /// resolves to the task's handle once a slot is free, without blocking the thread meanwhile.
 ///
-/// It is woken when a slot frees (each freed slot wakes one waiting async producer, oldest
-/// first) or at shutdown, never by polling. Dropping it before it resolves
+/// It is woken when a slot frees for it (a release wakes as many waiting async producers as the
+/// room it leaves holds, oldest first) or at shutdown, never by polling. Dropping it before it
+/// resolves
 /// is safe at any point: it holds no slot while pending, and the closure is dropped unrun.
 ///
 /// # Examples

@@ -11,17 +11,21 @@
 pub(crate) use std::sync::Arc as StdArc;
 
 #[cfg(not(loom))]
-pub(crate) use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
+pub(crate) use std::sync::atomic::{
+    fence, AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering,
+};
 #[cfg(not(loom))]
 pub(crate) use std::sync::Arc;
 
 #[cfg(loom)]
-pub(crate) use loom::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
+pub(crate) use loom::sync::atomic::{
+    fence, AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering,
+};
 #[cfg(loom)]
 pub(crate) use loom::sync::Arc;
 
 pub(crate) use self::mutex::{Condvar, Mutex};
-pub(crate) use self::park::{park, unpark_all, unpark_one, Parked};
+pub(crate) use self::park::{park, park_with_token, unpark_all, unpark_filter, Filter, Parked};
 
 /// An `UnsafeCell` with loom's closure-based API, so that loom can track every access.
 #[derive(Debug)]
@@ -106,6 +110,10 @@ mod mutex {
     }
 
     impl Condvar {
+        pub(crate) fn new() -> Self {
+            Self(loom::sync::Condvar::new())
+        }
+
         pub(crate) fn wait<T>(&self, guard: &mut MutexGuard<'_, T>) {
             let inner = guard.0.take().unwrap();
             guard.0 = Some(self.0.wait(inner).unwrap());
@@ -123,16 +131,23 @@ mod mutex {
         pub(crate) fn notify_one(&self) {
             self.0.notify_one();
         }
+
+        pub(crate) fn notify_all(&self) {
+            self.0.notify_all();
+        }
     }
 }
 
 /// Address-keyed parking: a thread waits "on" the address of an atomic, and whoever changes that
-/// atomic wakes every thread waiting on it. `should_park` runs under the parking lot's bucket lock,
-/// which `unpark_all` also takes: a thread that registers interest inside `should_park` and then
-/// sleeps cannot miss an `unpark_all` issued after the registration.
+/// atomic wakes the threads waiting on it (all of them, or those a filter picks by the token
+/// each parked with). `should_park` runs under the parking lot's bucket lock, which the unparks
+/// also take: a thread that registers interest inside `should_park` and then sleeps cannot miss
+/// an unpark issued after the registration.
 #[cfg(not(loom))]
 mod park {
     use std::time::Instant;
+
+    use parking_lot_core::{FilterOp, ParkToken};
 
     /// How a [`park`] ended.
     #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -143,9 +158,30 @@ mod park {
         TimedOut,
     }
 
+    /// What [`unpark_filter`] does with one parked thread.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub(crate) enum Filter {
+        /// Wake it.
+        Unpark,
+        /// Leave it parked and look at the next.
+        Skip,
+        /// Leave it and every later one parked.
+        Stop,
+    }
+
     /// Sleeps on `key` while `should_park()` is true, until woken or `deadline`.
     pub(crate) fn park(
         key: usize,
+        should_park: impl FnOnce() -> bool,
+        deadline: Option<Instant>,
+    ) -> Parked {
+        park_with_token(key, 0, should_park, deadline)
+    }
+
+    /// As [`park`], parked with `token` for [`unpark_filter`] to see.
+    pub(crate) fn park_with_token(
+        key: usize,
+        token: usize,
         should_park: impl FnOnce() -> bool,
         deadline: Option<Instant>,
     ) -> Parked {
@@ -153,14 +189,7 @@ mod park {
         // other kind of parking in this process uses; `should_park` does not park or panic, and
         // the two callbacks below do nothing.
         let result = unsafe {
-            parking_lot_core::park(
-                key,
-                should_park,
-                || {},
-                |_, _| {},
-                parking_lot_core::DEFAULT_PARK_TOKEN,
-                deadline,
-            )
+            parking_lot_core::park(key, should_park, || {}, |_, _| {}, ParkToken(token), deadline)
         };
         match result {
             parking_lot_core::ParkResult::TimedOut => Parked::TimedOut,
@@ -176,24 +205,40 @@ mod park {
         }
     }
 
-    /// Wakes one thread parked on `key`; `if_none_left` runs, under the lock `park`'s
-    /// `should_park` runs under, when no other thread is left parked there.
-    pub(crate) fn unpark_one(key: usize, if_none_left: impl FnOnce()) {
-        // SAFETY: see `park`; the callback does not park or panic (it is an atomic RMW at every
-        // call site).
+    /// Walks the threads parked on `key`, oldest first, and wakes those `filter` picks by their
+    /// token; `if_none_left` runs, under the lock `park`'s `should_park` runs under, when no
+    /// thread is left parked there.
+    pub(crate) fn unpark_filter(
+        key: usize,
+        mut filter: impl FnMut(usize) -> Filter,
+        if_none_left: impl FnOnce(),
+    ) {
+        // SAFETY: see `park`; neither callback parks or panics (the filter is arithmetic on
+        // the token, the other an atomic RMW at every call site).
         unsafe {
-            parking_lot_core::unpark_one(key, |result| {
-                if !result.have_more_threads {
-                    if_none_left();
-                }
-                parking_lot_core::DEFAULT_UNPARK_TOKEN
-            });
+            parking_lot_core::unpark_filter(
+                key,
+                |ParkToken(token)| match filter(token) {
+                    Filter::Unpark => FilterOp::Unpark,
+                    Filter::Skip => FilterOp::Skip,
+                    Filter::Stop => FilterOp::Stop,
+                },
+                |result| {
+                    if !result.have_more_threads {
+                        if_none_left();
+                    }
+                    parking_lot_core::DEFAULT_UNPARK_TOKEN
+                },
+            );
         }
     }
 }
 
-/// Under loom: one global lock and condition variable stand in for the parking lot. Keys are
-/// ignored, so a wake-up may be spurious, which every caller tolerates by looping.
+/// Under loom: the parking lot itself, on one loom mutex and condition variable: a FIFO list of
+/// parked threads, each with its key, its token and whether it was woken, so that the filter
+/// and "none left" are modelled as `parking_lot_core` does them (a wake-up missed by the
+/// filter is a deadlock loom reports). A woken thread is only ever one that was picked, but
+/// every parked thread looks when anyone is woken. No time: nothing times out.
 #[cfg(loom)]
 mod park {
     use std::time::Instant;
@@ -208,32 +253,88 @@ mod park {
         TimedOut,
     }
 
+    /// What [`unpark_filter`] does with one parked thread.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub(crate) enum Filter {
+        Unpark,
+        Skip,
+        Stop,
+    }
+
+    struct Waiter {
+        id: usize,
+        key: usize,
+        token: usize,
+        woken: bool,
+    }
+
+    #[derive(Default)]
+    struct Lot {
+        next_id: usize,
+        /// Oldest first.
+        waiters: Vec<Waiter>,
+    }
+
     loom::lazy_static! {
-        static ref LOT: (loom::sync::Mutex<()>, loom::sync::Condvar) =
-            (loom::sync::Mutex::new(()), loom::sync::Condvar::new());
+        static ref LOT: (loom::sync::Mutex<Lot>, loom::sync::Condvar) =
+            (loom::sync::Mutex::new(Lot::default()), loom::sync::Condvar::new());
     }
 
     pub(crate) fn park(
-        _key: usize,
+        key: usize,
+        should_park: impl FnOnce() -> bool,
+        deadline: Option<Instant>,
+    ) -> Parked {
+        park_with_token(key, 0, should_park, deadline)
+    }
+
+    pub(crate) fn park_with_token(
+        key: usize,
+        token: usize,
         should_park: impl FnOnce() -> bool,
         _deadline: Option<Instant>,
     ) -> Parked {
-        let guard = LOT.0.lock().unwrap();
-        if should_park() {
-            drop(LOT.1.wait(guard).unwrap());
+        let mut lot = LOT.0.lock().unwrap();
+        if !should_park() {
+            return Parked::Retry;
         }
-        Parked::Retry
+        let id = lot.next_id;
+        lot.next_id += 1;
+        lot.waiters.push(Waiter { id, key, token, woken: false });
+        loop {
+            lot = LOT.1.wait(lot).unwrap();
+            let mine = lot.waiters.iter().position(|w| w.id == id).expect("still listed");
+            if lot.waiters[mine].woken {
+                lot.waiters.remove(mine);
+                return Parked::Retry;
+            }
+        }
     }
 
-    pub(crate) fn unpark_all(_key: usize) {
-        let _guard = LOT.0.lock().unwrap();
+    pub(crate) fn unpark_all(key: usize) {
+        let mut lot = LOT.0.lock().unwrap();
+        for waiter in lot.waiters.iter_mut().filter(|w| w.key == key) {
+            waiter.woken = true;
+        }
         LOT.1.notify_all();
     }
 
-    /// Wakes every parked thread (they all look again, so "none left" is true for the caller).
-    pub(crate) fn unpark_one(_key: usize, if_none_left: impl FnOnce()) {
-        let _guard = LOT.0.lock().unwrap();
-        if_none_left();
+    pub(crate) fn unpark_filter(
+        key: usize,
+        mut filter: impl FnMut(usize) -> Filter,
+        if_none_left: impl FnOnce(),
+    ) {
+        let mut lot = LOT.0.lock().unwrap();
+        for waiter in lot.waiters.iter_mut().filter(|w| w.key == key && !w.woken) {
+            match filter(waiter.token) {
+                Filter::Unpark => waiter.woken = true,
+                Filter::Skip => {}
+                Filter::Stop => break,
+            }
+        }
+        if !lot.waiters.iter().any(|w| w.key == key && !w.woken) {
+            if_none_left();
+        }
         LOT.1.notify_all();
     }
 }

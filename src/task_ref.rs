@@ -12,13 +12,34 @@
 //!
 //! Like an `Arc`, a `TaskRef` gives shared access (`Deref`), may be cloned, and frees the task
 //! when the last one is dropped, on whichever thread that is.
+//!
+//! # No reference across a release
+//!
+//! The rule every operation on a task (and on the executor's `Shared`, behind its `Arc`) keeps:
+//! **a thread that does an RMW after which another thread may free the allocation holds no
+//! reference to the allocation across that RMW**, only a reference to the atomic itself (or a
+//! raw pointer). Giving up a reference is such an RMW (`release_ref`, and the handle's
+//! `detach_and_release`): the moment the count goes down, the last holder may free the task on
+//! its own thread. A `&Header` or `&Task` still alive then, for instance as the `&self` of the
+//! method that did the decrement, would point into freed memory: undefined behaviour, which
+//! Miri reports (a function's reference arguments are protected for the whole call, and LLVM
+//! may treat them as dereferenceable throughout). So a `TaskRef` reaches the state word from its
+//! raw pointer with [`Header::state_of`] (a `&AtomicUsize` covers only interior-mutable bytes,
+//! as in std's `Arc::drop`), and whatever the handle still has to do with the task (drop a
+//! published outcome) is done *before* it gives up its reference, in a borrow that has ended.
+//!
+//! The other RMWs on the state word hand something over but never the allocation: `claim` the
+//! closure, `publish` the outcome (the handle then reads it through its own reference, which
+//! keeps the task alive; the publisher still holds its own), `mark_popped` the slot. They run
+//! with a counted reference held by the caller, before and after, so a `&self` is sound there.
+//! `Shared` lives in an `Arc` that every thread touching it holds for as long as it does
+//! (workers, handles, maps, sets, scopes, futures): nothing frees it under a `&Shared`.
 
-use std::mem::ManuallyDrop;
 use std::ops::Deref;
 use std::ptr::NonNull;
 
-use crate::task::{Completion, Header, Job};
-use crate::unwind::LatePanic;
+use crate::sync::AtomicUsize;
+use crate::task_state::Header;
 
 /// A counted reference to a task, seen as `D` (`dyn Job` or `dyn Completion<T>`).
 pub(crate) struct TaskRef<D: ?Sized> {
@@ -42,12 +63,13 @@ impl<D: ?Sized> TaskRef<D> {
         Self { ptr }
     }
 
-    /// The task's header: the first field of every task.
+    /// The task's state word, where our reference is counted. Used only while our reference
+    /// is, and for the one RMW that gives it up (see "No reference across a release").
     #[inline]
-    fn header(&self) -> &Header {
+    pub(crate) fn state(&self) -> &AtomicUsize {
         // SAFETY: `from_raw`'s contract: the pointee is a live `repr(C)` task whose first field
-        // is its header, and our reference keeps it alive.
-        unsafe { self.ptr.cast::<Header>().as_ref() }
+        // is its header, and our counted reference keeps it alive.
+        unsafe { Header::state_of(self.ptr.cast::<Header>()) }
     }
 
     /// Frees the task.
@@ -55,41 +77,10 @@ impl<D: ?Sized> TaskRef<D> {
     /// # Safety
     ///
     /// No other reference is left, and `self` is not used again.
-    unsafe fn free(&mut self) {
+    pub(crate) unsafe fn free(&mut self) {
         // SAFETY: the task came from `Box::into_raw` (`from_raw`'s contract) and nobody else
         // refers to it (the caller's).
         drop(unsafe { Box::from_raw(self.ptr.as_ptr()) });
-    }
-}
-
-impl<'a, T> TaskRef<dyn Completion<T> + 'a> {
-    /// Gives up the handle's reference, marking the task `DETACHED` (its outcome will be
-    /// dropped as soon as it exists), or dropping the outcome here if it already does.
-    ///
-    /// # Panics
-    ///
-    /// With a panic from the outcome's `Drop`, once the reference is given up.
-    #[inline]
-    pub(crate) fn detach(self) {
-        let mut this = ManuallyDrop::new(self);
-        let last = match this.header().detach_and_release() {
-            Ok(last) => last,
-            // Published already: the outcome is ours to drop, through the vtable.
-            Err(()) => {
-                let mut late_panic = LatePanic::default();
-                // SAFETY: we are the task's only handle, going away, and have seen `DONE`.
-                let last = unsafe { this.drop_outcome(&mut late_panic) };
-                if last {
-                    // SAFETY: the handle was the last reference, and `this` is not used again.
-                    unsafe { this.free() };
-                }
-                return late_panic.resume();
-            }
-        };
-        if last {
-            // SAFETY: as above.
-            unsafe { this.free() };
-        }
     }
 }
 
@@ -105,7 +96,7 @@ impl<D: ?Sized> Deref for TaskRef<D> {
 
 impl<D: ?Sized> Clone for TaskRef<D> {
     fn clone(&self) -> Self {
-        self.header().add_ref();
+        Header::add_ref(self.state());
         Self { ptr: self.ptr }
     }
 }
@@ -113,12 +104,9 @@ impl<D: ?Sized> Clone for TaskRef<D> {
 impl<D: ?Sized> Drop for TaskRef<D> {
     #[inline]
     fn drop(&mut self) {
-        if self.header().release_ref() {
+        if Header::release_ref(self.state()) {
             // SAFETY: ours was the last reference, and `self` is going away.
             unsafe { self.free() };
         }
     }
 }
-
-/// A queued task.
-pub(crate) type JobRef = TaskRef<dyn Job>;

@@ -3,7 +3,7 @@
 mod common;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{mpsc, Arc, Barrier};
+use std::sync::{mpsc, Arc};
 use std::thread;
 use std::time::Duration;
 
@@ -12,6 +12,9 @@ use common::{occupy_workers, Gate};
 
 #[test]
 fn try_submit_accepts_exactly_capacity_then_returns_the_very_closure() {
+    let _watchdog = common::test_watchdog(
+        "backpressure::try_submit_accepts_exactly_capacity_then_returns_the_very_closure",
+    );
     let exec = BoundedExecutor::builder().max_workers(2).queue_ratio(3).build().unwrap();
     let (gate, mut held) = occupy_workers(&exec);
     let mut accepted = held.len();
@@ -49,10 +52,11 @@ fn try_submit_accepts_exactly_capacity_then_returns_the_very_closure() {
 
 #[test]
 fn racing_try_submits_never_exceed_capacity() {
+    let _watchdog = common::test_watchdog("backpressure::racing_try_submits_never_exceed_capacity");
     let exec = Arc::new(BoundedExecutor::builder().max_workers(1).capacity(5).build().unwrap());
     let (gate, first) = occupy_workers(&exec);
     let racers = 8;
-    let start = Arc::new(Barrier::new(racers));
+    let start = Arc::new(common::Barrier::new(racers, "the racers' start"));
     let threads: Vec<_> = (0..racers)
         .map(|_| {
             let (exec, gate, start) = (Arc::clone(&exec), gate.clone(), Arc::clone(&start));
@@ -80,6 +84,7 @@ fn racing_try_submits_never_exceed_capacity() {
 
 #[test]
 fn bound_holds_under_many_producers() {
+    let _watchdog = common::test_watchdog("backpressure::bound_holds_under_many_producers");
     let exec = Arc::new(BoundedExecutor::builder().max_workers(2).capacity(3).build().unwrap());
     let over_bound = Arc::new(AtomicUsize::new(0));
     let producers: Vec<_> = (0..4)
@@ -109,6 +114,9 @@ fn bound_holds_under_many_producers() {
 
 #[test]
 fn submit_waits_while_full_and_proceeds_when_a_slot_frees() {
+    let _watchdog = common::test_watchdog(
+        "backpressure::submit_waits_while_full_and_proceeds_when_a_slot_frees",
+    );
     let exec = Arc::new(BoundedExecutor::builder().max_workers(1).capacity(1).build().unwrap());
     let (gate, held) = occupy_workers(&exec);
     let (done_tx, done) = mpsc::channel();
@@ -132,6 +140,9 @@ fn submit_waits_while_full_and_proceeds_when_a_slot_frees() {
 
 #[test]
 fn submit_timeout_times_out_while_full_and_hands_the_closure_back() {
+    let _watchdog = common::test_watchdog(
+        "backpressure::submit_timeout_times_out_while_full_and_hands_the_closure_back",
+    );
     let exec = BoundedExecutor::builder().max_workers(1).capacity(1).build().unwrap();
     let (gate, held) = occupy_workers(&exec);
     let err = exec.submit_timeout(|| "back", Duration::from_millis(20)).unwrap_err();
@@ -145,6 +156,9 @@ fn submit_timeout_times_out_while_full_and_hands_the_closure_back() {
 
 #[test]
 fn a_waiting_producer_is_woken_by_slots_freed_one_by_one() {
+    let _watchdog = common::test_watchdog(
+        "backpressure::a_waiting_producer_is_woken_by_slots_freed_one_by_one",
+    );
     // Capacity 4: producers sleep until the count falls to the low-water mark (2). Free the
     // slots one at a time and check every blocked producer gets through.
     let exec = Arc::new(BoundedExecutor::builder().max_workers(4).capacity(4).build().unwrap());
@@ -161,7 +175,11 @@ fn a_waiting_producer_is_woken_by_slots_freed_one_by_one() {
             .unwrap()
         })
         .collect();
-    (0..4).for_each(|_| started.recv().unwrap());
+    (0..4).for_each(|_| {
+        started
+            .recv_timeout(common::WATCHDOG_LIMIT)
+            .expect("timed out waiting for a gated task to start on each of the 4 workers")
+    });
     let producers: Vec<_> = (0..2)
         .map(|i| {
             let exec = Arc::clone(&exec);
@@ -179,6 +197,7 @@ fn a_waiting_producer_is_woken_by_slots_freed_one_by_one() {
 
 #[test]
 fn many_tasks_through_a_tiny_executor() {
+    let _watchdog = common::test_watchdog("backpressure::many_tasks_through_a_tiny_executor");
     let exec = BoundedExecutor::builder().max_workers(2).capacity(1).build().unwrap();
     let sum = Arc::new(AtomicUsize::new(0));
     for i in 0..20_000 {

@@ -16,6 +16,8 @@ fn on_a_worker() -> bool {
 
 #[test]
 fn with_a_free_slot_the_task_is_queued_for_a_worker() {
+    let _watchdog =
+        common::test_watchdog("caller_runs::with_a_free_slot_the_task_is_queued_for_a_worker");
     let exec = BoundedExecutor::builder().max_workers(1).capacity(2).build().unwrap();
     let handle = exec.submit_or_run(on_a_worker).unwrap();
     assert!(handle.join().unwrap());
@@ -25,6 +27,9 @@ fn with_a_free_slot_the_task_is_queued_for_a_worker() {
 
 #[test]
 fn when_full_the_caller_runs_the_task_and_gets_a_finished_handle() {
+    let _watchdog = common::test_watchdog(
+        "caller_runs::when_full_the_caller_runs_the_task_and_gets_a_finished_handle",
+    );
     let exec = Arc::new(BoundedExecutor::builder().max_workers(1).capacity(1).build().unwrap());
     let (gate, busy) = occupy_workers(&exec); // the only slot is taken
     let caller = thread::current().id();
@@ -51,6 +56,8 @@ fn when_full_the_caller_runs_the_task_and_gets_a_finished_handle() {
 
 #[test]
 fn a_panic_in_a_caller_run_task_comes_back_through_join() {
+    let _watchdog =
+        common::test_watchdog("caller_runs::a_panic_in_a_caller_run_task_comes_back_through_join");
     let exec = BoundedExecutor::builder().max_workers(1).capacity(1).build().unwrap();
     let (gate, busy) = occupy_workers(&exec);
     let handle = exec.submit_or_run(|| -> u32 { panic!("caller-run task fails") }).unwrap();
@@ -63,6 +70,8 @@ fn a_panic_in_a_caller_run_task_comes_back_through_join() {
 
 #[test]
 fn after_shutdown_the_closure_comes_back_unrun() {
+    let _watchdog =
+        common::test_watchdog("caller_runs::after_shutdown_the_closure_comes_back_unrun");
     let exec = BoundedExecutor::new(1);
     exec.shutdown();
     let drops = DropCounter::new();
@@ -83,6 +92,9 @@ fn after_shutdown_the_closure_comes_back_unrun() {
 
 #[test]
 fn a_caller_run_task_follows_the_workers_rules_and_the_caller_is_restored_after() {
+    let _watchdog = common::test_watchdog(
+        "caller_runs::a_caller_run_task_follows_the_workers_rules_and_the_caller_is_restored_after",
+    );
     let exec = Arc::new(BoundedExecutor::builder().max_workers(1).capacity(2).build().unwrap());
     let (gate, busy) = occupy_workers(&exec);
     let queued = exec.submit(|| thread::current().id()).unwrap(); // full now
@@ -114,6 +126,9 @@ fn a_caller_run_task_follows_the_workers_rules_and_the_caller_is_restored_after(
 
 #[test]
 fn on_a_worker_of_the_full_executor_it_runs_inline_on_that_worker() {
+    let _watchdog = common::test_watchdog(
+        "caller_runs::on_a_worker_of_the_full_executor_it_runs_inline_on_that_worker",
+    );
     let exec = Arc::new(BoundedExecutor::builder().max_workers(1).capacity(1).build().unwrap());
     let inner = Arc::clone(&exec);
     let ran_on_worker = exec
@@ -127,6 +142,9 @@ fn on_a_worker_of_the_full_executor_it_runs_inline_on_that_worker() {
 
 #[test]
 fn many_producers_never_exceed_the_bound_and_lose_nothing() {
+    let _watchdog = common::test_watchdog(
+        "caller_runs::many_producers_never_exceed_the_bound_and_lose_nothing",
+    );
     let exec = Arc::new(BoundedExecutor::new(2));
     let producers: Vec<_> = (0..4u64)
         .map(|p| {

@@ -10,6 +10,9 @@ use common::{occupy_workers, DropCounter};
 
 #[test]
 fn a_queued_task_cancels_never_runs_and_drops_its_closure_once() {
+    let _watchdog = common::test_watchdog(
+        "cancel::a_queued_task_cancels_never_runs_and_drops_its_closure_once",
+    );
     let exec = BoundedExecutor::new(1);
     let (gate, held) = occupy_workers(&exec);
     let ran = Arc::new(AtomicUsize::new(0));
@@ -41,6 +44,7 @@ fn a_queued_task_cancels_never_runs_and_drops_its_closure_once() {
 
 #[test]
 fn a_running_task_cannot_be_cancelled() {
+    let _watchdog = common::test_watchdog("cancel::a_running_task_cannot_be_cancelled");
     let exec = BoundedExecutor::new(1);
     let (gate, mut held) = occupy_workers(&exec);
     let running = held.pop().unwrap();
@@ -51,6 +55,7 @@ fn a_running_task_cannot_be_cancelled() {
 
 #[test]
 fn a_finished_task_cannot_be_cancelled() {
+    let _watchdog = common::test_watchdog("cancel::a_finished_task_cannot_be_cancelled");
     let exec = BoundedExecutor::new(1);
     let handle = exec.submit(|| 5).unwrap();
     assert!(handle.wait_timeout(std::time::Duration::from_secs(60)));
@@ -60,6 +65,9 @@ fn a_finished_task_cannot_be_cancelled() {
 
 #[test]
 fn a_cancelled_entry_keeps_its_slot_until_a_worker_passes_over_it() {
+    let _watchdog = common::test_watchdog(
+        "cancel::a_cancelled_entry_keeps_its_slot_until_a_worker_passes_over_it",
+    );
     // The cancelled task's allocation stays in the queue until popped, so it keeps counting
     // against the bound (memory stays within capacity), though no longer as in flight.
     let exec = BoundedExecutor::builder().max_workers(1).capacity(2).build().unwrap();
@@ -78,6 +86,8 @@ fn a_cancelled_entry_keeps_its_slot_until_a_worker_passes_over_it() {
 
 #[test]
 fn cancelling_in_a_loop_never_grows_memory_past_capacity() {
+    let _watchdog =
+        common::test_watchdog("cancel::cancelling_in_a_loop_never_grows_memory_past_capacity");
     // Regression: husks of cancelled tasks used to pile up in the queue while every worker was
     // busy. Now a cancelled entry holds its slot, so submit-then-cancel cannot outrun the bound.
     let exec = BoundedExecutor::builder().max_workers(1).capacity(4).build().unwrap();
@@ -95,10 +105,11 @@ fn cancelling_in_a_loop_never_grows_memory_past_capacity() {
 
 #[test]
 fn cancel_races_with_start_and_exactly_one_wins() {
+    let _watchdog = common::test_watchdog("cancel::cancel_races_with_start_and_exactly_one_wins");
     // Each round, a task is submitted to an idle worker and cancelled at once: either the worker
     // started it (cancel false, it ran once) or the cancel won (it never ran).
     let exec = BoundedExecutor::new(2);
-    for _ in 0..2_000 {
+    for _ in 0..common::rounds(2_000, 20) {
         let (tx, rx) = mpsc::channel();
         let handle = exec.submit(move || tx.send(()).unwrap()).unwrap();
         let cancelled = handle.cancel();

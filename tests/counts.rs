@@ -15,6 +15,8 @@ fn counts(exec: &BoundedExecutor) -> (usize, usize, usize) {
 
 #[test]
 fn blocked_tasks_are_running_and_the_rest_are_queued() {
+    let _watchdog =
+        common::test_watchdog("counts::blocked_tasks_are_running_and_the_rest_are_queued");
     let exec = BoundedExecutor::builder()
         .max_workers(2)
         .capacity(5)
@@ -35,8 +37,12 @@ fn blocked_tasks_are_running_and_the_rest_are_queued() {
             .unwrap(),
         );
     }
-    started.recv().unwrap();
-    started.recv().unwrap(); // both workers are inside a task
+    started
+        .recv_timeout(common::WATCHDOG_LIMIT)
+        .expect("timed out waiting for the first worker to start its gated task");
+    started
+        .recv_timeout(common::WATCHDOG_LIMIT)
+        .expect("timed out waiting for the second worker to start its gated task"); // both workers are inside a task
     assert_eq!(counts(&exec), (2, 0, 2));
     for _ in 0..3 {
         handles.push(exec.submit(|| ()).unwrap());
@@ -56,6 +62,8 @@ fn blocked_tasks_are_running_and_the_rest_are_queued() {
 
 #[test]
 fn a_task_run_by_a_helping_producer_counts_as_running() {
+    let _watchdog =
+        common::test_watchdog("counts::a_task_run_by_a_helping_producer_counts_as_running");
     let exec = Arc::new(BoundedExecutor::builder().max_workers(1).capacity(2).build().unwrap());
     let (on_worker, helped) = (Gate::new(), Gate::new());
     let (started_tx, started) = mpsc::channel();
@@ -67,7 +75,12 @@ fn a_task_run_by_a_helping_producer_counts_as_running() {
         })
         .unwrap()
     };
-    assert_eq!(started.recv().unwrap(), "worker");
+    assert_eq!(
+        started
+            .recv_timeout(common::WATCHDOG_LIMIT)
+            .expect("timed out waiting for the only worker to start its gated task"),
+        "worker"
+    );
     // Queued behind the blocked worker: only a helping producer can pop it.
     let second = {
         let (gate, tx) = (helped.clone(), started_tx.clone());
@@ -83,7 +96,12 @@ fn a_task_run_by_a_helping_producer_counts_as_running() {
         let exec = Arc::clone(&exec);
         thread::spawn(move || exec.submit(|| ()).unwrap().join().unwrap())
     };
-    assert_eq!(started.recv().unwrap(), "helper");
+    assert_eq!(
+        started
+            .recv_timeout(common::WATCHDOG_LIMIT)
+            .expect("timed out waiting for the producer to help, running the queued task"),
+        "helper"
+    );
     assert_eq!(counts(&exec), (2, 0, 2));
     helped.open();
     on_worker.open();
@@ -96,6 +114,8 @@ fn a_task_run_by_a_helping_producer_counts_as_running() {
 
 #[test]
 fn a_worker_joining_a_queued_task_counts_both_as_running() {
+    let _watchdog =
+        common::test_watchdog("counts::a_worker_joining_a_queued_task_counts_both_as_running");
     let exec = Arc::new(BoundedExecutor::builder().max_workers(1).capacity(2).build().unwrap());
     let inner_exec = Arc::clone(&exec);
     let seen = exec
@@ -116,6 +136,8 @@ fn a_worker_joining_a_queued_task_counts_both_as_running() {
 
 #[test]
 fn an_inline_task_holds_no_slot_and_is_not_counted() {
+    let _watchdog =
+        common::test_watchdog("counts::an_inline_task_holds_no_slot_and_is_not_counted");
     let exec = Arc::new(BoundedExecutor::builder().max_workers(1).capacity(1).build().unwrap());
     let inner_exec = Arc::clone(&exec);
     let seen = exec
@@ -135,6 +157,7 @@ fn an_inline_task_holds_no_slot_and_is_not_counted() {
 
 #[test]
 fn counts_add_up_at_rest_after_a_burst() {
+    let _watchdog = common::test_watchdog("counts::counts_add_up_at_rest_after_a_burst");
     let exec = BoundedExecutor::new(2);
     let handles: Vec<_> = (0..1000u64).map(|i| exec.submit(move || i).unwrap()).collect();
     let sum: u64 = handles.into_iter().map(|h| h.join().unwrap()).sum();

@@ -11,6 +11,8 @@ use common::{assert_every_slot_is_back, occupy_workers, Gate};
 
 #[test]
 fn every_executed_task_runs_before_shutdown_returns() {
+    let _watchdog =
+        common::test_watchdog("execute::every_executed_task_runs_before_shutdown_returns");
     let exec = BoundedExecutor::new(2);
     let ran = Arc::new(AtomicUsize::new(0));
     for _ in 0..1_000 {
@@ -28,6 +30,7 @@ fn every_executed_task_runs_before_shutdown_returns() {
 
 #[test]
 fn a_panicking_task_is_counted_and_contained() {
+    let _watchdog = common::test_watchdog("execute::a_panicking_task_is_counted_and_contained");
     let exec = BoundedExecutor::new(1);
     for _ in 0..10 {
         exec.execute(|| panic!("nobody will see this")).unwrap();
@@ -42,6 +45,7 @@ fn a_panicking_task_is_counted_and_contained() {
 
 #[test]
 fn execute_waits_for_the_bound_and_keeps_it() {
+    let _watchdog = common::test_watchdog("execute::execute_waits_for_the_bound_and_keeps_it");
     let exec = Builder::new().max_workers(1).capacity(2).producer_helps(false).build().unwrap();
     let (gate, held) = occupy_workers(&exec);
     let queued = Gate::new();
@@ -62,6 +66,8 @@ fn execute_waits_for_the_bound_and_keeps_it() {
 
 #[test]
 fn a_nested_execute_into_a_full_executor_runs_inline() {
+    let _watchdog =
+        common::test_watchdog("execute::a_nested_execute_into_a_full_executor_runs_inline");
     let exec = Arc::new(Builder::new().max_workers(1).capacity(1).build().unwrap());
     let inner = Arc::clone(&exec);
     let (tx, rx) = mpsc::channel();
@@ -70,13 +76,18 @@ fn a_nested_execute_into_a_full_executor_runs_inline() {
         inner.execute(move || tx.send(std::thread::current().id() == worker).unwrap()).unwrap();
     })
     .unwrap();
-    assert!(rx.recv().unwrap(), "the nested task ran on the worker, inline");
+    assert!(
+        rx.recv_timeout(common::WATCHDOG_LIMIT)
+            .expect("timed out waiting for the nested execute to run"),
+        "the nested task ran on the worker, inline"
+    );
     exec.shutdown();
     assert_eq!(exec.stats().inline, 1);
 }
 
 #[test]
 fn after_shutdown_the_closure_comes_back() {
+    let _watchdog = common::test_watchdog("execute::after_shutdown_the_closure_comes_back");
     let exec = BoundedExecutor::new(1);
     exec.shutdown();
     let ran = Arc::new(AtomicUsize::new(0));
@@ -94,6 +105,8 @@ fn after_shutdown_the_closure_comes_back() {
 
 #[test]
 fn shutdown_now_cancels_executed_tasks_that_have_not_started() {
+    let _watchdog =
+        common::test_watchdog("execute::shutdown_now_cancels_executed_tasks_that_have_not_started");
     let exec = Builder::new().max_workers(1).capacity(4).build().unwrap();
     let (gate, held) = occupy_workers(&exec);
     let ran = Arc::new(AtomicUsize::new(0));

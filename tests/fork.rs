@@ -31,6 +31,7 @@ fn in_child(child: impl FnOnce() -> i32) -> i32 {
 
 #[test]
 fn a_forked_child_gets_errors_instead_of_hangs() {
+    let _watchdog = common::test_watchdog("fork::a_forked_child_gets_errors_instead_of_hangs");
     let exec = BoundedExecutor::new(1);
     assert_eq!(exec.submit(|| 1).unwrap().join().unwrap(), 1);
     let (gate, mut held) = occupy_workers(&exec);
@@ -80,6 +81,7 @@ fn a_forked_child_gets_errors_instead_of_hangs() {
 
 #[test]
 fn the_parent_keeps_working_after_a_fork() {
+    let _watchdog = common::test_watchdog("fork::the_parent_keeps_working_after_a_fork");
     let exec = BoundedExecutor::new(2);
     assert_eq!(in_child(|| 0), 0);
     assert_eq!(exec.submit(|| 5).unwrap().join().unwrap(), 5);

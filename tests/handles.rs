@@ -12,6 +12,7 @@ fn assert_send_sync<T: Send + Sync>() {}
 
 #[test]
 fn public_types_are_send_and_sync() {
+    let _watchdog = common::test_watchdog("handles::public_types_are_send_and_sync");
     assert_send_sync::<BoundedExecutor>();
     assert_send_sync::<TaskHandle<String>>();
     assert_send_sync::<TaskError>();
@@ -19,6 +20,7 @@ fn public_types_are_send_and_sync() {
 
 #[test]
 fn join_returns_the_value() {
+    let _watchdog = common::test_watchdog("handles::join_returns_the_value");
     let exec = BoundedExecutor::new(2);
     let handles: Vec<_> = (0..100).map(|i| exec.submit(move || i * 2).unwrap()).collect();
     let values: Vec<i32> = handles.into_iter().map(|h| h.join().unwrap()).collect();
@@ -27,6 +29,7 @@ fn join_returns_the_value() {
 
 #[test]
 fn is_finished_and_wait_timeout_track_the_task() {
+    let _watchdog = common::test_watchdog("handles::is_finished_and_wait_timeout_track_the_task");
     let exec = BoundedExecutor::new(1);
     let gate = Gate::new();
     let (started_tx, started) = mpsc::channel();
@@ -39,7 +42,9 @@ fn is_finished_and_wait_timeout_track_the_task() {
         })
         .unwrap()
     };
-    started.recv().unwrap();
+    started
+        .recv_timeout(common::WATCHDOG_LIMIT)
+        .expect("timed out waiting for the gated task to start");
     assert!(!handle.is_finished());
     assert!(!handle.wait_timeout(Duration::from_millis(10)));
     gate.open();
@@ -50,6 +55,7 @@ fn is_finished_and_wait_timeout_track_the_task() {
 
 #[test]
 fn waiting_from_many_threads_on_one_handle() {
+    let _watchdog = common::test_watchdog("handles::waiting_from_many_threads_on_one_handle");
     let exec = BoundedExecutor::new(1);
     let (gate, held) = occupy_workers(&exec);
     let handle = exec.submit(|| 3).unwrap();
@@ -65,19 +71,26 @@ fn waiting_from_many_threads_on_one_handle() {
 
 #[test]
 fn dropping_a_handle_detaches_the_task() {
+    let _watchdog = common::test_watchdog("handles::dropping_a_handle_detaches_the_task");
     let exec = BoundedExecutor::new(2);
     let (tx, rx) = mpsc::channel();
     for i in 0..10 {
         let tx = tx.clone();
         drop(exec.submit(move || tx.send(i).unwrap()).unwrap());
     }
-    let mut got: Vec<i32> = (0..10).map(|_| rx.recv().unwrap()).collect();
+    let mut got: Vec<i32> = (0..10)
+        .map(|_| {
+            rx.recv_timeout(common::WATCHDOG_LIMIT)
+                .expect("timed out waiting for the detached tasks to run")
+        })
+        .collect();
     got.sort();
     assert_eq!(got, (0..10).collect::<Vec<_>>());
 }
 
 #[test]
 fn an_unjoined_result_is_dropped_exactly_once() {
+    let _watchdog = common::test_watchdog("handles::an_unjoined_result_is_dropped_exactly_once");
     let results = DropCounter::new();
     let exec = BoundedExecutor::new(2);
     for _ in 0..50 {
@@ -90,6 +103,7 @@ fn an_unjoined_result_is_dropped_exactly_once() {
 
 #[test]
 fn a_joined_result_is_moved_out_not_dropped() {
+    let _watchdog = common::test_watchdog("handles::a_joined_result_is_moved_out_not_dropped");
     let results = DropCounter::new();
     let exec = BoundedExecutor::new(1);
     let value = {
@@ -103,6 +117,8 @@ fn a_joined_result_is_moved_out_not_dropped() {
 
 #[test]
 fn awaiting_a_handle_parks_until_the_task_finishes() {
+    let _watchdog =
+        common::test_watchdog("handles::awaiting_a_handle_parks_until_the_task_finishes");
     let exec = BoundedExecutor::new(1);
     let gate = Gate::new();
     let handle = {
@@ -120,6 +136,7 @@ fn awaiting_a_handle_parks_until_the_task_finishes() {
 
 #[test]
 fn awaiting_many_handles_in_one_future() {
+    let _watchdog = common::test_watchdog("handles::awaiting_many_handles_in_one_future");
     let exec = BoundedExecutor::new(2);
     let handles: Vec<_> = (0..50u64).map(|i| exec.submit(move || i).unwrap()).collect();
     let sum = block_on(async {
@@ -134,6 +151,7 @@ fn awaiting_many_handles_in_one_future() {
 
 #[test]
 fn handle_debug_says_whether_finished() {
+    let _watchdog = common::test_watchdog("handles::handle_debug_says_whether_finished");
     let exec = BoundedExecutor::new(1);
     let handle = exec.submit(|| ()).unwrap();
     assert!(handle.wait_timeout(Duration::from_secs(60)));

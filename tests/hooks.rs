@@ -1,10 +1,12 @@
 //! `Builder::on_thread_start` and `on_thread_stop`: each worker runs them once, on its own
 //! thread, around all of its tasks; a panicking hook is contained and counted.
 
+mod common;
+
 use std::cell::Cell;
 use std::collections::BTreeSet;
 use std::panic::{RefUnwindSafe, UnwindSafe};
-use std::sync::{mpsc, Arc, Barrier, Mutex};
+use std::sync::{mpsc, Arc, Mutex};
 
 use bounded_executor::BoundedExecutor;
 
@@ -21,6 +23,8 @@ enum Event {
 
 #[test]
 fn each_worker_runs_start_before_its_tasks_and_stop_after_them() {
+    let _watchdog =
+        common::test_watchdog("hooks::each_worker_runs_start_before_its_tasks_and_stop_after_them");
     let workers = 3;
     let log = Arc::new(Mutex::new(Vec::new()));
     let (start_log, stop_log) = (Arc::clone(&log), Arc::clone(&log));
@@ -38,7 +42,7 @@ fn each_worker_runs_start_before_its_tasks_and_stop_after_them() {
         .build()
         .unwrap();
     // The tasks meet at a barrier, so each of the three workers runs one.
-    let barrier = Arc::new(Barrier::new(workers));
+    let barrier = Arc::new(common::Barrier::new(workers, "one task on each worker"));
     let handles: Vec<_> = (0..workers)
         .map(|_| {
             let (barrier, log) = (Arc::clone(&barrier), Arc::clone(&log));
@@ -70,6 +74,9 @@ fn each_worker_runs_start_before_its_tasks_and_stop_after_them() {
 
 #[test]
 fn a_panicking_start_hook_is_counted_and_the_worker_still_runs_tasks() {
+    let _watchdog = common::test_watchdog(
+        "hooks::a_panicking_start_hook_is_counted_and_the_worker_still_runs_tasks",
+    );
     let exec = BoundedExecutor::builder()
         .max_workers(1)
         .producer_helps(false)
@@ -86,6 +93,8 @@ fn a_panicking_start_hook_is_counted_and_the_worker_still_runs_tasks() {
 
 #[test]
 fn a_panicking_stop_hook_is_counted_and_shutdown_completes() {
+    let _watchdog =
+        common::test_watchdog("hooks::a_panicking_stop_hook_is_counted_and_shutdown_completes");
     let (tx, rx) = mpsc::channel();
     let exec = BoundedExecutor::builder()
         .max_workers(2)
@@ -105,6 +114,8 @@ fn a_panicking_stop_hook_is_counted_and_shutdown_completes() {
 
 #[test]
 fn hooks_run_once_per_worker_even_when_dropped_without_tasks() {
+    let _watchdog =
+        common::test_watchdog("hooks::hooks_run_once_per_worker_even_when_dropped_without_tasks");
     let started = Arc::new(Mutex::new(Vec::new()));
     let stopped = Arc::new(Mutex::new(Vec::new()));
     let (s, t) = (Arc::clone(&started), Arc::clone(&stopped));
@@ -124,6 +135,9 @@ fn hooks_run_once_per_worker_even_when_dropped_without_tasks() {
 
 #[test]
 fn builder_debug_prints_closure_for_hooks_and_clones_share_them() {
+    let _watchdog = common::test_watchdog(
+        "hooks::builder_debug_prints_closure_for_hooks_and_clones_share_them",
+    );
     let plain = BoundedExecutor::builder();
     assert!(format!("{plain:?}").contains("on_thread_start: None"));
     let hooked = plain.on_thread_start(|_| ()).on_thread_stop(|_| ());
@@ -134,6 +148,7 @@ fn builder_debug_prints_closure_for_hooks_and_clones_share_them() {
 
 #[test]
 fn a_builder_with_hooks_keeps_its_auto_traits() {
+    let _watchdog = common::test_watchdog("hooks::a_builder_with_hooks_keeps_its_auto_traits");
     fn assert_traits<T: Send + Sync + Clone + UnwindSafe + RefUnwindSafe>(_: &T) {}
     let builder = BoundedExecutor::builder().on_thread_start(|_| ()).on_thread_stop(|_| ());
     assert_traits(&builder);

@@ -30,6 +30,9 @@ impl Drop for PanicOnDrop {
 
 #[test]
 fn a_panicking_detached_result_in_a_scope_on_a_worker_costs_no_slot() {
+    let _watchdog = common::test_watchdog(
+        "late_panics::a_panicking_detached_result_in_a_scope_on_a_worker_costs_no_slot",
+    );
     let exec = Arc::new(BoundedExecutor::builder().max_workers(2).capacity(4).build().unwrap());
     let drops = Arc::new(AtomicUsize::new(0));
     // Worker A is held; the scope's task runs on worker B.
@@ -43,7 +46,9 @@ fn a_panicking_detached_result_in_a_scope_on_a_worker_costs_no_slot() {
                 g.wait();
             })
             .unwrap();
-        started.recv().unwrap();
+        started
+            .recv_timeout(common::WATCHDOG_LIMIT)
+            .expect("timed out waiting for the task holding worker A to start");
         (gate, handle)
     };
     let inner_gate = Gate::new();
@@ -54,7 +59,7 @@ fn a_panicking_detached_result_in_a_scope_on_a_worker_costs_no_slot() {
         exec.submit(move || {
             exec2.scope(|s| {
                 // Dropped at once: its result is detached, and panics when dropped.
-                s.submit(move || {
+                let _ = s.submit(move || {
                     inner_started_tx.send(()).unwrap();
                     inner_gate.wait();
                     PanicOnDrop(drops)
@@ -85,6 +90,8 @@ fn a_panicking_detached_result_in_a_scope_on_a_worker_costs_no_slot() {
 
 #[test]
 fn cancel_raises_the_closures_drop_panic_after_settling() {
+    let _watchdog =
+        common::test_watchdog("late_panics::cancel_raises_the_closures_drop_panic_after_settling");
     let exec = BoundedExecutor::builder().max_workers(1).capacity(3).build().unwrap();
     let drops = Arc::new(AtomicUsize::new(0));
     let (gate, busy) = occupy_workers(&exec);
@@ -106,6 +113,9 @@ fn cancel_raises_the_closures_drop_panic_after_settling() {
 /// its entry. The slot protocol must give the slot back exactly once whichever side wins.
 #[test]
 fn cancel_racing_a_pop_with_a_panicking_closure_keeps_every_slot() {
+    let _watchdog = common::test_watchdog(
+        "late_panics::cancel_racing_a_pop_with_a_panicking_closure_keeps_every_slot",
+    );
     let exec = BoundedExecutor::builder().max_workers(1).capacity(2).build().unwrap();
     let drops = Arc::new(AtomicUsize::new(0));
     let rounds = 2_000;
@@ -141,12 +151,17 @@ fn hold_the_worker_until(
             }
         })
         .unwrap();
-    started.recv().unwrap();
+    started
+        .recv_timeout(common::WATCHDOG_LIMIT)
+        .expect("timed out waiting for the spinning task to start");
     handle
 }
 
 #[test]
 fn shutdown_now_finishes_its_drain_and_joins_before_raising_a_drop_panic() {
+    let _watchdog = common::test_watchdog(
+        "late_panics::shutdown_now_finishes_its_drain_and_joins_before_raising_a_drop_panic",
+    );
     let exec = BoundedExecutor::builder().max_workers(1).capacity(5).build().unwrap();
     let drops = Arc::new(AtomicUsize::new(0));
     let busy = {
@@ -175,6 +190,9 @@ fn shutdown_now_finishes_its_drain_and_joins_before_raising_a_drop_panic() {
 
 #[test]
 fn a_second_shutdown_now_reports_no_cancellations_of_its_own() {
+    let _watchdog = common::test_watchdog(
+        "late_panics::a_second_shutdown_now_reports_no_cancellations_of_its_own",
+    );
     let exec = Arc::new(BoundedExecutor::builder().max_workers(1).capacity(4).build().unwrap());
     let busy = {
         let exec = Arc::clone(&exec);
@@ -195,6 +213,7 @@ fn a_second_shutdown_now_reports_no_cancellations_of_its_own() {
 /// and the worker joining it is the only one that could pop it.
 #[test]
 fn shutdown_now_completes_when_the_only_worker_joins_a_task_pushed_after_the_drain() {
+    let _watchdog = common::test_watchdog("late_panics::shutdown_now_completes_when_the_only_worker_joins_a_task_pushed_after_the_drain");
     let exec = Arc::new(BoundedExecutor::builder().max_workers(1).capacity(4).build().unwrap());
     let drops = Arc::new(AtomicUsize::new(0));
     // A queued task whose closure the drain drops: the sign that the drain has run.
@@ -202,13 +221,15 @@ fn shutdown_now_completes_when_the_only_worker_joins_a_task_pushed_after_the_dra
     let outer = {
         let (exec2, drops) = (Arc::clone(&exec), Arc::clone(&drops));
         exec.submit(move || {
-            outer_started_tx.send(()).unwrap();
             let mut yielded = false;
             let input = std::iter::from_fn(move || {
                 if yielded {
                     return None;
                 }
                 yielded = true;
+                // `map` pulls an input once it holds the input's slot: only now is the slot
+                // surely taken before the shutdown below begins.
+                outer_started_tx.send(()).unwrap();
                 while drops.load(Ordering::SeqCst) == 0 {
                     std::thread::yield_now();
                 }
@@ -218,7 +239,9 @@ fn shutdown_now_completes_when_the_only_worker_joins_a_task_pushed_after_the_dra
         })
         .unwrap()
     };
-    outer_started.recv().unwrap();
+    outer_started
+        .recv_timeout(common::WATCHDOG_LIMIT)
+        .expect("timed out waiting for the outer map task to start");
     let marker = {
         let witness = Witness(Arc::clone(&drops));
         exec.submit(move || drop(witness)).unwrap()
@@ -264,6 +287,9 @@ impl Wake for PanickingWaker {
 
 #[test]
 fn a_panicking_waker_on_a_handle_costs_no_slot_and_kills_no_worker() {
+    let _watchdog = common::test_watchdog(
+        "late_panics::a_panicking_waker_on_a_handle_costs_no_slot_and_kills_no_worker",
+    );
     let exec = BoundedExecutor::builder().max_workers(1).capacity(2).build().unwrap();
     let woken = Arc::new(PanickingWaker(AtomicUsize::new(0)));
     let waker = Waker::from(Arc::clone(&woken));
@@ -290,6 +316,9 @@ fn a_panicking_waker_on_a_handle_costs_no_slot_and_kills_no_worker() {
 
 #[test]
 fn a_panicking_async_producer_waker_passes_its_wake_up_on() {
+    let _watchdog = common::test_watchdog(
+        "late_panics::a_panicking_async_producer_waker_passes_its_wake_up_on",
+    );
     let exec = BoundedExecutor::builder().max_workers(1).capacity(1).build().unwrap();
     let (gate, busy) = occupy_workers(&exec);
     let bad = Arc::new(PanickingWaker(AtomicUsize::new(0)));
@@ -314,6 +343,9 @@ fn a_panicking_async_producer_waker_passes_its_wake_up_on() {
 
 #[test]
 fn dropping_a_task_set_cancels_every_task_though_one_drop_panics() {
+    let _watchdog = common::test_watchdog(
+        "late_panics::dropping_a_task_set_cancels_every_task_though_one_drop_panics",
+    );
     let exec = BoundedExecutor::builder().max_workers(1).capacity(4).build().unwrap();
     let drops = Arc::new(AtomicUsize::new(0));
     let (gate, busy) = occupy_workers(&exec);
@@ -335,6 +367,9 @@ fn dropping_a_task_set_cancels_every_task_though_one_drop_panics() {
 
 #[test]
 fn dropping_a_map_cancels_every_task_though_one_drop_panics() {
+    let _watchdog = common::test_watchdog(
+        "late_panics::dropping_a_map_cancels_every_task_though_one_drop_panics",
+    );
     let exec = BoundedExecutor::builder().max_workers(1).capacity(4).build().unwrap();
     let drops = Arc::new(AtomicUsize::new(0));
     let gate = Gate::new();

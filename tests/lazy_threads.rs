@@ -29,6 +29,9 @@ fn lazy(max: usize, min: usize, keep_alive: Duration) -> (BoundedExecutor, mpsc:
 
 #[test]
 fn min_workers_zero_starts_no_thread_until_there_is_work() {
+    let _watchdog = common::test_watchdog(
+        "lazy_threads::min_workers_zero_starts_no_thread_until_there_is_work",
+    );
     let (exec, _exits) = lazy(4, 0, Builder::DEFAULT_KEEP_ALIVE);
     assert_eq!(exec.workers(), 0);
     assert_eq!(exec.stats().threads_started, 0);
@@ -39,6 +42,9 @@ fn min_workers_zero_starts_no_thread_until_there_is_work() {
 
 #[test]
 fn the_default_starts_every_thread_at_build_and_keeps_them() {
+    let _watchdog = common::test_watchdog(
+        "lazy_threads::the_default_starts_every_thread_at_build_and_keeps_them",
+    );
     let exec = BoundedExecutor::new(3);
     assert_eq!(exec.workers(), 3);
     for _ in 0..100 {
@@ -52,6 +58,9 @@ fn the_default_starts_every_thread_at_build_and_keeps_them() {
 
 #[test]
 fn threads_start_while_no_worker_is_idle_up_to_max_workers() {
+    let _watchdog = common::test_watchdog(
+        "lazy_threads::threads_start_while_no_worker_is_idle_up_to_max_workers",
+    );
     let (exec, _exits) = lazy(4, 0, Builder::DEFAULT_KEEP_ALIVE);
     // Four tasks that only finish together: they need four threads at once.
     run_together(&exec, 4);
@@ -61,6 +70,7 @@ fn threads_start_while_no_worker_is_idle_up_to_max_workers() {
 
 #[test]
 fn never_more_than_max_workers_run_tasks() {
+    let _watchdog = common::test_watchdog("lazy_threads::never_more_than_max_workers_run_tasks");
     let (exec, _exits) = lazy(2, 0, Duration::ZERO);
     let running = Arc::new(AtomicUsize::new(0));
     let most = Arc::new(AtomicUsize::new(0));
@@ -83,6 +93,9 @@ fn never_more_than_max_workers_run_tasks() {
 
 #[test]
 fn idle_threads_beyond_min_workers_exit_after_keep_alive() {
+    let _watchdog = common::test_watchdog(
+        "lazy_threads::idle_threads_beyond_min_workers_exit_after_keep_alive",
+    );
     let (exec, exits) = lazy(3, 1, Duration::from_millis(20));
     assert_eq!(exec.workers(), 1);
     run_together(&exec, 3);
@@ -102,6 +115,9 @@ fn idle_threads_beyond_min_workers_exit_after_keep_alive() {
 
 #[test]
 fn a_pool_that_scales_to_zero_comes_back_for_the_next_burst() {
+    let _watchdog = common::test_watchdog(
+        "lazy_threads::a_pool_that_scales_to_zero_comes_back_for_the_next_burst",
+    );
     let (exec, exits) = lazy(2, 0, Duration::ZERO);
     let mut stop_hooks = 0;
     for round in 0..20 {
@@ -123,6 +139,8 @@ fn a_pool_that_scales_to_zero_comes_back_for_the_next_burst() {
 /// that come and go: the nested-submit and join rules hold whatever the thread count.
 #[test]
 fn nested_submits_and_joins_complete_with_lazy_threads() {
+    let _watchdog =
+        common::test_watchdog("lazy_threads::nested_submits_and_joins_complete_with_lazy_threads");
     fn fib(exec: &Arc<BoundedExecutor>, n: u64) -> u64 {
         if n < 2 {
             return n;
@@ -148,6 +166,9 @@ fn nested_submits_and_joins_complete_with_lazy_threads() {
 
 #[test]
 fn shutdown_joins_lazy_threads_and_runs_every_accepted_task() {
+    let _watchdog = common::test_watchdog(
+        "lazy_threads::shutdown_joins_lazy_threads_and_runs_every_accepted_task",
+    );
     let (exec, _exits) = lazy(3, 0, Builder::DEFAULT_KEEP_ALIVE);
     let gate = Gate::new();
     let handles: Vec<_> = (0..exec.capacity())
@@ -173,6 +194,9 @@ fn shutdown_joins_lazy_threads_and_runs_every_accepted_task() {
 
 #[test]
 fn bad_thread_counts_are_build_errors_and_zero_keep_alive_is_allowed() {
+    let _watchdog = common::test_watchdog(
+        "lazy_threads::bad_thread_counts_are_build_errors_and_zero_keep_alive_is_allowed",
+    );
     let err = Builder::new().max_workers(2).min_workers(3).build().unwrap_err();
     assert_eq!(err.to_string(), "min_workers is 3, over max_workers (2)");
     let exec =

@@ -12,9 +12,11 @@ use common::Gate;
 
 #[test]
 fn map_yields_in_input_order() {
+    let _watchdog = common::test_watchdog("map::map_yields_in_input_order");
     let exec = BoundedExecutor::new(2);
-    let out: Vec<u64> = exec.map(0..1000u64, |i| i * 3).map(Result::unwrap).collect();
-    assert_eq!(out, (0..1000u64).map(|i| i * 3).collect::<Vec<_>>());
+    let n = common::rounds(1000, 50);
+    let out: Vec<u64> = exec.map(0..n, |i| i * 3).map(Result::unwrap).collect();
+    assert_eq!(out, (0..n).map(|i| i * 3).collect::<Vec<_>>());
 }
 
 /// A result that counts how many of its kind are alive, and the most ever alive at once.
@@ -42,6 +44,8 @@ impl Drop for Token {
 
 #[test]
 fn map_on_an_infinite_input_holds_at_most_capacity_results() {
+    let _watchdog =
+        common::test_watchdog("map::map_on_an_infinite_input_holds_at_most_capacity_results");
     let exec = BoundedExecutor::builder().max_workers(2).capacity(4).build().unwrap();
     let live = Arc::new(Live::default());
     let pulled = Arc::new(AtomicUsize::new(0));
@@ -53,7 +57,8 @@ fn map_on_an_infinite_input_holds_at_most_capacity_results() {
     };
     let maker = Arc::clone(&live);
     let mut taken = 0;
-    for result in exec.map(inputs, move |i| (i, Token::new(&maker))).take(10_000) {
+    let take = common::rounds(10_000, 100) as usize;
+    for result in exec.map(inputs, move |i| (i, Token::new(&maker))).take(take) {
         let (i, token) = result.unwrap();
         assert_eq!(i, taken);
         taken += 1;
@@ -63,26 +68,29 @@ fn map_on_an_infinite_input_holds_at_most_capacity_results() {
     }
     let peak = live.peak.load(Ordering::SeqCst);
     println!(
-        "map over 0..: 10000 results taken, {} inputs pulled, at most {peak} results alive at once (capacity {})",
+        "map over 0..: {take} results taken, {} inputs pulled, at most {peak} results alive at once (capacity {})",
         pulled.load(Ordering::SeqCst),
         exec.capacity()
     );
     assert!(peak <= exec.capacity(), "peak {peak}");
-    assert!(pulled.load(Ordering::SeqCst) <= 10_000 + exec.capacity());
+    assert!(pulled.load(Ordering::SeqCst) <= take + exec.capacity());
 }
 
 #[test]
 fn map_unordered_holds_at_most_capacity_results() {
+    let _watchdog = common::test_watchdog("map::map_unordered_holds_at_most_capacity_results");
     let exec = BoundedExecutor::builder().max_workers(2).capacity(3).build().unwrap();
     let live = Arc::new(Live::default());
     let maker = Arc::clone(&live);
-    let count = exec.map_unordered(0u32.., move |_| Token::new(&maker)).take(5_000).count();
-    assert_eq!(count, 5_000);
+    let take = common::rounds(5_000, 100) as usize;
+    let count = exec.map_unordered(0u32.., move |_| Token::new(&maker)).take(take).count();
+    assert_eq!(count, take);
     assert!(live.peak.load(Ordering::SeqCst) <= 3);
 }
 
 #[test]
 fn map_unordered_yields_in_completion_order() {
+    let _watchdog = common::test_watchdog("map::map_unordered_yields_in_completion_order");
     let exec = BoundedExecutor::builder().max_workers(2).queue_ratio(2).build().unwrap();
     let gate = Gate::new();
     let slow = gate.clone();
@@ -104,6 +112,8 @@ fn map_unordered_yields_in_completion_order() {
 
 #[test]
 fn a_panicking_item_is_that_items_error_and_the_rest_go_on() {
+    let _watchdog =
+        common::test_watchdog("map::a_panicking_item_is_that_items_error_and_the_rest_go_on");
     let exec = BoundedExecutor::new(2);
     let results: Vec<_> = exec.map(0..10, |i| if i == 3 { panic!("item 3") } else { i }).collect();
     for (i, result) in results.into_iter().enumerate() {
@@ -121,6 +131,9 @@ fn a_panicking_item_is_that_items_error_and_the_rest_go_on() {
 
 #[test]
 fn dropping_a_map_early_cancels_what_has_not_started_and_leaks_no_slot() {
+    let _watchdog = common::test_watchdog(
+        "map::dropping_a_map_early_cancels_what_has_not_started_and_leaks_no_slot",
+    );
     let exec = Arc::new(BoundedExecutor::builder().max_workers(1).capacity(3).build().unwrap());
     let (first_gate, rest_gate) = (Gate::new(), Gate::new());
     let (started_tx, started) = mpsc::channel();
@@ -146,9 +159,19 @@ fn dropping_a_map_early_cancels_what_has_not_started_and_leaks_no_slot() {
         drop(map); // item 1 runs, item 2 has not started
         first
     });
-    assert_eq!(started.recv().unwrap(), 0);
+    assert_eq!(
+        started
+            .recv_timeout(common::WATCHDOG_LIMIT)
+            .expect("timed out waiting for item 0 to start"),
+        0
+    );
     first_gate.open();
-    assert_eq!(started.recv().unwrap(), 1); // the only worker now runs item 1
+    assert_eq!(
+        started
+            .recv_timeout(common::WATCHDOG_LIMIT)
+            .expect("timed out waiting for item 1 to start on the only worker"),
+        1
+    ); // the only worker now runs item 1
     drop_tx.send(()).unwrap();
     assert_eq!(consumer.join().unwrap(), 0);
     rest_gate.open();
@@ -160,23 +183,62 @@ fn dropping_a_map_early_cancels_what_has_not_started_and_leaks_no_slot() {
 }
 
 #[test]
-fn after_shutdown_each_remaining_item_yields_a_shutdown_error() {
+fn after_shutdown_the_remaining_inputs_yield_one_shutdown_error_then_end() {
+    let _watchdog = common::test_watchdog(
+        "map::after_shutdown_the_remaining_inputs_yield_one_shutdown_error_then_end",
+    );
     let exec = BoundedExecutor::builder().max_workers(1).capacity(4).build().unwrap();
-    let mut results = exec.map(0..10, |i| i);
+    let pulled = Arc::new(AtomicUsize::new(0));
+    let counter = Arc::clone(&pulled);
+    let inputs = (0..10).inspect(move |_| {
+        counter.fetch_add(1, Ordering::SeqCst);
+    });
+    let mut results = exec.map(inputs, |i| i);
     assert_eq!(results.next().unwrap().unwrap(), 0); // submitted 0..4
     exec.shutdown(); // runs the accepted items 1, 2, 3
     let rest: Vec<_> = results.collect();
-    assert_eq!(rest.len(), 9, "every input comes out");
+    assert_eq!(rest.len(), 4, "three results, then one error");
     assert!(rest[..3].iter().all(|r| r.is_ok()));
-    for err in &rest[3..] {
-        let err = err.as_ref().unwrap_err();
-        assert!(err.is_shutdown());
-        assert_eq!(err.to_string(), "task was not submitted: the executor was shut down");
+    let err = rest[3].as_ref().unwrap_err();
+    assert!(err.is_shutdown());
+    assert_eq!(err.to_string(), "task was not submitted: the executor was shut down");
+    assert_eq!(pulled.load(Ordering::SeqCst), 5, "one input pulled after the shutdown, no more");
+}
+
+#[test]
+fn an_infinite_input_ends_after_a_shutdown() {
+    let _watchdog = common::test_watchdog("map::an_infinite_input_ends_after_a_shutdown");
+    for unordered in [false, true] {
+        let exec = BoundedExecutor::new(2);
+        exec.shutdown();
+        let results: Box<dyn Iterator<Item = Result<u64, _>>> = if unordered {
+            Box::new(exec.map_unordered(0u64.., |i| i))
+        } else {
+            Box::new(exec.map(0u64.., |i| i))
+        };
+        // Regression: this took a million inputs and spun on `filter_map(Result::ok)` forever.
+        let errors: Vec<_> = results.take(1_000_000).collect();
+        assert_eq!(errors.len(), 1, "unordered: {unordered}");
+        assert!(errors[0].as_ref().unwrap_err().is_shutdown());
     }
 }
 
 #[test]
+fn a_finite_input_all_submitted_before_a_shutdown_yields_no_error() {
+    let _watchdog = common::test_watchdog(
+        "map::a_finite_input_all_submitted_before_a_shutdown_yields_no_error",
+    );
+    let exec = BoundedExecutor::builder().max_workers(1).capacity(4).build().unwrap();
+    let mut results = exec.map(0..4, |i| i);
+    assert_eq!(results.next().unwrap().unwrap(), 0); // all four submitted
+    exec.shutdown();
+    let rest: Vec<_> = results.map(Result::unwrap).collect();
+    assert_eq!(rest, [1, 2, 3]);
+}
+
+#[test]
 fn map_inside_a_worker_at_capacity_one_completes() {
+    let _watchdog = common::test_watchdog("map::map_inside_a_worker_at_capacity_one_completes");
     let exec = Arc::new(BoundedExecutor::builder().max_workers(1).capacity(1).build().unwrap());
     let inner = Arc::clone(&exec);
     let total = exec
@@ -192,6 +254,7 @@ fn map_inside_a_worker_at_capacity_one_completes() {
 
 #[test]
 fn a_panicking_input_iterator_gives_its_slot_back() {
+    let _watchdog = common::test_watchdog("map::a_panicking_input_iterator_gives_its_slot_back");
     // Regression: the slot taken for the next input leaked when the input iterator panicked.
     let exec = BoundedExecutor::builder().max_workers(1).capacity(2).build().unwrap();
     let inputs = (0..10).map(|i| if i == 1 { panic!("bad input") } else { i });

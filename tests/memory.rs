@@ -2,6 +2,8 @@
 //! `capacity()` tasks need, whatever the number of submissions. A counting global allocator
 //! measures it, which is why this test has a file (and a process) of its own.
 
+mod common;
+
 use std::sync::Mutex;
 use std::time::Instant;
 
@@ -43,6 +45,8 @@ fn submits_peak_growth(capacity: usize, n: usize) -> usize {
 
 #[test]
 fn a_million_submits_at_capacity_4_raise_the_peak_by_a_few_kb() {
+    let _watchdog =
+        common::test_watchdog("memory::a_million_submits_at_capacity_4_raise_the_peak_by_a_few_kb");
     let _serial = SERIAL.lock().unwrap();
     let small = submits_peak_growth(4, 10_000);
     let large = submits_peak_growth(4, 1_000_000);
@@ -53,6 +57,8 @@ fn a_million_submits_at_capacity_4_raise_the_peak_by_a_few_kb() {
 
 #[test]
 fn a_million_submits_at_capacity_1024_stay_well_under_a_mib() {
+    let _watchdog =
+        common::test_watchdog("memory::a_million_submits_at_capacity_1024_stay_well_under_a_mib");
     let _serial = SERIAL.lock().unwrap();
     let growth = submits_peak_growth(1024, 1_000_000);
     assert!(growth < 512 * 1024, "peak grew by {growth} bytes");

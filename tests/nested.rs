@@ -1,5 +1,7 @@
 //! Nested submission and joins from inside workers never deadlock, even at capacity 1.
 
+mod common;
+
 use std::sync::Arc;
 
 use bounded_executor::BoundedExecutor;
@@ -50,12 +52,16 @@ fn fib_on(exec: BoundedExecutor, n: u64) -> u64 {
 
 #[test]
 fn parallel_fibonacci_with_one_worker_at_capacity_one() {
+    let _watchdog =
+        common::test_watchdog("nested::parallel_fibonacci_with_one_worker_at_capacity_one");
     let exec = BoundedExecutor::builder().max_workers(1).capacity(1).build().unwrap();
     assert_eq!(fib_on(exec, 25), 75_025);
 }
 
 #[test]
 fn parallel_fibonacci_with_two_workers_at_ratio_two() {
+    let _watchdog =
+        common::test_watchdog("nested::parallel_fibonacci_with_two_workers_at_ratio_two");
     let exec = BoundedExecutor::builder().max_workers(2).queue_ratio(2).build().unwrap();
     assert_eq!(fib_on(exec, 25), 75_025);
 }
@@ -75,16 +81,21 @@ fn sorted_by(exec: BoundedExecutor) {
 
 #[test]
 fn parallel_merge_sort_with_one_worker_at_capacity_one() {
+    let _watchdog =
+        common::test_watchdog("nested::parallel_merge_sort_with_one_worker_at_capacity_one");
     sorted_by(BoundedExecutor::builder().max_workers(1).capacity(1).build().unwrap());
 }
 
 #[test]
 fn parallel_merge_sort_with_two_workers_at_ratio_two() {
+    let _watchdog =
+        common::test_watchdog("nested::parallel_merge_sort_with_two_workers_at_ratio_two");
     sorted_by(BoundedExecutor::builder().max_workers(2).queue_ratio(2).build().unwrap());
 }
 
 #[test]
 fn try_submit_from_a_full_worker_still_says_full() {
+    let _watchdog = common::test_watchdog("nested::try_submit_from_a_full_worker_still_says_full");
     let exec = Arc::new(BoundedExecutor::builder().max_workers(1).capacity(1).build().unwrap());
     let inner = Arc::clone(&exec);
     let full = exec.submit(move || inner.try_submit(|| ()).unwrap_err().is_full()).unwrap();
@@ -93,6 +104,8 @@ fn try_submit_from_a_full_worker_still_says_full() {
 
 #[test]
 fn a_nested_submit_with_room_is_queued_not_inlined() {
+    let _watchdog =
+        common::test_watchdog("nested::a_nested_submit_with_room_is_queued_not_inlined");
     let exec = Arc::new(BoundedExecutor::builder().max_workers(1).capacity(2).build().unwrap());
     let inner = Arc::clone(&exec);
     let outer = exec.submit(move || {

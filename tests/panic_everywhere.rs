@@ -227,7 +227,7 @@ fn round(rng: &mut Rng, ledger: &Arc<Ledger>) {
                     }
                     1 => {
                         let _ = quietly(move || {
-                            handle.cancel();
+                            let _ = handle.cancel();
                             drop(handle);
                         });
                     }
@@ -304,7 +304,7 @@ fn round(rng: &mut Rng, ledger: &Arc<Ledger>) {
                     let scoped = quietly(|| {
                         exec2.scope(|s| {
                             for plan in &plans {
-                                s.submit(plan.task(&ledger2));
+                                let _ = s.submit(plan.task(&ledger2));
                             }
                         })
                     });
@@ -320,10 +320,16 @@ fn round(rng: &mut Rng, ledger: &Arc<Ledger>) {
                 let mut set = TaskSet::new(&exec);
                 for _ in 0..rng.below(5) {
                     if rng.one_in(2) {
-                        let _ = set.submit(Plan::random(rng).task(ledger));
+                        // Refused (`Full`) once the set holds `capacity()` results: the
+                        // closure comes back, and its drop may panic.
+                        if let Err(refused) = set.submit(Plan::random(rng).task(ledger)) {
+                            let _ = quietly(move || drop(refused));
+                        }
                     } else {
                         match exec.try_submit(Plan::random(rng).task(ledger)) {
-                            Ok(handle) => set.push(handle),
+                            Ok(handle) => {
+                                let _ = set.push(handle);
+                            }
                             Err(refused) => {
                                 let _ = quietly(move || drop(refused));
                             }
@@ -414,6 +420,7 @@ fn round(rng: &mut Rng, ledger: &Arc<Ledger>) {
 
 #[test]
 fn panic_everywhere() {
+    let _watchdog = common::test_watchdog("panic_everywhere::panic_everywhere");
     let seed = env_or("PANIC_EVERYWHERE_SEED", 0x5EED_u64);
     let rounds = env_or("PANIC_EVERYWHERE_ROUNDS", 300_u64);
     let budget = Duration::from_secs(env_or("PANIC_EVERYWHERE_SECS", 20));

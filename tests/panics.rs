@@ -9,6 +9,7 @@ use bounded_executor::BoundedExecutor;
 
 #[test]
 fn a_panic_reaches_the_handle_with_its_payload() {
+    let _watchdog = common::test_watchdog("panics::a_panic_reaches_the_handle_with_its_payload");
     let exec = BoundedExecutor::new(1);
     let n = std::hint::black_box(3);
     let err = exec.submit(move || -> u32 { panic!("bad input {n}") }).unwrap().join().unwrap_err();
@@ -20,6 +21,7 @@ fn a_panic_reaches_the_handle_with_its_payload() {
 
 #[test]
 fn a_non_string_payload_survives() {
+    let _watchdog = common::test_watchdog("panics::a_non_string_payload_survives");
     let exec = BoundedExecutor::new(1);
     let err = exec.submit(|| panic::panic_any(42u8)).unwrap().join().unwrap_err();
     assert_eq!(err.to_string(), "task panicked");
@@ -28,6 +30,7 @@ fn a_non_string_payload_survives() {
 
 #[test]
 fn the_only_worker_survives_many_panics() {
+    let _watchdog = common::test_watchdog("panics::the_only_worker_survives_many_panics");
     let exec = BoundedExecutor::new(1);
     let worker = exec.submit(|| std::thread::current().id()).unwrap().join().unwrap();
     for i in 0..100 {
@@ -42,6 +45,9 @@ fn the_only_worker_survives_many_panics() {
 
 #[test]
 fn a_panic_in_a_detached_results_drop_does_not_kill_the_worker() {
+    let _watchdog = common::test_watchdog(
+        "panics::a_panic_in_a_detached_results_drop_does_not_kill_the_worker",
+    );
     struct PanicOnDrop;
     impl Drop for PanicOnDrop {
         fn drop(&mut self) {
@@ -53,11 +59,17 @@ fn a_panic_in_a_detached_results_drop_does_not_kill_the_worker() {
     drop(exec.submit(|| PanicOnDrop).unwrap());
     let (tx, rx) = mpsc::channel();
     exec.submit(move || tx.send("alive").unwrap()).unwrap();
-    assert_eq!(rx.recv().unwrap(), "alive");
+    assert_eq!(
+        rx.recv_timeout(common::WATCHDOG_LIMIT).expect(
+            "timed out waiting for a task on the worker whose detached result panicked in its Drop"
+        ),
+        "alive"
+    );
 }
 
 #[test]
 fn resume_unwind_propagates_the_original_panic() {
+    let _watchdog = common::test_watchdog("panics::resume_unwind_propagates_the_original_panic");
     let exec = BoundedExecutor::new(1);
     let err = exec.submit(|| panic!("original")).unwrap().join().unwrap_err();
     let caught = panic::catch_unwind(|| panic::resume_unwind(err.into_panic())).unwrap_err();
@@ -67,6 +79,7 @@ fn resume_unwind_propagates_the_original_panic() {
 #[test]
 #[should_panic(expected = "non-panic error")]
 fn into_panic_on_a_cancellation_panics() {
+    let _watchdog = common::test_watchdog("panics::into_panic_on_a_cancellation_panics");
     let exec = BoundedExecutor::new(1);
     let (gate, held) = common::occupy_workers(&exec);
     let queued = exec.submit(|| ()).unwrap();

@@ -181,6 +181,7 @@ impl FlagWaker {
 // executor.py::ExecutorTest::test_submit
 #[test]
 fn submit_returns_result() {
+    let _watchdog = common::test_watchdog("ported_cpython::submit_returns_result");
     let exec = BoundedExecutor::new(WORKER_COUNT);
     let handle = exec.submit(|| 2u32.pow(8)).unwrap();
     assert_eq!(handle.join().unwrap(), 256);
@@ -191,6 +192,7 @@ fn submit_returns_result() {
 // compile errors in Rust.
 #[test]
 fn submit_closure_captures_arguments() {
+    let _watchdog = common::test_watchdog("ported_cpython::submit_closure_captures_arguments");
     let exec = BoundedExecutor::new(WORKER_COUNT);
     let (x, y) = (2, 8);
     let handle = exec.submit(move || x * y).unwrap();
@@ -206,6 +208,9 @@ fn submit_closure_captures_arguments() {
 // (with submit instead of map: more tasks than workers are queued when shutdown starts)
 #[test]
 fn shutdown_with_more_tasks_than_workers_does_not_hang() {
+    let _watchdog = common::test_watchdog(
+        "ported_cpython::shutdown_with_more_tasks_than_workers_does_not_hang",
+    );
     let exec = Arc::new(BoundedExecutor::new(WORKER_COUNT));
     let handles: Vec<_> =
         (0..WORKER_COUNT + 1).map(|i| exec.submit(move || i.to_string()).unwrap()).collect();
@@ -221,6 +226,8 @@ fn shutdown_with_more_tasks_than_workers_does_not_hang() {
 // the handle was dropped.
 #[test]
 fn detached_task_closure_is_dropped_after_it_runs() {
+    let _watchdog =
+        common::test_watchdog("ported_cpython::detached_task_closure_is_dropped_after_it_runs");
     let exec = BoundedExecutor::new(WORKER_COUNT);
     let drops = Latch::new();
     let ran = Latch::new();
@@ -245,6 +252,8 @@ fn detached_task_closure_is_dropped_after_it_runs() {
 // be expressed as usize)
 #[test]
 fn zero_max_workers_is_rejected_by_builder() {
+    let _watchdog =
+        common::test_watchdog("ported_cpython::zero_max_workers_is_rejected_by_builder");
     let err = BoundedExecutor::builder().max_workers(0).build().unwrap_err();
     assert!(!err.to_string().is_empty());
 }
@@ -253,6 +262,7 @@ fn zero_max_workers_is_rejected_by_builder() {
 #[test]
 #[should_panic]
 fn zero_max_workers_panics_in_new() {
+    let _watchdog = common::test_watchdog("ported_cpython::zero_max_workers_panics_in_new");
     let _ = BoundedExecutor::new(0);
 }
 
@@ -261,6 +271,8 @@ fn zero_max_workers_panics_in_new() {
 // a zero-sized payload: each must still come back as a panic with its payload intact.
 #[test]
 fn falsey_panic_payloads_are_not_swallowed() {
+    let _watchdog =
+        common::test_watchdog("ported_cpython::falsey_panic_payloads_are_not_swallowed");
     #[derive(Debug, PartialEq)]
     struct Falsey;
 
@@ -279,6 +291,7 @@ fn falsey_panic_payloads_are_not_swallowed() {
 // (the part that applies to threads: the exception's type and arguments reach the caller)
 #[test]
 fn panic_payload_keeps_its_type_and_value() {
+    let _watchdog = common::test_watchdog("ported_cpython::panic_payload_keeps_its_type_and_value");
     #[derive(Debug, PartialEq)]
     struct RuntimeError(i32);
 
@@ -302,6 +315,7 @@ fn panic_payload_keeps_its_type_and_value() {
 // (with submit: tasks whose handles were dropped still run before shutdown returns)
 #[test]
 fn shutdown_runs_detached_tasks() {
+    let _watchdog = common::test_watchdog("ported_cpython::shutdown_runs_detached_tasks");
     let exec = BoundedExecutor::new(WORKER_COUNT);
     let finished = Arc::new(Mutex::new(Vec::new()));
     for n in 0..10 {
@@ -320,6 +334,8 @@ fn shutdown_runs_detached_tasks() {
 // tasks are submitted from a second thread while the first `capacity()` hold the pool.
 #[test]
 fn saturation_uses_exactly_max_workers_threads() {
+    let _watchdog =
+        common::test_watchdog("ported_cpython::saturation_uses_exactly_max_workers_threads");
     // Without helping: a producer that helps runs tasks on its own thread, and this test counts
     // the worker threads (CPython's pool never runs a task on the submitter).
     let exec = BoundedExecutor::builder().max_workers(4).producer_helps(false).build().unwrap();
@@ -378,6 +394,7 @@ fn saturation_uses_exactly_max_workers_threads() {
 // the caller's thread.
 #[test]
 fn sequential_tasks_run_on_pool_threads() {
+    let _watchdog = common::test_watchdog("ported_cpython::sequential_tasks_run_on_pool_threads");
     let exec =
         BoundedExecutor::builder().max_workers(WORKER_COUNT).thread_name("reuse").build().unwrap();
     let me = thread::current().id();
@@ -401,6 +418,8 @@ fn sequential_tasks_run_on_pool_threads() {
 // shutdown from finishing; its next submit is refused once shutdown has begun)
 #[test]
 fn shutdown_stops_a_self_resubmitting_task() {
+    let _watchdog =
+        common::test_watchdog("ported_cpython::shutdown_stops_a_self_resubmitting_task");
     fn resubmit(exec: Weak<BoundedExecutor>, runs: Arc<AtomicUsize>, stopped: mpsc::Sender<()>) {
         runs.fetch_add(1, Ordering::SeqCst);
         let Some(e) = exec.upgrade() else {
@@ -440,6 +459,8 @@ fn shutdown_stops_a_self_resubmitting_task() {
 // test_shutdown.py::ExecutorShutdownTest::test_run_after_shutdown
 #[test]
 fn submit_after_shutdown_hands_closure_back() {
+    let _watchdog =
+        common::test_watchdog("ported_cpython::submit_after_shutdown_hands_closure_back");
     let exec = BoundedExecutor::new(WORKER_COUNT);
     exec.shutdown();
     exec.shutdown(); // idempotent
@@ -468,6 +489,7 @@ fn submit_after_shutdown_hands_closure_back() {
 // a live executor; the nearest case is dropping it: Drop waits for every queued task.
 #[test]
 fn drop_runs_pending_tasks() {
+    let _watchdog = common::test_watchdog("ported_cpython::drop_runs_pending_tasks");
     let exec = BoundedExecutor::new(1);
     let ran = Arc::new(AtomicUsize::new(0));
     for _ in 0..20 {
@@ -488,6 +510,7 @@ fn drop_runs_pending_tasks() {
 // delivered afterwards. The gate keeps the tasks in place until shutdown has begun.
 #[test]
 fn shutdown_waits_for_queued_tasks() {
+    let _watchdog = common::test_watchdog("ported_cpython::shutdown_waits_for_queued_tasks");
     let exec = BoundedExecutor::new(WORKER_COUNT);
     let gate = Gate::new();
     let handles: Vec<_> = (0..exec.capacity())
@@ -520,6 +543,7 @@ fn shutdown_waits_for_queued_tasks() {
 // (the plain form: 50 tasks through a 5-worker pool, shut down, then collect every result)
 #[test]
 fn results_are_available_after_shutdown() {
+    let _watchdog = common::test_watchdog("ported_cpython::results_are_available_after_shutdown");
     let exec = BoundedExecutor::new(WORKER_COUNT);
     let handles: Vec<_> = (0..50u64).map(|i| exec.submit(move || i + 1).unwrap()).collect();
     exec.shutdown();
@@ -533,6 +557,7 @@ fn results_are_available_after_shutdown() {
 // are cancelled.
 #[test]
 fn shutdown_now_cancels_queued_tasks() {
+    let _watchdog = common::test_watchdog("ported_cpython::shutdown_now_cancels_queued_tasks");
     let exec = BoundedExecutor::builder().max_workers(WORKER_COUNT).capacity(50).build().unwrap();
     let gate = Gate::new();
     let started = Latch::new();
@@ -579,6 +604,9 @@ fn shutdown_now_cancels_queued_tasks() {
 // waiters wake even while the running tasks are still busy)
 #[test]
 fn shutdown_now_settles_queued_handles_while_workers_are_busy() {
+    let _watchdog = common::test_watchdog(
+        "ported_cpython::shutdown_now_settles_queued_handles_while_workers_are_busy",
+    );
     let exec = BoundedExecutor::new(1);
     let (gate, running) = occupy_single_worker(&exec);
     let queued = exec.submit(|| 0).unwrap();
@@ -596,6 +624,7 @@ fn shutdown_now_settles_queued_handles_while_workers_are_busy() {
 // test_shutdown.py::ExecutorShutdownTest::test_hang_gh94440
 #[test]
 fn shutdown_after_cancel_does_not_hang() {
+    let _watchdog = common::test_watchdog("ported_cpython::shutdown_after_cancel_does_not_hang");
     let exec = Arc::new(BoundedExecutor::new(1));
     assert_eq!(exec.submit(|| 0).unwrap().join().unwrap(), 0);
     let handle = exec.submit(|| 0).unwrap();
@@ -662,6 +691,7 @@ fn register_exit_notices(
 // test_shutdown.py::ThreadPoolShutdownTest::test_threads_terminate
 #[test]
 fn worker_threads_exit_after_shutdown() {
+    let _watchdog = common::test_watchdog("ported_cpython::worker_threads_exit_after_shutdown");
     let exec = BoundedExecutor::new(WORKER_COUNT);
     let exited = Arc::new(Mutex::new(Vec::new()));
     let latch = Latch::new();
@@ -677,6 +707,8 @@ fn worker_threads_exit_after_shutdown() {
 // (a `with` block is a scope: leaving it drops the executor, which shuts it down)
 #[test]
 fn leaving_scope_shuts_down_and_threads_exit() {
+    let _watchdog =
+        common::test_watchdog("ported_cpython::leaving_scope_shuts_down_and_threads_exit");
     let exited = Arc::new(Mutex::new(Vec::new()));
     let latch = Latch::new();
     let ids = {
@@ -698,6 +730,7 @@ fn leaving_scope_shuts_down_and_threads_exit() {
 // results computed before shutdown stay readable; there is no non-blocking shutdown)
 #[test]
 fn handles_outlive_dropped_executor() {
+    let _watchdog = common::test_watchdog("ported_cpython::handles_outlive_dropped_executor");
     let exec = BoundedExecutor::new(WORKER_COUNT);
     let handles: Vec<_> =
         (-5..5).map(|v: i32| (v, exec.submit(move || v.abs()).unwrap())).collect();
@@ -732,6 +765,7 @@ fn worker_names(exec: &BoundedExecutor, n: usize) -> Vec<(ThreadId, Option<Strin
 // test_shutdown.py::ThreadPoolShutdownTest::test_thread_names_assigned
 #[test]
 fn thread_name_prefix_names_every_worker() {
+    let _watchdog = common::test_watchdog("ported_cpython::thread_name_prefix_names_every_worker");
     let exec = BoundedExecutor::builder()
         .max_workers(WORKER_COUNT)
         .thread_name("SpecialPool")
@@ -751,6 +785,7 @@ fn thread_name_prefix_names_every_worker() {
 // threads and, where the default names them, distinct names.
 #[test]
 fn default_thread_names_are_distinct() {
+    let _watchdog = common::test_watchdog("ported_cpython::default_thread_names_are_distinct");
     let exec = BoundedExecutor::new(WORKER_COUNT);
     let workers = worker_names(&exec, WORKER_COUNT);
     let ids: HashSet<_> = workers.iter().map(|(id, _)| *id).collect();
@@ -769,6 +804,7 @@ fn default_thread_names_are_distinct() {
 // the event is set, then every task completes.
 #[test]
 fn backpressure_then_release_all() {
+    let _watchdog = common::test_watchdog("ported_cpython::backpressure_then_release_all");
     let exec = BoundedExecutor::new(WORKER_COUNT);
     let gate = Gate::new();
     let handles = thread::scope(|s| {
@@ -804,6 +840,7 @@ fn backpressure_then_release_all() {
 // test_deadlock.py::ExecutorDeadlockTest::test_error_during_func_exec_on_worker
 #[test]
 fn panic_in_task_does_not_break_the_pool() {
+    let _watchdog = common::test_watchdog("ported_cpython::panic_in_task_does_not_break_the_pool");
     let exec = BoundedExecutor::new(2);
     let err = exec.submit(|| -> u8 { panic!("RuntimeError") }).unwrap().join().unwrap_err();
     assert!(err.is_panic());
@@ -826,6 +863,8 @@ fn panic_in_task_does_not_break_the_pool() {
 // (a worker "crashes" after shutdown was called: here the task panics while shutdown waits)
 #[test]
 fn panic_while_shutdown_waits_does_not_deadlock() {
+    let _watchdog =
+        common::test_watchdog("ported_cpython::panic_while_shutdown_waits_does_not_deadlock");
     let exec = Arc::new(BoundedExecutor::new(2));
     let gate = Gate::new();
     let started = Latch::new();
@@ -861,6 +900,7 @@ fn panic_while_shutdown_waits_does_not_deadlock() {
 // test_future.py::FutureTests::test_cancel
 #[test]
 fn cancel_follows_task_state() {
+    let _watchdog = common::test_watchdog("ported_cpython::cancel_follows_task_state");
     let exec = single_worker();
     let failed = exec.submit(|| -> i32 { panic!("OSError") }).unwrap();
     let succeeded = exec.submit(|| 5).unwrap();
@@ -902,6 +942,7 @@ fn cancel_follows_task_state() {
 // test_future.py::FutureTests::test_cancelled
 #[test]
 fn only_cancelled_tasks_report_cancelled() {
+    let _watchdog = common::test_watchdog("ported_cpython::only_cancelled_tasks_report_cancelled");
     let exec = single_worker();
     let failed = exec.submit(|| -> i32 { panic!("OSError") }).unwrap();
     let succeeded = exec.submit(|| 42).unwrap();
@@ -921,6 +962,7 @@ fn only_cancelled_tasks_report_cancelled() {
 // test_future.py::FutureTests::test_done
 #[test]
 fn is_finished_follows_task_state() {
+    let _watchdog = common::test_watchdog("ported_cpython::is_finished_follows_task_state");
     let exec = single_worker();
     let failed = exec.submit(|| -> i32 { panic!("OSError") }).unwrap();
     let succeeded = exec.submit(|| 42).unwrap();
@@ -944,6 +986,7 @@ fn is_finished_follows_task_state() {
 // test_future.py::FutureTests::test_result_with_timeout
 #[test]
 fn result_with_zero_timeout() {
+    let _watchdog = common::test_watchdog("ported_cpython::result_with_zero_timeout");
     let exec = single_worker();
     let failed = exec.submit(|| -> i32 { panic!("OSError") }).unwrap();
     let succeeded = exec.submit(|| 42).unwrap();
@@ -972,6 +1015,7 @@ fn result_with_zero_timeout() {
 // gate while the main thread waits, and the outcome is the same whichever comes first.
 #[test]
 fn result_arrives_while_waiting() {
+    let _watchdog = common::test_watchdog("ported_cpython::result_arrives_while_waiting");
     let exec = single_worker();
     let gate = Gate::new();
     let handle = {
@@ -992,6 +1036,8 @@ fn result_arrives_while_waiting() {
 // test_future.py::FutureTests::test_result_with_cancel
 #[test]
 fn cancel_from_another_thread_wakes_waiter() {
+    let _watchdog =
+        common::test_watchdog("ported_cpython::cancel_from_another_thread_wakes_waiter");
     let exec = single_worker();
     let (gate, running) = occupy_single_worker(&exec);
     let pending = exec.submit(|| 42).unwrap();
@@ -1009,6 +1055,7 @@ fn cancel_from_another_thread_wakes_waiter() {
 // (`exception()` is the panic payload: `join().unwrap_err().into_panic()`)
 #[test]
 fn panic_with_zero_timeout() {
+    let _watchdog = common::test_watchdog("ported_cpython::panic_with_zero_timeout");
     let exec = single_worker();
     let failed =
         exec.submit(|| -> i32 { std::panic::panic_any(std::io::ErrorKind::Other) }).unwrap();
@@ -1036,6 +1083,7 @@ fn panic_with_zero_timeout() {
 // test_future.py::FutureTests::test_exception_with_success
 #[test]
 fn panic_arrives_while_waiting() {
+    let _watchdog = common::test_watchdog("ported_cpython::panic_arrives_while_waiting");
     let exec = single_worker();
     let gate = Gate::new();
     let handle = {
@@ -1058,6 +1106,7 @@ fn panic_arrives_while_waiting() {
 // (Python's repr shows the state; we check that the error's Display tells the kinds apart)
 #[test]
 fn task_error_display_tells_kinds_apart() {
+    let _watchdog = common::test_watchdog("ported_cpython::task_error_display_tells_kinds_apart");
     let exec = single_worker();
     let failed = exec.submit(|| -> i32 { panic!("OSError") }).unwrap();
     let (gate, running) = occupy_single_worker(&exec);
@@ -1085,6 +1134,7 @@ fn poll_once<T>(
 // test_future.py::FutureTests::test_done_callback_with_result
 #[test]
 fn future_wakes_on_result() {
+    let _watchdog = common::test_watchdog("ported_cpython::future_wakes_on_result");
     let exec = single_worker();
     let gate = Gate::new();
     let handle = {
@@ -1109,6 +1159,7 @@ fn future_wakes_on_result() {
 // test_future.py::FutureTests::test_done_callback_with_exception
 #[test]
 fn future_wakes_on_panic() {
+    let _watchdog = common::test_watchdog("ported_cpython::future_wakes_on_panic");
     let exec = single_worker();
     let gate = Gate::new();
     let handle = {
@@ -1133,6 +1184,7 @@ fn future_wakes_on_panic() {
 // test_future.py::FutureTests::test_done_callback_with_cancel
 #[test]
 fn future_wakes_on_cancel() {
+    let _watchdog = common::test_watchdog("ported_cpython::future_wakes_on_cancel");
     let exec = single_worker();
     let (gate, running) = occupy_single_worker(&exec);
     let mut handle = pin!(exec.submit(|| 0).unwrap());
@@ -1151,6 +1203,7 @@ fn future_wakes_on_cancel() {
 // test_future.py::FutureTests::test_done_callback_already_successful
 #[test]
 fn future_ready_when_already_successful() {
+    let _watchdog = common::test_watchdog("ported_cpython::future_ready_when_already_successful");
     let exec = single_worker();
     let handle = exec.submit(|| 5).unwrap();
     assert!(handle.wait_timeout(TIMEOUT));
@@ -1164,6 +1217,7 @@ fn future_ready_when_already_successful() {
 // test_future.py::FutureTests::test_done_callback_already_failed
 #[test]
 fn future_ready_when_already_failed() {
+    let _watchdog = common::test_watchdog("ported_cpython::future_ready_when_already_failed");
     let exec = single_worker();
     let handle = exec.submit(|| -> i32 { panic!("test") }).unwrap();
     assert!(handle.wait_timeout(TIMEOUT));
@@ -1177,6 +1231,7 @@ fn future_ready_when_already_failed() {
 // test_future.py::FutureTests::test_done_callback_already_cancelled
 #[test]
 fn future_ready_when_already_cancelled() {
+    let _watchdog = common::test_watchdog("ported_cpython::future_ready_when_already_cancelled");
     let exec = single_worker();
     let (gate, running) = occupy_single_worker(&exec);
     let handle = exec.submit(|| 0).unwrap();

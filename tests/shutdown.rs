@@ -12,6 +12,7 @@ use common::{occupy_workers, DropCounter};
 
 #[test]
 fn shutdown_runs_every_accepted_task() {
+    let _watchdog = common::test_watchdog("shutdown::shutdown_runs_every_accepted_task");
     let exec = BoundedExecutor::builder().max_workers(2).capacity(64).build().unwrap();
     let ran = Arc::new(AtomicUsize::new(0));
     for _ in 0..64 {
@@ -26,6 +27,7 @@ fn shutdown_runs_every_accepted_task() {
 
 #[test]
 fn drop_is_a_graceful_shutdown() {
+    let _watchdog = common::test_watchdog("shutdown::drop_is_a_graceful_shutdown");
     let ran = Arc::new(AtomicUsize::new(0));
     {
         let exec = BoundedExecutor::builder().max_workers(1).capacity(16).build().unwrap();
@@ -39,6 +41,9 @@ fn drop_is_a_graceful_shutdown() {
 
 #[test]
 fn every_submit_flavour_hands_the_closure_back_after_shutdown() {
+    let _watchdog = common::test_watchdog(
+        "shutdown::every_submit_flavour_hands_the_closure_back_after_shutdown",
+    );
     let exec = BoundedExecutor::new(1);
     exec.shutdown();
     let closures = DropCounter::new();
@@ -59,6 +64,8 @@ fn every_submit_flavour_hands_the_closure_back_after_shutdown() {
 
 #[test]
 fn shutdown_is_idempotent_and_concurrent_callers_all_wait() {
+    let _watchdog =
+        common::test_watchdog("shutdown::shutdown_is_idempotent_and_concurrent_callers_all_wait");
     let exec = Arc::new(BoundedExecutor::new(2));
     let (gate, held) = occupy_workers(&exec);
     let callers: Vec<_> = (0..3)
@@ -81,6 +88,8 @@ fn shutdown_is_idempotent_and_concurrent_callers_all_wait() {
 
 #[test]
 fn a_producer_waiting_for_a_slot_is_released_by_shutdown() {
+    let _watchdog =
+        common::test_watchdog("shutdown::a_producer_waiting_for_a_slot_is_released_by_shutdown");
     let exec = Arc::new(BoundedExecutor::builder().max_workers(1).capacity(1).build().unwrap());
     let (gate, held) = occupy_workers(&exec);
     let (waiting_tx, waiting) = mpsc::channel();
@@ -91,7 +100,9 @@ fn a_producer_waiting_for_a_slot_is_released_by_shutdown() {
             exec.submit(|| "never").map(drop).map_err(|e| e.into_inner()())
         })
     };
-    waiting.recv().unwrap();
+    waiting
+        .recv_timeout(common::WATCHDOG_LIMIT)
+        .expect("timed out waiting for the producer thread to start");
     // Shut down from another thread: it waits for the held task, but must release the producer
     // first, while the task still holds the only slot.
     let closer = {
@@ -106,6 +117,7 @@ fn a_producer_waiting_for_a_slot_is_released_by_shutdown() {
 
 #[test]
 fn shutdown_now_cancels_what_has_not_started() {
+    let _watchdog = common::test_watchdog("shutdown::shutdown_now_cancels_what_has_not_started");
     let exec = Arc::new(BoundedExecutor::builder().max_workers(1).capacity(5).build().unwrap());
     let (gate, held) = occupy_workers(&exec);
     let ran = Arc::new(AtomicUsize::new(0));
@@ -134,7 +146,10 @@ fn shutdown_now_cancels_what_has_not_started() {
 }
 
 #[test]
-fn shutdown_timeout_reports_unfinished_work_and_drop_still_joins() {
+fn shutdown_timeout_reports_unfinished_work_and_shutdown_still_joins() {
+    let _watchdog = common::test_watchdog(
+        "shutdown::shutdown_timeout_reports_unfinished_work_and_shutdown_still_joins",
+    );
     let ran_to_end = Arc::new(AtomicUsize::new(0));
     let gate;
     {
@@ -147,7 +162,9 @@ fn shutdown_timeout_reports_unfinished_work_and_drop_still_joins() {
         assert!(exec.submit(|| 0).is_err(), "no longer accepting");
         gate.open();
         drop(held);
-        // Drop waits for the rest.
+        // An explicit shutdown waits for the rest (`Drop` no longer does after a timed-out
+        // shutdown: see tests/shutdown_background.rs).
+        exec.shutdown();
     }
     assert_eq!(ran_to_end.load(Ordering::SeqCst), 1);
 
@@ -158,6 +175,7 @@ fn shutdown_timeout_reports_unfinished_work_and_drop_still_joins() {
 
 #[test]
 fn a_task_may_shut_down_its_own_executor() {
+    let _watchdog = common::test_watchdog("shutdown::a_task_may_shut_down_its_own_executor");
     let exec = Arc::new(BoundedExecutor::new(2));
     let inner = Arc::clone(&exec);
     let handle = exec.submit(move || inner.shutdown()).unwrap();
@@ -168,6 +186,9 @@ fn a_task_may_shut_down_its_own_executor() {
 
 #[test]
 fn the_last_reference_dropped_inside_a_task_does_not_deadlock() {
+    let _watchdog = common::test_watchdog(
+        "shutdown::the_last_reference_dropped_inside_a_task_does_not_deadlock",
+    );
     let exec = Arc::new(BoundedExecutor::new(1));
     let (tx, rx) = mpsc::channel();
     let inner = Arc::clone(&exec);

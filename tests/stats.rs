@@ -9,6 +9,7 @@ use common::occupy_workers;
 
 #[test]
 fn counters_add_up_after_a_mixed_workload() {
+    let _watchdog = common::test_watchdog("stats::counters_add_up_after_a_mixed_workload");
     let exec = BoundedExecutor::builder().max_workers(2).capacity(4).build().unwrap();
     let mut at_build = exec.stats();
     assert_eq!((at_build.threads_started, at_build.threads_exited), (2, 0));
@@ -49,6 +50,8 @@ fn counters_add_up_after_a_mixed_workload() {
 
 #[test]
 fn nested_submits_into_a_full_executor_count_as_inline() {
+    let _watchdog =
+        common::test_watchdog("stats::nested_submits_into_a_full_executor_count_as_inline");
     let exec =
         std::sync::Arc::new(BoundedExecutor::builder().max_workers(1).capacity(1).build().unwrap());
     let inner = std::sync::Arc::clone(&exec);

@@ -23,6 +23,9 @@ static ALLOCATOR: Counting = Counting;
 /// Tests in this file that measure memory, or allocate a lot, run one at a time.
 static SERIAL: Mutex<()> = Mutex::new(());
 
+/// Tasks the flat-memory tests submit (fewer under Miri).
+const TASKS: u64 = common::rounds(100_000, 100);
+
 #[derive(Default)]
 struct CountingWaker(AtomicUsize);
 
@@ -39,7 +42,7 @@ fn submit_100k_from_a_current_thread_runtime() -> (u64, usize, usize) {
     let sum = runtime.block_on(async {
         let mut window = std::collections::VecDeque::new();
         let mut sum = 0u64;
-        for i in 0..100_000u64 {
+        for i in 0..TASKS {
             window.push_back(exec.submit_async(move || i).await.unwrap());
             if window.len() > 4 {
                 sum += window.pop_front().unwrap().await.unwrap();
@@ -56,10 +59,11 @@ fn submit_100k_from_a_current_thread_runtime() -> (u64, usize, usize) {
 
 #[test]
 fn a_tokio_current_thread_runtime_submits_100k_tasks_at_capacity_4_with_flat_memory() {
+    let _watchdog = common::test_watchdog("submit_async::a_tokio_current_thread_runtime_submits_100k_tasks_at_capacity_4_with_flat_memory");
     let _serial = SERIAL.lock().unwrap();
     let (sum, growth, peak) = submit_100k_from_a_current_thread_runtime();
-    println!("submit_async: 100000 tasks at capacity 4, peak heap +{growth} bytes, peak in flight {peak}");
-    assert_eq!(sum, (0..100_000u64).sum::<u64>());
+    println!("submit_async: {TASKS} tasks at capacity 4, peak heap +{growth} bytes, peak in flight {peak}");
+    assert_eq!(sum, (0..TASKS).sum::<u64>());
     assert!(peak <= 4);
     // Runtime, executor and a window of handles: a few tens of KiB, whatever the task count.
     assert!(growth < 256 * 1024, "peak heap grew by {growth} bytes");
@@ -67,19 +71,23 @@ fn a_tokio_current_thread_runtime_submits_100k_tasks_at_capacity_4_with_flat_mem
 
 #[test]
 fn works_under_futures_executor() {
+    let _watchdog = common::test_watchdog("submit_async::works_under_futures_executor");
     let exec = BoundedExecutor::builder().max_workers(2).capacity(2).build().unwrap();
     let sum = futures::executor::block_on(async {
         let mut sum = 0;
-        for i in 0..1_000u64 {
+        for i in 0..common::rounds(1_000, 50) {
             sum += exec.submit_async(move || i).await.unwrap().await.unwrap();
         }
         sum
     });
-    assert_eq!(sum, 499_500);
+    assert_eq!(sum, (0..common::rounds(1_000, 50)).sum::<u64>());
 }
 
 #[test]
 fn a_pending_submit_is_woken_when_a_slot_frees_and_not_before() {
+    let _watchdog = common::test_watchdog(
+        "submit_async::a_pending_submit_is_woken_when_a_slot_frees_and_not_before",
+    );
     let exec = BoundedExecutor::builder().max_workers(1).capacity(1).build().unwrap();
     let (gate, mut held) = occupy_workers(&exec);
     let counter = Arc::new(CountingWaker::default());
@@ -98,6 +106,9 @@ fn a_pending_submit_is_woken_when_a_slot_frees_and_not_before() {
 
 #[test]
 fn dropping_a_pending_submit_loses_no_slot_and_runs_nothing() {
+    let _watchdog = common::test_watchdog(
+        "submit_async::dropping_a_pending_submit_loses_no_slot_and_runs_nothing",
+    );
     let exec = BoundedExecutor::builder().max_workers(1).capacity(1).build().unwrap();
     let (gate, held) = occupy_workers(&exec);
     let closures = DropCounter::new();
@@ -123,6 +134,8 @@ fn dropping_a_pending_submit_loses_no_slot_and_runs_nothing() {
 
 #[test]
 fn a_woken_submit_that_is_dropped_passes_the_wake_up_on() {
+    let _watchdog =
+        common::test_watchdog("submit_async::a_woken_submit_that_is_dropped_passes_the_wake_up_on");
     let exec = BoundedExecutor::builder().max_workers(1).capacity(1).build().unwrap();
     let (gate, mut held) = occupy_workers(&exec);
     let (first, second) = (Arc::new(CountingWaker::default()), Arc::new(CountingWaker::default()));
@@ -144,6 +157,8 @@ fn a_woken_submit_that_is_dropped_passes_the_wake_up_on() {
 
 #[test]
 fn shutdown_wakes_a_pending_submit_with_its_closure() {
+    let _watchdog =
+        common::test_watchdog("submit_async::shutdown_wakes_a_pending_submit_with_its_closure");
     let exec = BoundedExecutor::builder().max_workers(1).capacity(1).build().unwrap();
     let (gate, held) = occupy_workers(&exec);
     let counter = Arc::new(CountingWaker::default());
@@ -169,6 +184,9 @@ fn shutdown_wakes_a_pending_submit_with_its_closure() {
 
 #[test]
 fn polling_a_completed_submit_again_panics_without_taking_a_slot() {
+    let _watchdog = common::test_watchdog(
+        "submit_async::polling_a_completed_submit_again_panics_without_taking_a_slot",
+    );
     let _serial = SERIAL.lock().unwrap(); // its panic allocates: keep it out of the heap figure
     let exec = BoundedExecutor::builder().max_workers(1).capacity(1).build().unwrap();
     let waker = Waker::from(Arc::new(CountingWaker::default()));

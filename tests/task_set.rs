@@ -11,6 +11,7 @@ use common::{occupy_workers, Gate};
 
 #[test]
 fn results_come_in_completion_order() {
+    let _watchdog = common::test_watchdog("task_set::results_come_in_completion_order");
     let exec = BoundedExecutor::new(2);
     let mut set = TaskSet::new(&exec);
     let gate = Gate::new();
@@ -31,10 +32,11 @@ fn results_come_in_completion_order() {
 
 #[test]
 fn a_panicking_task_is_an_err_item() {
-    let exec = BoundedExecutor::new(2);
+    let _watchdog = common::test_watchdog("task_set::a_panicking_task_is_an_err_item");
+    let exec = BoundedExecutor::builder().max_workers(2).capacity(10).build().unwrap();
     let mut set = TaskSet::new(&exec);
     for i in 0..10 {
-        set.submit(move || if i == 4 { panic!("four") } else { i }).unwrap();
+        let _ = set.submit(move || if i == 4 { panic!("four") } else { i }).unwrap();
     }
     let results: Vec<_> = std::iter::from_fn(|| set.join_next()).collect();
     assert_eq!(results.len(), 10);
@@ -43,6 +45,8 @@ fn a_panicking_task_is_an_err_item() {
 
 #[test]
 fn join_next_timeout_gives_none_while_nothing_finished() {
+    let _watchdog =
+        common::test_watchdog("task_set::join_next_timeout_gives_none_while_nothing_finished");
     let exec = BoundedExecutor::new(1);
     let mut set = TaskSet::new(&exec);
     let gate = Gate::new();
@@ -56,6 +60,7 @@ fn join_next_timeout_gives_none_while_nothing_finished() {
 
 #[test]
 fn handles_from_submit_can_be_pushed() {
+    let _watchdog = common::test_watchdog("task_set::handles_from_submit_can_be_pushed");
     let exec = BoundedExecutor::new(2);
     let mut set = TaskSet::new(&exec);
     for i in 0..5 {
@@ -68,6 +73,8 @@ fn handles_from_submit_can_be_pushed() {
 
 #[test]
 fn dropping_the_set_cancels_tasks_that_have_not_started() {
+    let _watchdog =
+        common::test_watchdog("task_set::dropping_the_set_cancels_tasks_that_have_not_started");
     let exec = BoundedExecutor::builder().max_workers(1).capacity(4).build().unwrap();
     let (gate, held) = occupy_workers(&exec);
     let ran = Arc::new(AtomicUsize::new(0));
@@ -86,10 +93,11 @@ fn dropping_the_set_cancels_tasks_that_have_not_started() {
 
 #[test]
 fn usable_from_async_code() {
-    let exec = BoundedExecutor::new(2);
+    let _watchdog = common::test_watchdog("task_set::usable_from_async_code");
+    let exec = BoundedExecutor::builder().max_workers(2).capacity(50).build().unwrap();
     let mut set = TaskSet::new(&exec);
     for i in 0..50u64 {
-        set.submit(move || i).unwrap();
+        let _ = set.submit(move || i).unwrap();
     }
     let total = futures::executor::block_on(async {
         let mut total = 0;
@@ -103,6 +111,8 @@ fn usable_from_async_code() {
 
 #[test]
 fn join_next_on_a_worker_at_capacity_one_runs_its_own_tasks() {
+    let _watchdog =
+        common::test_watchdog("task_set::join_next_on_a_worker_at_capacity_one_runs_its_own_tasks");
     let exec = Arc::new(BoundedExecutor::builder().max_workers(1).capacity(2).build().unwrap());
     let inner = Arc::clone(&exec);
     let outer = exec.submit(move || {
@@ -120,13 +130,15 @@ fn join_next_on_a_worker_at_capacity_one_runs_its_own_tasks() {
 /// queued the slot twice: a later `join_next` took a handle that was not ready, or panicked.
 #[test]
 fn pushing_a_polled_handle_as_it_finishes_queues_it_once() {
+    let _watchdog =
+        common::test_watchdog("task_set::pushing_a_polled_handle_as_it_finishes_queues_it_once");
     use std::future::Future;
     use std::sync::atomic::AtomicBool;
     use std::task::{Context, Waker};
 
     let exec = BoundedExecutor::new(2);
     let mut set = TaskSet::new(&exec);
-    for round in 0..10_000u32 {
+    for round in 0..common::rounds(10_000, 20) as u32 {
         let go = Arc::new(AtomicBool::new(false));
         let mut handle = {
             let go = Arc::clone(&go);

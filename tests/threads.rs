@@ -1,17 +1,20 @@
 //! Worker threads: count, names, stack size, and configuration errors.
 
+mod common;
+
 use std::collections::BTreeSet;
-use std::sync::{Arc, Barrier};
+use std::sync::Arc;
 
 use bounded_executor::{BoundedExecutor, Builder};
 
 #[test]
 fn workers_are_named_prefix_dash_index() {
+    let _watchdog = common::test_watchdog("threads::workers_are_named_prefix_dash_index");
     let workers = 3;
     let exec =
         BoundedExecutor::builder().max_workers(workers).thread_name("crunch").build().unwrap();
     // All three tasks meet at the barrier, so they run at once, on three different workers.
-    let barrier = Arc::new(Barrier::new(workers));
+    let barrier = Arc::new(common::Barrier::new(workers, "one task on each worker"));
     let names: BTreeSet<String> = (0..workers)
         .map(|_| {
             let barrier = Arc::clone(&barrier);
@@ -30,6 +33,7 @@ fn workers_are_named_prefix_dash_index() {
 
 #[test]
 fn default_names_and_worker_count() {
+    let _watchdog = common::test_watchdog("threads::default_names_and_worker_count");
     let exec = Builder::new().build().unwrap();
     let cores = std::thread::available_parallelism().unwrap().get();
     assert_eq!(exec.max_workers(), cores);
@@ -40,6 +44,7 @@ fn default_names_and_worker_count() {
 
 #[test]
 fn stack_size_is_applied() {
+    let _watchdog = common::test_watchdog("threads::stack_size_is_applied");
     fn depth(n: u64) -> u64 {
         let pad = std::hint::black_box([0u8; 1024]);
         if n == 0 {
@@ -56,6 +61,8 @@ fn stack_size_is_applied() {
 
 #[test]
 fn zero_workers_ratio_or_capacity_is_an_error_not_a_panic() {
+    let _watchdog =
+        common::test_watchdog("threads::zero_workers_ratio_or_capacity_is_an_error_not_a_panic");
     let err = |b: Builder| b.build().unwrap_err().to_string();
     assert_eq!(err(Builder::new().max_workers(0)), "max_workers must be at least 1");
     assert_eq!(err(Builder::new().queue_ratio(0)), "queue_ratio must be at least 1");
@@ -69,11 +76,13 @@ fn zero_workers_ratio_or_capacity_is_an_error_not_a_panic() {
 #[test]
 #[should_panic(expected = "max_workers must be at least 1")]
 fn new_with_zero_workers_panics() {
+    let _watchdog = common::test_watchdog("threads::new_with_zero_workers_panics");
     let _ = BoundedExecutor::new(0);
 }
 
 #[test]
 fn capacity_overrides_ratio() {
+    let _watchdog = common::test_watchdog("threads::capacity_overrides_ratio");
     let exec =
         BoundedExecutor::builder().max_workers(2).queue_ratio(9).capacity(3).build().unwrap();
     assert_eq!(exec.capacity(), 3);
@@ -82,12 +91,16 @@ fn capacity_overrides_ratio() {
 
 #[test]
 fn a_nul_in_the_thread_name_is_an_error_not_a_panic() {
+    let _watchdog =
+        common::test_watchdog("threads::a_nul_in_the_thread_name_is_an_error_not_a_panic");
     let err = BoundedExecutor::builder().thread_name("bad\0name").build().unwrap_err();
     assert!(err.to_string().contains("NUL"), "{err}");
 }
 
 #[test]
 fn worker_counts_past_the_limit_are_errors_not_panics() {
+    let _watchdog =
+        common::test_watchdog("threads::worker_counts_past_the_limit_are_errors_not_panics");
     for (workers, ratio, capacity) in [
         (usize::MAX, 2, Some(1)),
         (usize::MAX >> 4, 1, None),
@@ -105,6 +118,8 @@ fn worker_counts_past_the_limit_are_errors_not_panics() {
 #[test]
 #[should_panic(expected = "over the limit")]
 fn new_with_too_many_workers_panics_with_the_builders_error() {
+    let _watchdog =
+        common::test_watchdog("threads::new_with_too_many_workers_panics_with_the_builders_error");
     let _ = BoundedExecutor::new(usize::MAX);
 }
 
@@ -114,6 +129,7 @@ fn new_with_too_many_workers_panics_with_the_builders_error() {
 /// reached: see the last case above).
 #[test]
 fn build_never_panics_on_edge_inputs() {
+    let _watchdog = common::test_watchdog("threads::build_never_panics_on_edge_inputs");
     let workers = [0, 1, 2, 3, Builder::MAX_WORKERS + 1, usize::MAX >> 4, usize::MAX];
     let ratios = [0, 1, 2, 7, usize::MAX >> 2, usize::MAX];
     let capacities = [None, Some(0), Some(1), Some(usize::MAX >> 3), Some(usize::MAX)];

@@ -53,12 +53,16 @@ fn gated(exec: &BoundedExecutor, weight: u64, gate: &Gate) -> TaskHandle<()> {
             gate.wait_at_most(WATCHDOG);
         })
         .unwrap();
-    started.recv().unwrap();
+    started
+        .recv_timeout(common::WATCHDOG_LIMIT)
+        .expect("timed out waiting for the gated weighted task to start");
     handle
 }
 
 #[test]
 fn a_heavy_task_waits_until_enough_units_are_free() {
+    let _watchdog =
+        common::test_watchdog("weighted::a_heavy_task_waits_until_enough_units_are_free");
     let _serial = serial();
     let exec = Arc::new(weighted(2, 4, 10));
     let gate = Gate::new();
@@ -73,7 +77,9 @@ fn a_heavy_task_waits_until_enough_units_are_free() {
                 heavy_done.fetch_add(1, Ordering::SeqCst);
             })
             .unwrap();
-        started.recv().unwrap();
+        started
+            .recv_timeout(common::WATCHDOG_LIMIT)
+            .expect("timed out waiting for the heavy task to start");
         handle
     };
     // Slots are free (1 of 4 taken), units are not: 8 + 5 > 10.
@@ -88,7 +94,9 @@ fn a_heavy_task_waits_until_enough_units_are_free() {
             handle.join().unwrap()
         })
     };
-    waiting.recv().unwrap();
+    waiting
+        .recv_timeout(common::WATCHDOG_LIMIT)
+        .expect("timed out waiting for the producer thread to start");
     gate.open();
     assert_eq!(producer.join().unwrap(), 5);
     heavy.join().unwrap();
@@ -99,6 +107,7 @@ fn a_heavy_task_waits_until_enough_units_are_free() {
 
 #[test]
 fn both_bounds_hold_at_once() {
+    let _watchdog = common::test_watchdog("weighted::both_bounds_hold_at_once");
     let _serial = serial();
     // The count binds: two light tasks fill capacity 2 with 98 units to spare.
     let exec = weighted(2, 2, 100);
@@ -144,6 +153,7 @@ fn both_bounds_hold_at_once() {
 
 #[test]
 fn weight_zero_takes_a_slot_and_no_units() {
+    let _watchdog = common::test_watchdog("weighted::weight_zero_takes_a_slot_and_no_units");
     let _serial = serial();
     let exec = weighted(2, 2, 5);
     let gate = Gate::new();
@@ -163,6 +173,9 @@ fn weight_zero_takes_a_slot_and_no_units() {
 
 #[test]
 fn a_task_heavier_than_the_weight_capacity_is_refused_at_once_with_its_closure() {
+    let _watchdog = common::test_watchdog(
+        "weighted::a_task_heavier_than_the_weight_capacity_is_refused_at_once_with_its_closure",
+    );
     let _serial = serial();
     // An idle executor: if any of these waited, it would wait forever.
     let exec = Arc::new(weighted(1, 4, 10));
@@ -186,7 +199,7 @@ fn a_task_heavier_than_the_weight_capacity_is_refused_at_once_with_its_closure()
     assert_eq!(err.into_inner()(), "mine");
 
     let f = token();
-    let err = exec.submit_weighted_timeout(11, Duration::from_secs(3600), move || f).unwrap_err();
+    let err = exec.submit_weighted_timeout(11, move || f, Duration::from_secs(3600)).unwrap_err();
     assert!(err.is_too_heavy() && !err.is_timeout());
     assert!(matches!(err, SubmitTimeoutError::TooHeavy(_)));
     assert_eq!(err.into_inner()(), "mine");
@@ -204,6 +217,8 @@ fn a_task_heavier_than_the_weight_capacity_is_refused_at_once_with_its_closure()
 
 #[test]
 fn try_submit_weighted_is_full_when_the_units_are_short() {
+    let _watchdog =
+        common::test_watchdog("weighted::try_submit_weighted_is_full_when_the_units_are_short");
     let _serial = serial();
     let exec = weighted(2, 8, 10);
     let gate = Gate::new();
@@ -221,22 +236,28 @@ fn try_submit_weighted_is_full_when_the_units_are_short() {
 
 #[test]
 fn submit_weighted_timeout_times_out_when_the_units_are_short() {
+    let _watchdog = common::test_watchdog(
+        "weighted::submit_weighted_timeout_times_out_when_the_units_are_short",
+    );
     let _serial = serial();
     let exec = weighted(2, 8, 10);
     let gate = Gate::new();
     let heavy = gated(&exec, 7, &gate);
-    let err = exec.submit_weighted_timeout(4, Duration::from_millis(20), || "back").unwrap_err();
+    let err = exec.submit_weighted_timeout(4, || "back", Duration::from_millis(20)).unwrap_err();
     assert!(err.is_timeout());
     assert_eq!(err.into_inner()(), "back");
     assert_eq!(exec.stats().rejected, 1);
     gate.open();
     heavy.join().unwrap();
-    let handle = exec.submit_weighted_timeout(10, WATCHDOG, || 10).unwrap();
+    let handle = exec.submit_weighted_timeout(10, || 10, WATCHDOG).unwrap();
     assert_eq!(handle.join().unwrap(), 10);
 }
 
 #[test]
 fn weight_in_flight_counts_queued_and_running_tasks_and_is_zero_at_rest() {
+    let _watchdog = common::test_watchdog(
+        "weighted::weight_in_flight_counts_queued_and_running_tasks_and_is_zero_at_rest",
+    );
     let _serial = serial();
     let exec = weighted(1, 8, 100);
     let (gate, busy) = occupy_workers(&exec); // one task of weight 1, running
@@ -261,6 +282,9 @@ fn weight_in_flight_counts_queued_and_running_tasks_and_is_zero_at_rest() {
 
 #[test]
 fn a_helping_producer_hands_over_only_a_slot_of_the_same_weight() {
+    let _watchdog = common::test_watchdog(
+        "weighted::a_helping_producer_hands_over_only_a_slot_of_the_same_weight",
+    );
     let _serial = serial();
     // One worker, held; two slots, so one task queued fills the executor.
     let exec = weighted(1, 2, 10);
@@ -303,6 +327,9 @@ fn a_helping_producer_hands_over_only_a_slot_of_the_same_weight() {
 
 #[test]
 fn map_weighted_yields_in_input_order_within_the_weight_bound() {
+    let _watchdog = common::test_watchdog(
+        "weighted::map_weighted_yields_in_input_order_within_the_weight_bound",
+    );
     let _serial = serial();
     let exec = weighted(3, 16, 10);
     let running_units = Arc::new(AtomicU64::new(0));
@@ -330,6 +357,9 @@ fn map_weighted_yields_in_input_order_within_the_weight_bound() {
 
 #[test]
 fn map_weighted_counts_results_not_taken_and_holds_one_input_to_weigh_it() {
+    let _watchdog = common::test_watchdog(
+        "weighted::map_weighted_counts_results_not_taken_and_holds_one_input_to_weigh_it",
+    );
     let _serial = serial();
     let exec = weighted(2, 16, 10);
     let pulled = Arc::new(AtomicUsize::new(0));
@@ -353,6 +383,9 @@ fn map_weighted_counts_results_not_taken_and_holds_one_input_to_weigh_it() {
 
 #[test]
 fn map_weighted_reports_a_too_heavy_item_in_its_place_and_goes_on() {
+    let _watchdog = common::test_watchdog(
+        "weighted::map_weighted_reports_a_too_heavy_item_in_its_place_and_goes_on",
+    );
     let _serial = serial();
     let exec = weighted(2, 4, 10);
     let results: Vec<_> = exec.map_weighted([3u64, 11, 10, 0, 12], |&w| w, |w| w).collect();
@@ -372,6 +405,7 @@ fn map_weighted_reports_a_too_heavy_item_in_its_place_and_goes_on() {
 
 #[test]
 fn shutdown_wakes_a_producer_waiting_for_units() {
+    let _watchdog = common::test_watchdog("weighted::shutdown_wakes_a_producer_waiting_for_units");
     let _serial = serial();
     let exec = Arc::new(weighted(1, 4, 10));
     let gate = Gate::new();
@@ -387,7 +421,9 @@ fn shutdown_wakes_a_producer_waiting_for_units() {
             })
         })
     };
-    waiting.recv().unwrap();
+    waiting
+        .recv_timeout(common::WATCHDOG_LIMIT)
+        .expect("timed out waiting for the producer thread to start");
     // The heavy task keeps its units until the producer is released: only the shutdown can.
     let closer = {
         let exec = Arc::clone(&exec);
@@ -402,6 +438,8 @@ fn shutdown_wakes_a_producer_waiting_for_units() {
 
 #[test]
 fn bad_weight_capacities_are_build_errors_not_panics() {
+    let _watchdog =
+        common::test_watchdog("weighted::bad_weight_capacities_are_build_errors_not_panics");
     let _serial = serial();
     let err = |b: Builder| b.build().unwrap_err().to_string();
     assert_eq!(
@@ -510,6 +548,7 @@ fn worst_case_peak_growth(by_weight: bool) -> (usize, BoundedExecutor) {
 
 #[test]
 fn bytes_in_flight_stay_under_the_weight_capacity_where_a_count_bound_lets_them_through() {
+    let _watchdog = common::test_watchdog("weighted::bytes_in_flight_stay_under_the_weight_capacity_where_a_count_bound_lets_them_through");
     let _serial = serial();
     let bound = BYTES_IN_FLIGHT as usize + LARGEST + SLACK;
 
@@ -529,6 +568,9 @@ fn bytes_in_flight_stay_under_the_weight_capacity_where_a_count_bound_lets_them_
 
 #[test]
 fn a_producer_streaming_buffers_with_submit_weighted_keeps_the_peak_heap_bounded() {
+    let _watchdog = common::test_watchdog(
+        "weighted::a_producer_streaming_buffers_with_submit_weighted_keeps_the_peak_heap_bounded",
+    );
     let _serial = serial();
     // The pattern of `examples/weighted_bytes.rs`: a blocking producer, tasks that read their
     // buffer and drop it, whatever the timing.

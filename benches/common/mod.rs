@@ -5,7 +5,7 @@
 use std::collections::VecDeque;
 use std::hint::black_box;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -56,41 +56,91 @@ pub(crate) fn results_dir() -> PathBuf {
     dir
 }
 
-/// A fixed amount of CPU work, counted in loop iterations rather than clock time so that a task
-/// that is preempted still does the same work when it resumes.
+/// A fixed amount of CPU work per task, counted in loop iterations rather than clock time so that
+/// a task that is preempted still does the same work when it resumes. Uniform (every task the
+/// same), or heavy-tailed: one task in `long_one_in` (picked by a hash of its index, the same
+/// sequence for every pool) does `long_iters` instead.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Work {
     iters: u64,
-    /// Where to add the nanoseconds this task spent running, for the utilisation figure.
-    busy: Option<&'static AtomicU64>,
+    long_iters: u64,
+    /// 0: no task is long.
+    long_one_in: u64,
+    /// Nominal nanoseconds of a short and a long task: what the ideal wall time is made of.
+    ns: f64,
+    long_ns: f64,
+}
+
+/// The work of one task: what its closure captures.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct TaskWork(u64);
+
+impl TaskWork {
+    #[inline]
+    pub(crate) fn run(self) {
+        spin(self.0);
+    }
 }
 
 impl Work {
     /// A task that does nothing.
-    pub(crate) const NOOP: Work = Work { iters: 0, busy: None };
+    pub(crate) const NOOP: Work =
+        Work { iters: 0, long_iters: 0, long_one_in: 0, ns: 0.0, long_ns: 0.0 };
 
     /// About `ns` nanoseconds of work on this machine (see [`calibrate`]).
     pub(crate) fn ns(ns: u64, iters_per_us: f64) -> Work {
-        Work { iters: (ns as f64 * iters_per_us / 1000.0).round() as u64, busy: None }
+        Work { iters: iters(ns, iters_per_us), ns: ns as f64, ..Work::NOOP }
     }
 
-    /// The same work, adding its running time to `busy`.
-    pub(crate) fn timed(self, busy: &'static AtomicU64) -> Work {
-        Work { busy: Some(busy), ..self }
-    }
-
-    #[inline]
-    pub(crate) fn run(self) {
-        match self.busy {
-            None => spin(self.iters),
-            Some(busy) => {
-                let start = Instant::now();
-                spin(self.iters);
-                // ORDERING: Relaxed; read after the pool's completion signal, which orders it.
-                busy.fetch_add(start.elapsed().as_nanos() as u64, Ordering::Relaxed);
-            }
+    /// `short_ns` per task, but one task in `one_in` takes `long_ns`.
+    pub(crate) fn heavy_tail(short_ns: u64, long_ns: u64, one_in: u64, iters_per_us: f64) -> Work {
+        Work {
+            iters: iters(short_ns, iters_per_us),
+            long_iters: iters(long_ns, iters_per_us),
+            long_one_in: one_in,
+            ns: short_ns as f64,
+            long_ns: long_ns as f64,
         }
     }
+
+    pub(crate) fn is_noop(self) -> bool {
+        self.iters == 0 && self.long_one_in == 0
+    }
+
+    fn is_long(self, i: usize) -> bool {
+        if self.long_one_in == 0 {
+            return false;
+        }
+        // splitmix64's finaliser: long tasks land at random, in clusters as real ones do.
+        let mut z = (i as u64).wrapping_add(0x9e37_79b9_7f4a_7c15);
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        (z ^ (z >> 31)) % self.long_one_in == 0
+    }
+
+    /// The work of task `i` of a run (`i` in `0..n`, whichever producer submits it).
+    #[inline]
+    pub(crate) fn task(self, i: usize) -> TaskWork {
+        TaskWork(if self.is_long(i) { self.long_iters } else { self.iters })
+    }
+
+    /// The nominal CPU time of tasks `0..n`, in nanoseconds.
+    pub(crate) fn total_ns(self, n: usize) -> f64 {
+        if self.long_one_in == 0 {
+            return self.ns * n as f64;
+        }
+        (0..n).map(|i| if self.is_long(i) { self.long_ns } else { self.ns }).sum()
+    }
+
+    /// The ideal wall time of tasks `0..n` on `WORKERS` workers: their total work shared out
+    /// evenly, with no overhead (a lower bound no pool reaches).
+    pub(crate) fn ideal(self, n: usize) -> Duration {
+        Duration::from_nanos((self.total_ns(n) / WORKERS as f64) as u64)
+    }
+}
+
+fn iters(ns: u64, iters_per_us: f64) -> u64 {
+    (ns as f64 * iters_per_us / 1000.0).round() as u64
 }
 
 #[inline]
@@ -163,18 +213,16 @@ impl Latch {
 pub(crate) enum Pool {
     /// This crate as it ships: `BoundedExecutor::new(WORKERS)`, whatever ratio and tuning that
     /// default has today. Handles are dropped at once; `shutdown` (inside the timed region) waits
-    /// for the tasks. The pool every target of issue 13 is about.
+    /// for the tasks. The pool every target is about.
     OursDefault,
     /// The default executor driven by `execute` (no handle), as threadpool's `execute` is.
     OursExecute,
-    /// This crate, `queue_ratio(ratio)`: capacity = ratio × workers. With `window`, each producer
-    /// keeps the newest `capacity` handles and joins the oldest when the window is full;
-    /// otherwise handles are dropped at once (detached) and `shutdown` waits for the tasks.
-    ///
-    /// Built with `builder().max_workers(WORKERS).queue_ratio(ratio)`, so `ours-r2-drop` is the
-    /// same configuration as [`Pool::OursDefault`] only while the builder's default ratio is 2 and
-    /// `new` sets nothing else; `OursDefault` follows `new` if the default changes.
-    Ours { ratio: usize, window: bool },
+    /// This crate with one setting changed from the default: `queue_ratio(ratio)` (capacity =
+    /// ratio × workers) if `ratio` is set, `producer_helps(helps)` if `helps` is set. With
+    /// `window`, each producer keeps the newest `capacity` handles and joins the oldest when the
+    /// window is full; otherwise handles are dropped at once (detached) and `shutdown` waits for
+    /// the tasks.
+    Ours { ratio: Option<usize>, helps: Option<bool>, window: bool },
     /// `rayon::ThreadPool::spawn`, completion counted by a [`Latch`].
     Rayon,
     /// `threadpool::ThreadPool::execute`, then `join`.
@@ -184,11 +232,10 @@ pub(crate) enum Pool {
     /// results would; otherwise handles are dropped and a [`Latch`] counts completion.
     Tokio { keep_handles: bool },
     /// The pool one writes by hand: a bounded crossbeam channel of boxed closures
-    /// (capacity = 2 × workers, like our default), each result sent back on a second channel.
+    /// (capacity = 2 × workers), each result sent back on a second channel.
     NaiveBounded,
-    /// Workers draining a crossbeam channel *bounded* at 2 × workers (the capacity of our
-    /// default) of boxed closures, no result delivery: what a bound of that size costs by itself,
-    /// the reference issue 13 asks the default to match.
+    /// Workers draining a crossbeam channel *bounded* at 2 × workers of boxed closures, no result
+    /// delivery: what a bound of that size costs by itself.
     Bounded4,
     /// [`Pool::Bounded4`] plus an exact count of the tasks in flight, queued and running (the
     /// producer adds one before each send, a worker takes one away after each task), which never
@@ -200,17 +247,83 @@ pub(crate) enum Pool {
     Floor,
 }
 
+/// What one timed run measured.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Run {
+    pub(crate) wall: Duration,
+    /// For this crate's pools: what a sampler thread saw of the bound during the run.
+    pub(crate) bound: Option<Bound>,
+}
+
+/// `in_flight()` against `capacity()`, sampled every [`SAMPLE_EVERY`] by a thread of its own
+/// while the producers run: the bound must hold at every sample.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Bound {
+    pub(crate) samples: u64,
+    pub(crate) max_in_flight: usize,
+    pub(crate) capacity: usize,
+    /// Samples where `in_flight() > capacity()`.
+    pub(crate) violations: u64,
+}
+
+impl Bound {
+    pub(crate) fn merge(self, other: Bound) -> Bound {
+        Bound {
+            samples: self.samples + other.samples,
+            max_in_flight: self.max_in_flight.max(other.max_in_flight),
+            capacity: self.capacity.max(other.capacity),
+            violations: self.violations + other.violations,
+        }
+    }
+}
+
+/// How often the sampler looks: rarely enough that its wake-ups cost the pool under test a
+/// negligible share of the 2 cores.
+pub(crate) const SAMPLE_EVERY: Duration = Duration::from_millis(1);
+
+/// Runs `body` while a thread samples `exec`'s bound.
+fn sampled(exec: &BoundedExecutor, body: impl FnOnce()) -> Bound {
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    thread::scope(|s| {
+        let sampler = s.spawn(|| {
+            let mut bound = Bound::default();
+            // ORDERING: Relaxed; a stop flag that guards no data.
+            while !stop.load(Ordering::Relaxed) {
+                let (in_flight, capacity) = (exec.in_flight(), exec.capacity());
+                bound.samples += 1;
+                bound.max_in_flight = bound.max_in_flight.max(in_flight);
+                bound.capacity = bound.capacity.max(capacity);
+                bound.violations += u64::from(in_flight > capacity);
+                thread::sleep(SAMPLE_EVERY);
+            }
+            bound
+        });
+        body();
+        stop.store(true, Ordering::Relaxed);
+        sampler.join().expect("the sampler does not panic")
+    })
+}
+
 impl Pool {
     pub(crate) fn name(self) -> String {
         match self {
             Pool::OursDefault => format!("ours default (new({WORKERS}))"),
             Pool::OursExecute => format!("ours default, execute (new({WORKERS}))"),
-            Pool::Ours { ratio, window } => {
-                format!("ours r{ratio} {}", if window { "window" } else { "drop" })
+            Pool::Ours { ratio, helps, window } => {
+                let mut name = String::from("ours");
+                if let Some(ratio) = ratio {
+                    name += &format!(" r{ratio}");
+                }
+                match helps {
+                    Some(true) => name += " helping",
+                    Some(false) => name += " helping off",
+                    None => {}
+                }
+                name + if window { " window" } else { "" }
             }
             Pool::Rayon => "rayon spawn".into(),
             Pool::Threadpool => "threadpool".into(),
-            Pool::Tokio { keep_handles: true } => "tokio spawn_blocking".into(),
+            Pool::Tokio { keep_handles: true } => "tokio spawn_blocking (handles kept)".into(),
             Pool::Tokio { keep_handles: false } => "tokio spawn_blocking".into(),
             Pool::NaiveBounded => "naive bounded".into(),
             Pool::Bounded4 => format!("bounded({}) channel", 2 * WORKERS),
@@ -224,8 +337,17 @@ impl Pool {
         match self {
             Pool::OursDefault => "ours-default".into(),
             Pool::OursExecute => "ours-execute".into(),
-            Pool::Ours { ratio, window } => {
-                format!("ours-r{ratio}-{}", if window { "window" } else { "drop" })
+            Pool::Ours { ratio, helps, window } => {
+                let mut key = String::from("ours");
+                if let Some(ratio) = ratio {
+                    key += &format!("-r{ratio}");
+                }
+                match helps {
+                    Some(true) => key += "-helping",
+                    Some(false) => key += "-helping-off",
+                    None => {}
+                }
+                key + if window { "-window" } else { "" }
             }
             Pool::Rayon => "rayon".into(),
             Pool::Threadpool => "threadpool".into(),
@@ -238,67 +360,86 @@ impl Pool {
         }
     }
 
+    /// True for this crate's pools.
+    pub(crate) fn is_ours(self) -> bool {
+        matches!(self, Pool::OursDefault | Pool::OursExecute | Pool::Ours { .. })
+    }
+
     /// Builds the pool, then times `producers` threads submitting `n` tasks between them until
-    /// every task has completed. Building and tearing down the pool are not timed.
-    pub(crate) fn run(self, n: usize, producers: usize, work: Work) -> Duration {
+    /// every task has completed. Building and tearing down the pool are not timed. Task `i` of
+    /// the run does `work.task(i)`, whichever producer submits it.
+    pub(crate) fn run(self, n: usize, producers: usize, work: Work) -> Run {
+        self.run_sampled(n, producers, work, true)
+    }
+
+    /// [`run`](Self::run), with this crate's bound sampled or not (the memory bench does not:
+    /// the sampler thread's own allocations would count in the heap it measures).
+    pub(crate) fn run_sampled(self, n: usize, producers: usize, work: Work, sample: bool) -> Run {
         let share = |p: usize| n / producers + usize::from(p < n % producers);
+        // Task `k` of producer `p`: the producers interleave over `0..n`.
+        let task = move |p: usize, k: usize| work.task(p + producers * k);
+        let untimed = |wall| Run { wall, bound: None };
         match self {
-            Pool::OursDefault | Pool::OursExecute => {
-                let exec = BoundedExecutor::new(WORKERS);
-                let start = Instant::now();
-                thread::scope(|s| {
-                    for p in 0..producers {
-                        let exec = &exec;
-                        s.spawn(move || {
-                            for _ in 0..share(p) {
-                                if self == Pool::OursExecute {
-                                    let _ = exec.execute(move || work.run());
-                                } else {
-                                    drop(exec.submit(move || work.run()));
-                                }
-                            }
-                        });
+            Pool::OursDefault | Pool::OursExecute | Pool::Ours { .. } => {
+                let exec = match self {
+                    Pool::Ours { ratio, helps, .. } => {
+                        let mut builder = BoundedExecutor::builder().max_workers(WORKERS);
+                        if let Some(ratio) = ratio {
+                            builder = builder.queue_ratio(ratio);
+                        }
+                        if let Some(helps) = helps {
+                            builder = builder.producer_helps(helps);
+                        }
+                        builder.build().expect("build executor")
                     }
-                });
-                exec.shutdown();
-                start.elapsed()
-            }
-            Pool::Ours { ratio, window } => {
-                let exec = BoundedExecutor::builder()
-                    .max_workers(WORKERS)
-                    .queue_ratio(ratio)
-                    .build()
-                    .expect("build executor");
+                    _ => BoundedExecutor::new(WORKERS),
+                };
+                let window = matches!(self, Pool::Ours { window: true, .. });
                 let start = Instant::now();
-                thread::scope(|s| {
-                    for p in 0..producers {
-                        let exec = &exec;
-                        s.spawn(move || {
-                            if window {
-                                let mut handles = VecDeque::with_capacity(exec.capacity());
-                                for _ in 0..share(p) {
-                                    if handles.len() == exec.capacity() {
-                                        let oldest: bounded_executor::TaskHandle<()> =
-                                            handles.pop_front().unwrap();
-                                        oldest.join().unwrap();
+                let body = || {
+                    thread::scope(|s| {
+                        for p in 0..producers {
+                            let exec = &exec;
+                            s.spawn(move || {
+                                if window {
+                                    let mut handles = VecDeque::with_capacity(exec.capacity());
+                                    for k in 0..share(p) {
+                                        if handles.len() == exec.capacity() {
+                                            let oldest: bounded_executor::TaskHandle<()> =
+                                                handles.pop_front().unwrap();
+                                            oldest.join().unwrap();
+                                        }
+                                        let work = task(p, k);
+                                        handles.push_back(exec.submit(move || work.run()).unwrap());
                                     }
-                                    handles.push_back(exec.submit(move || work.run()).unwrap());
+                                    for h in handles {
+                                        h.join().unwrap();
+                                    }
+                                } else if self == Pool::OursExecute {
+                                    for k in 0..share(p) {
+                                        let work = task(p, k);
+                                        let _ = exec.execute(move || work.run());
+                                    }
+                                } else {
+                                    for k in 0..share(p) {
+                                        let work = task(p, k);
+                                        drop(exec.submit(move || work.run()));
+                                    }
                                 }
-                                for h in handles {
-                                    h.join().unwrap();
-                                }
-                            } else {
-                                for _ in 0..share(p) {
-                                    drop(exec.submit(move || work.run()));
-                                }
-                            }
-                        });
-                    }
-                });
-                // Graceful shutdown returns once every accepted task has run: the completion
-                // signal a user who drops handles has, at no cost per task.
-                exec.shutdown();
-                start.elapsed()
+                            });
+                        }
+                    });
+                    // Graceful shutdown returns once every accepted task has run: the
+                    // completion signal a user who drops handles has, at no cost per task.
+                    exec.shutdown();
+                };
+                let bound = if sample {
+                    Some(sampled(&exec, body))
+                } else {
+                    body();
+                    None
+                };
+                Run { wall: start.elapsed(), bound }
             }
             Pool::Rayon => {
                 let pool = rayon::ThreadPoolBuilder::new()
@@ -311,7 +452,8 @@ impl Pool {
                     for p in 0..producers {
                         let pool = &pool;
                         s.spawn(move || {
-                            for _ in 0..share(p) {
+                            for k in 0..share(p) {
+                                let work = task(p, k);
                                 pool.spawn(move || {
                                     work.run();
                                     latch.count_down();
@@ -321,7 +463,7 @@ impl Pool {
                     }
                 });
                 latch.wait();
-                start.elapsed()
+                untimed(start.elapsed())
             }
             Pool::Threadpool => {
                 let pool = threadpool::ThreadPool::new(WORKERS);
@@ -330,14 +472,15 @@ impl Pool {
                     for p in 0..producers {
                         let pool = pool.clone();
                         s.spawn(move || {
-                            for _ in 0..share(p) {
+                            for k in 0..share(p) {
+                                let work = task(p, k);
                                 pool.execute(move || work.run());
                             }
                         });
                     }
                 });
                 pool.join();
-                start.elapsed()
+                untimed(start.elapsed())
             }
             Pool::Tokio { keep_handles } => {
                 let rt = tokio::runtime::Builder::new_multi_thread()
@@ -353,7 +496,10 @@ impl Pool {
                         s.spawn(move || {
                             if keep_handles {
                                 let handles: Vec<_> = (0..share(p))
-                                    .map(|_| rt.spawn_blocking(move || work.run()))
+                                    .map(|k| {
+                                        let work = task(p, k);
+                                        rt.spawn_blocking(move || work.run())
+                                    })
                                     .collect();
                                 rt.block_on(async move {
                                     for h in handles {
@@ -361,7 +507,8 @@ impl Pool {
                                     }
                                 });
                             } else {
-                                for _ in 0..share(p) {
+                                for k in 0..share(p) {
+                                    let work = task(p, k);
                                     drop(rt.spawn_blocking(move || {
                                         work.run();
                                         latch.count_down();
@@ -374,7 +521,7 @@ impl Pool {
                 latch.wait();
                 let elapsed = start.elapsed();
                 rt.shutdown_background();
-                elapsed
+                untimed(elapsed)
             }
             Pool::NaiveBounded => {
                 type Job = Box<dyn FnOnce() + Send>;
@@ -397,7 +544,8 @@ impl Pool {
                     for p in 0..producers {
                         let job_tx = job_tx.clone();
                         s.spawn(move || {
-                            for _ in 0..share(p) {
+                            for k in 0..share(p) {
+                                let work = task(p, k);
                                 job_tx.send(Box::new(move || work.run())).unwrap();
                             }
                         });
@@ -411,7 +559,7 @@ impl Pool {
                 for w in workers {
                     w.join().unwrap();
                 }
-                elapsed
+                untimed(elapsed)
             }
             Pool::Bounded4 | Pool::Bounded4Counted | Pool::Floor => {
                 type Job = Box<dyn FnOnce() + Send>;
@@ -442,10 +590,11 @@ impl Pool {
                         let job_tx = job_tx.clone();
                         let in_flight = &in_flight;
                         s.spawn(move || {
-                            for _ in 0..share(p) {
+                            for k in 0..share(p) {
                                 if let Some(count) = in_flight {
                                     count.fetch_add(1, Ordering::Relaxed);
                                 }
+                                let work = task(p, k);
                                 job_tx.send(Box::new(move || work.run())).unwrap();
                             }
                         });
@@ -455,7 +604,7 @@ impl Pool {
                 for w in workers {
                     w.join().unwrap();
                 }
-                start.elapsed()
+                untimed(start.elapsed())
             }
         }
     }

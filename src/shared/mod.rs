@@ -43,7 +43,7 @@ pub(crate) mod worker;
 use self::slots::AsyncWaiters;
 use self::slots::{units, COUNT, SHUTDOWN};
 pub(crate) use self::slots::{MAX_CAPACITY, MAX_WEIGHT_CAPACITY};
-pub(crate) use self::threads::{Threads, ThreadsConfig};
+pub(crate) use self::threads::{Seat, Threads, ThreadsConfig};
 
 /// The worker index of helping producers and `submit_or_run` callers (see `helper_index`).
 const HELPER: usize = usize::MAX;
@@ -75,12 +75,25 @@ pub(crate) enum PoppedBy {
     Drain,
 }
 
-/// How long a submit may wait for a slot.
+/// How long a submit may wait for a slot, and whether it may help meanwhile.
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum Wait {
+    /// Never waits (`try_submit` and its family).
     No,
+    /// Waits as long as it takes (a blocking `submit`): the only wait that may help (see
+    /// `Shared::help_while_full`).
     Forever,
-    Until(Instant),
+    /// Waits at most until the deadline, `None` if it is further than an `Instant` can hold
+    /// (`submit_timeout(f, Duration::MAX)`). Never helps, whatever the deadline: a caller that
+    /// gives a timeout wants to be back by then, not to be running someone else's task.
+    Until(Option<Instant>),
+}
+
+impl Wait {
+    /// A wait of at most `timeout` from now.
+    pub(crate) fn timeout(timeout: Duration) -> Self {
+        Wait::Until(Instant::now().checked_add(timeout))
+    }
 }
 
 /// The state workers, handles and producers share.
@@ -270,7 +283,7 @@ impl Shared {
         // it holds no slot, so it is neither in flight nor running.
         let claim = job.run(&mut |panicked, _| {
             counters.finished(panicked);
-            bump(&counters.inline, 1);
+            counters.finished_inline();
         });
         if let Claim::Won(ended) = claim {
             ended.late_panic.resume();
@@ -283,28 +296,47 @@ impl Shared {
     /// # Panics
     ///
     /// With a panic from user code that ran after the task's outcome was published (see
-    /// [`Ended::late_panic`]), once the slot is settled.
+    /// [`Ended::late_panic`]) or as the entry's reference freed the task, once the slot is
+    /// settled.
     #[inline]
-    pub(crate) fn execute(&self, job: &dyn Job, by: PoppedBy) {
+    pub(crate) fn execute(&self, job: JobRef, by: PoppedBy) {
         let counters = match by {
             PoppedBy::Worker(index) => Some(self.counters(index)),
             PoppedBy::Drain => None,
         };
-        if let Some((late_panic, _)) = self.end_popped(job, counters, None) {
-            late_panic.resume();
-        }
+        let (late_panic, _) = self.end_popped(job, counters, None);
+        late_panic.resume();
     }
 
     /// Ends a job popped from the queue: runs it, counted in `counters`, or cancels it (the
-    /// drain passes no counters; and once `shutdown_now` began). Returns, if this call ended the
-    /// task, its late panic and whether its slot was kept; `None` for a husk (claimed
-    /// elsewhere), whose slot it settles.
+    /// drain passes no counters; and once `shutdown_now` began), or, for a husk (claimed
+    /// elsewhere), settles its slot. Then drops the entry's reference. Returns the panics of
+    /// user code that ran after the task's outcome was published, and whether its slot was
+    /// kept.
     ///
     /// The slot (and units) of a task this call ends is given back in `done`, unless `keep` is
     /// the task's weight: then it is left to the caller, a helping producer about to take a slot
     /// of that weight (see `help_while_full`).
+    ///
+    /// The reference is dropped here, inside the same containment as the run: it may be the
+    /// task's last, and freeing a task runs user code too (the `Drop` of a waker its handle left
+    /// stored before it was detached). A panic there must not escape before the caller has used
+    /// or given back a kept slot.
     #[inline]
     pub(super) fn end_popped(
+        &self,
+        job: JobRef,
+        counters: Option<&WorkerCounters>,
+        keep: Option<u64>,
+    ) -> (LatePanic, bool) {
+        let (mut late_panic, kept) = self.end_popped_job(&*job, counters, keep).unwrap_or_default();
+        late_panic.catch(move || drop(job));
+        (late_panic, kept)
+    }
+
+    /// `end_popped` up to the reference's drop: `None` for a husk.
+    #[inline]
+    fn end_popped_job(
         &self,
         job: &dyn Job,
         counters: Option<&WorkerCounters>,
@@ -437,32 +469,71 @@ impl Shared {
     }
 
     fn count_cancel(&self, by_shutdown: bool) {
-        bump(&self.cancelled, 1);
+        // ORDERING: Release, as `completed` in `WorkerCounters::finished`: a task is cancelled
+        // after its submit was counted, and `stats` acquires this count before it reads
+        // `submitted`, so `completed + cancelled <= submitted` in every snapshot.
+        self.cancelled.fetch_add(1, Ordering::Release);
         if by_shutdown {
             bump(&self.cancelled_by_shutdown, 1);
         }
     }
 
-    /// Pushes a task, and on a lazy executor starts a worker for it if none is idle (see
-    /// `threads.rs`).
+    /// Pushes a task, and on a lazy executor claims an idle worker for it, or starts one if
+    /// none is idle (see `threads.rs`).
     #[inline]
     pub(crate) fn push_task(shared: &Arc<Self>, message: Message) {
         shared.queue.push(message);
         if shared.threads.is_lazy() {
-            shared.threads.after_push(shared);
+            shared.threads.claim_or_spawn(shared);
         }
     }
 
     /// Runs a popped job on the calling thread, under its worker index if it is one of this
     /// executor's workers, as a helping producer otherwise; a late panic is contained, as on a
     /// worker.
-    fn run_here(&self, job: &dyn Job) {
-        let index = worker::index_in(self).unwrap_or(self.helper_index());
-        worker::as_worker(self, index, || {
-            if let Some((late_panic, _)) = self.end_popped(job, Some(self.counters(index)), None) {
-                let _ = late_panic.discard();
+    fn run_here(&self, job: JobRef) {
+        let run = |index| {
+            let (late_panic, _) = self.end_popped(job, Some(self.counters(index)), None);
+            let _ = late_panic.discard();
+        };
+        match worker::index_in(self) {
+            // A worker, or a helper already: waited for as such.
+            Some(index) => run(index),
+            None => self.helping(|| run(self.helper_index())),
+        }
+    }
+
+    /// Runs `f` on the calling thread, which is not one of this executor's workers, as a
+    /// helper: under the helpers' worker index (so that its nested submits and joins follow the
+    /// workers' rules, see the crate docs, `# Deadlocks`), and counted among the helpers a
+    /// shutdown waits for, until `f` has returned or unwound. Whatever task `f` runs ends, its
+    /// result and its queue entry dropped, before a shutdown can return.
+    pub(crate) fn helping<R>(&self, f: impl FnOnce() -> R) -> R {
+        /// Leaves, on unwinding too.
+        struct Leave<'a>(&'a Threads);
+        impl Drop for Leave<'_> {
+            fn drop(&mut self) {
+                self.0.leave_helper();
             }
-        });
+        }
+        self.threads.enter_helper();
+        let _leave = Leave(&self.threads);
+        worker::as_worker(self, self.helper_index(), f)
+    }
+
+    /// As [`helping`](Self::helping), for a task that holds no slot (caller-runs on a full
+    /// executor): refused if a shutdown began, so that a shutdown that does not see this helper
+    /// never has a task running behind its back.
+    pub(crate) fn helping_unless_shut_down<R>(&self, f: impl FnOnce() -> R) -> Result<R, Refusal> {
+        self.helping(|| {
+            // ORDERING: an AcqRel RMW, not a load, in the slot word's modification order with
+            // `begin_shutdown`'s: if it comes first, `begin_shutdown` acquires our registration
+            // (made before it), and the shutdown waits for us; if not, we see `SHUTDOWN`.
+            if self.slots.fetch_add(0, Ordering::AcqRel) & SHUTDOWN != 0 {
+                return Err(Refusal::Shutdown);
+            }
+            Ok(f())
+        })
     }
 
     /// Runs every queued task on the calling thread: when no worker is left to run them,
@@ -470,7 +541,7 @@ impl Shared {
     pub(crate) fn run_queued_here(&self) {
         while let Some(message) = self.queue.try_pop() {
             match message {
-                Message::Run(job) => self.run_here(&*job),
+                Message::Run(job) => self.run_here(job),
                 // No worker left for any of these.
                 Message::Retire => self.threads.retire_taken(),
                 Message::Stop => {}
@@ -486,8 +557,10 @@ impl Shared {
 
     /// Stops accepting tasks; idempotent.
     pub(crate) fn begin_shutdown(&self) {
-        // ORDERING: Release, paired with `is_shutdown`.
-        let previous = self.slots.fetch_or(SHUTDOWN, Ordering::Release);
+        // ORDERING: Release, paired with `is_shutdown`. Acquire: finding the count at zero, it
+        // stops the workers itself, so it acquires every release before, as `release_slow`
+        // does (see `Threads::enter_helper`).
+        let previous = self.slots.fetch_or(SHUTDOWN, Ordering::AcqRel);
         if previous & SHUTDOWN == 0 {
             if previous & COUNT == 0 {
                 self.stop_workers();
@@ -508,7 +581,7 @@ impl Shared {
         let mut relays = Vec::new();
         while let Some(message) = self.queue.try_pop() {
             match message {
-                Message::Run(job) => late.catch(|| self.execute(&*job, PoppedBy::Drain)),
+                Message::Run(job) => late.catch(|| self.execute(job, PoppedBy::Drain)),
                 relay => relays.push(relay),
             }
         }
@@ -534,34 +607,46 @@ impl Shared {
         self.threads.wait_exited(deadline)
     }
 
+    /// A snapshot of the counters, read in the order that makes each invariant of [`Stats`]
+    /// hold in every snapshot, under load too. A count is read after every count its writer
+    /// updates after it, and the increments it depends on are made visible by Acquire loads of
+    /// Release increments (nothing on a task's path becomes slower than a Relaxed RMW on x86_64):
+    ///
+    /// 1. `panicked` and `inline` of every worker and of the helpers, before
+    /// 2. `completed` (a task's `completed` is counted before its `panicked` and `inline`), and
+    ///    `cancelled`, before
+    /// 3. `submitted` (a task's submit is counted before it can run or be cancelled).
+    ///
+    /// Reading a count late only makes it larger, so each "<=" holds: the later count includes
+    /// at least every task the earlier one does.
     pub(crate) fn stats(&self) -> Stats {
-        let mut stats = Stats {
-            submitted: self.producers.submitted.load(Ordering::Relaxed),
-            rejected: self.producers.rejected.load(Ordering::Relaxed),
-            submit_wait: Duration::from_nanos(
-                self.producers.submit_wait_nanos.load(Ordering::Relaxed),
-            ),
-            peak_in_flight: self.producers.peak_in_flight.load(Ordering::Relaxed),
-            peak_weight_in_flight: self.producers.peak_weight_in_flight.load(Ordering::Relaxed),
-            cancelled: self.cancelled.load(Ordering::Relaxed),
-            hook_panics: self.hook_panics.load(Ordering::Relaxed),
-            threads_started: self.threads.started.load(Ordering::Relaxed),
-            threads_exited: self.threads.exited.load(Ordering::Relaxed),
-            ..Stats::default()
-        };
-        for counters in self.workers.iter() {
-            stats.completed += counters.completed.load(Ordering::Relaxed);
-            stats.panicked += counters.panicked.load(Ordering::Relaxed);
-            stats.inline += counters.inline.load(Ordering::Relaxed);
+        let mut stats = Stats::default();
+        let all = || self.workers.iter().map(|counters| &**counters);
+        for counters in all() {
+            counters.read_panicked_and_inline(&mut stats);
         }
         // The helpers' inline runs (caller-runs, and nested submits inside a helped task) are
         // in their `completed` too, but they are `inline`, not `helped`.
-        let helpers_inline = self.helpers.inline.load(Ordering::Relaxed);
-        let helpers_completed = self.helpers.completed.load(Ordering::Relaxed);
-        stats.inline += helpers_inline;
+        let helpers_inline = self.helpers.read_panicked_and_inline(&mut stats);
+        for counters in all() {
+            stats.completed += counters.read_completed();
+        }
+        let helpers_completed = self.helpers.read_completed();
         stats.helped = helpers_completed.saturating_sub(helpers_inline);
         stats.completed += helpers_completed;
-        stats.panicked += self.helpers.panicked.load(Ordering::Relaxed);
+        // ORDERING: Acquire, paired with the Release in `count_cancel`, before `submitted`.
+        stats.cancelled = self.cancelled.load(Ordering::Acquire);
+        // ORDERING: Relaxed; read after the Acquire loads above, so it includes every submit
+        // that happened before a run or cancel they count.
+        stats.submitted = self.producers.submitted.load(Ordering::Relaxed);
+        stats.rejected = self.producers.rejected.load(Ordering::Relaxed);
+        stats.submit_wait =
+            Duration::from_nanos(self.producers.submit_wait_nanos.load(Ordering::Relaxed));
+        stats.peak_in_flight = self.producers.peak_in_flight.load(Ordering::Relaxed);
+        stats.peak_weight_in_flight = self.producers.peak_weight_in_flight.load(Ordering::Relaxed);
+        stats.hook_panics = self.hook_panics.load(Ordering::Relaxed);
+        stats.threads_started = self.threads.started.load(Ordering::Relaxed);
+        stats.threads_exited = self.threads.exited.load(Ordering::Relaxed);
         stats
     }
 }

@@ -26,25 +26,50 @@
 //! # Waiting producers
 //!
 //! A producer that finds no slot first **helps** if it may (a blocking `submit` with
-//! `producer_helps`): it pops queued tasks and runs them as a worker would, until its slot and
-//! units fit. Each queued task already holds its slot, so the bound is untouched. It takes over
-//! the slot of a task it ran only if that task weighs what it wants (its units are then exactly
-//! the producer's); otherwise the run gives slot and units back and the producer tries again. Once the queue is empty
-//! (every task in flight is running), it spins briefly while spinning pays off, yields, then
-//! parks on the word's address. Every release that sees `WAITING` unparks one thread; the unpark
-//! callback clears `WAITING` under the parking lot's bucket lock once no thread is left, and a
-//! parker sets it under that same lock, so no wake-up is lost. `ASYNC_WAITING` works the same
-//! way under the async waiters' mutex. A woken producer that does not use its slot passes the
-//! wake-up on (see `SubmitFuture`'s `Drop`).
+//! `producer_helps`; never a timed or async one): it pops queued tasks and runs them as a worker
+//! would, until its slot and units fit. Each queued task already holds its slot, so the bound is
+//! untouched. It takes over the slot of a task it ran only if that task weighs what it wants (its
+//! units are then exactly the producer's); otherwise the run gives slot and units back and the
+//! producer tries again. Once the queue is empty (every task in flight is running), it spins
+//! briefly while spinning pays off, yields, then parks on the word's address, with its weight as
+//! its park token.
 //!
-//! A release of units is a release of the same word, so weighted producers wait and are woken
-//! the same way: a release wakes one parked producer, which takes its slot and units if they fit
-//! now and parks again otherwise. So a heavy producer can be woken while only a lighter one
-//! would fit; the lighter one then waits for the next release. No wake-up is lost for it: while
-//! a producer is parked, `WAITING` stays set, every task in flight will release once and wake
-//! one, and the release that empties the word leaves room for any task no heavier than
-//! `weight_capacity`, so no producer stays parked beside an empty executor. There is no order
-//! among producers, though: under a steady stream of light tasks a heavy one can wait long.
+//! Every release that sees `WAITING` wakes **every parked producer that now fits**
+//! (`wake_producers_that_fit`): it reads the room the word shows after its release (free slots,
+//! free units), walks the parked producers oldest first, and wakes each whose weight fits in what
+//! is left, counting it against the room as if it had taken its slot; it passes over one that
+//! does not fit and stops once no slot is left. So a release of 10 units with two producers of
+//! weight 1 parked behind it wakes both, and an unweighted release of one slot wakes one
+//! producer, as before. The unpark callback clears `WAITING` under the parking lot's bucket lock
+//! once no parked thread is left, and a parker sets it under that same lock, so no wake-up is
+//! lost. A woken producer that finds its room taken meanwhile (by a producer that did not sleep)
+//! parks again: that room is not free, and its release will wake again. `ASYNC_WAITING` works
+//! the same way under the async waiters' mutex: the release wakes as many async producers
+//! (weight 1) as the room left after the parked ones holds, and a woken async producer that does
+//! not use its slot passes the wake-up on (see `SubmitFuture`'s `Drop`).
+//!
+//! # Batched wake-ups
+//!
+//! Where producers do not help and no weight capacity is set, a release wakes the parked
+//! producers only once half the capacity is free (`wake_batch`, never more than the capacity
+//! beyond one task per worker), or at once if the queue is empty. While it waits, the tasks
+//! still queued keep the workers busy, and the producer, once woken, refills the batch in one
+//! go: one wake-up and its two context switches per batch instead of per task, which is what a
+//! producer sharing a core with the workers pays most for. The *idle guard* keeps this from ever
+//! costing a worker its work: a worker that finds the queue empty, before it waits, wakes the
+//! producers if any slot is free (`before_worker_waits`). So no worker idles while a producer
+//! sleeps beside a free slot. A producer that helps, and a weighted one, are woken as below,
+//! at once.
+//!
+//! The price is latency, never a lost wake-up: a parked producer may sleep beside up to half
+//! the capacity while tasks are queued. A task that waits for a task its producer has yet to
+//! submit waits until the queue drains (see the crate docs, `# Deadlocks`).
+//!
+//! So no producer sleeps beside a slot and units it would fit in, but for that batch. There is
+//! no order among
+//! producers beyond that, though: a producer that arrives as room frees may take it before a
+//! parked one, and under a steady stream of light tasks a heavy one can wait long (the lighter
+//! ones behind it are woken past it).
 
 use std::task::Waker;
 use std::time::{Duration, Instant};
@@ -52,7 +77,7 @@ use std::time::{Duration, Instant};
 use super::{worker, Admission, Refusal, Shared, Wait};
 use crate::queue::Message;
 use crate::stats::bump;
-use crate::sync::{self, AtomicU64, Ordering, Parked};
+use crate::sync::{self, AtomicU64, Filter, Ordering, Parked};
 use crate::unwind::LatePanic;
 
 pub(super) const SHUTDOWN: u64 = 1 << 63;
@@ -95,6 +120,25 @@ const fn slot_and_units(weight: u64) -> u64 {
 #[inline]
 pub(super) const fn units(current: u64) -> u64 {
     (current & UNITS) >> UNITS_SHIFT
+}
+
+/// What a parked producer of `weight` parks with: its weight, or, where a `usize` cannot hold
+/// it (32-bit targets), the most a `usize` holds but one, a lower bound the waker treats as the
+/// weight.
+#[inline]
+fn park_token(weight: u64) -> usize {
+    usize::try_from(weight).unwrap_or(IDLE_TOKEN - 1)
+}
+
+/// What a thread in `wait_idle` parks with on the slot word's address, beside the producers: a
+/// release wakes it once no slot is taken. No producer's token is this (see `park_token`:
+/// weights are under 2^37).
+const IDLE_TOKEN: usize = usize::MAX;
+
+/// Free slots and units, as a release sizes its wake-up.
+struct Room {
+    slots: usize,
+    units: u64,
 }
 
 /// Wakers of pending `SubmitFuture`s, oldest first, each under an id so that a dropped future
@@ -186,12 +230,18 @@ impl Shared {
         }
     }
 
-    /// Waits for a slot and `weight` units until `deadline` (forever if `None`).
+    /// Waits for a slot and `weight` units until `deadline` (forever if `None`), helping
+    /// meanwhile if `may_help` (a blocking submit) and the executor lets producers help.
     ///
     /// Small on purpose: a helping producer passes here once per task it submits to a full
     /// executor, so the waiting below is kept out of line (a smaller frame to set up).
-    fn acquire_slow(&self, weight: u64, deadline: Option<Instant>) -> Result<(), Refusal> {
-        if self.producer_helps && deadline.is_none() {
+    fn acquire_slow(
+        &self,
+        weight: u64,
+        deadline: Option<Instant>,
+        may_help: bool,
+    ) -> Result<(), Refusal> {
+        if may_help && self.producer_helps {
             if let Some(result) = self.help_while_full(weight) {
                 return result;
             }
@@ -271,29 +321,29 @@ impl Shared {
     /// by the producer's own run is taken without a wake-up. A panic from user code after a
     /// helped task's outcome is published is contained here, as a worker contains it.
     fn help_while_full(&self, weight: u64) -> Option<Result<(), Refusal>> {
-        worker::as_worker(self, self.helper_index(), || loop {
+        self.helping(|| loop {
             match self.queue.try_pop()? {
                 Message::Run(job) => {
                     // A slot freed by a task this call ends is handed over, not given back: two
                     // read-modify-writes of the contended slot word saved per helped task. Only
                     // when the helped task weighs what we want, so that its units are exactly
                     // ours; otherwise its run gives back its slot and units, and we try again.
-                    let ended = self.end_popped(&*job, Some(&self.helpers), Some(weight));
-                    if let Some((late_panic, keep_slot)) = ended {
-                        // Contained, as a worker contains it.
-                        let _ = late_panic.discard();
-                        // ORDERING: Relaxed, as in `try_acquire`. After `SHUTDOWN` a slot must
-                        // not be reused: give it back as the run would have (the last one stops
-                        // the workers), and let `try_acquire` refuse. Nor past a capacity a
-                        // resize lowered below the count, which the held slot is part of.
-                        if keep_slot {
-                            let current = self.slots.load(Ordering::Relaxed);
-                            let within = (current & COUNT) as usize <= self.capacity();
-                            if current & SHUTDOWN == 0 && within && !self.is_forked() {
-                                return Some(Ok(()));
-                            }
-                            self.release(weight);
+                    let (late_panic, keep_slot) =
+                        self.end_popped(job, Some(&self.helpers), Some(weight));
+                    // Contained, as a worker contains it, and only after the slot is settled
+                    // (the job's reference is dropped inside `end_popped`, too).
+                    let _ = late_panic.discard();
+                    // ORDERING: Relaxed, as in `try_acquire`. After `SHUTDOWN` a slot must
+                    // not be reused: give it back as the run would have (the last one stops
+                    // the workers), and let `try_acquire` refuse. Nor past a capacity a
+                    // resize lowered below the count, which the held slot is part of.
+                    if keep_slot {
+                        let current = self.slots.load(Ordering::Relaxed);
+                        let within = (current & COUNT) as usize <= self.capacity();
+                        if current & SHUTDOWN == 0 && within && !self.is_forked() {
+                            return Some(Ok(()));
                         }
+                        self.release(weight);
                     }
                 }
                 Message::Stop => {
@@ -329,11 +379,43 @@ impl Shared {
                 let current = self.slots.fetch_or(WAITING, Ordering::Relaxed);
                 current & SHUTDOWN == 0 && !self.fits(current, weight)
             };
-            if sync::park(self.slots_key(), should_park, deadline) == Parked::TimedOut {
+            // Parked with its weight: a release wakes the producers that fit, by their tokens.
+            let token = park_token(weight);
+            if sync::park_with_token(self.slots_key(), token, should_park, deadline)
+                == Parked::TimedOut
+            {
                 return match self.try_acquire(weight) {
                     Err(Refusal::Full) => Err(Refusal::Timeout),
                     other => other,
                 };
+            }
+        }
+    }
+
+    /// Waits until no slot is taken (nothing queued or running, no husk left in the queue), or
+    /// until `deadline`: true once idle. The executor stays as it is.
+    ///
+    /// It parks on the slot word as a producer does, with `IDLE_TOKEN`, so the release that
+    /// takes the count to zero wakes it (`wake_producers_that_fit`); the hot path of `release`
+    /// is unchanged. Setting `WAITING` in the same RMW that reads the count means either it sees
+    /// zero, or the release that makes it zero sees `WAITING`.
+    pub(crate) fn wait_idle(&self, deadline: Option<Instant>) -> bool {
+        // ORDERING: Acquire, paired with each `release`'s Release: what the tasks did happens
+        // before the caller goes on.
+        let is_idle = || self.slots.load(Ordering::Acquire) & COUNT == 0;
+        loop {
+            if is_idle() {
+                return true;
+            }
+            let should_park = || {
+                // ORDERING: Relaxed, as in `park_for_slot`: the bucket lock orders it against
+                // the unpark, and the RMW is in the word's modification order with `release`.
+                self.slots.fetch_or(WAITING, Ordering::Relaxed) & COUNT != 0
+            };
+            if sync::park_with_token(self.slots_key(), IDLE_TOKEN, should_park, deadline)
+                == Parked::TimedOut
+            {
+                return is_idle();
             }
         }
     }
@@ -387,22 +469,23 @@ impl Shared {
                 if let Some(index) = worker::index_in(self) {
                     return Ok(Admission::Inline(index));
                 }
-                return self.acquire_slow(weight, None).map(|()| Admission::Slot(weight));
+                return self.acquire_slow(weight, None, true).map(|()| Admission::Slot(weight));
             }
         }
         let refusal = match refusal {
             Refusal::Full => self.full_or_too_heavy(weight),
             refusal => refusal,
         };
-        let deadline = match (refusal, wait) {
-            (Refusal::Full, Wait::Forever) => None,
-            (Refusal::Full, Wait::Until(deadline)) => Some(deadline),
+        // Only a blocking submit may help: a timed one never does, whatever its deadline.
+        let (deadline, may_help) = match (refusal, wait) {
+            (Refusal::Full, Wait::Forever) => (None, true),
+            (Refusal::Full, Wait::Until(deadline)) => (deadline, false),
             (refusal, _) => return Err(refusal),
         };
         if let Some(index) = worker::index_in(self) {
             return Ok(Admission::Inline(index));
         }
-        self.acquire_slow(weight, deadline).map(|()| Admission::Slot(weight))
+        self.acquire_slow(weight, deadline, may_help).map(|()| Admission::Slot(weight))
     }
 
     /// Gives back an admission that was not used.
@@ -457,13 +540,18 @@ impl Shared {
     }
 
     /// Wakes the oldest async producer, if any.
+    pub(crate) fn wake_one_async(&self) {
+        self.wake_async(1);
+    }
+
+    /// Wakes the `n` oldest async producers (fewer if fewer wait).
     ///
     /// A waker is user code (the async runtime's), and this runs in the middle of a task's
     /// bookkeeping on whatever thread freed the slot, so a panic from it is contained: the
     /// panic is discarded, and the next producer is woken in its place, since the panicking
     /// one may not have been.
-    pub(crate) fn wake_one_async(&self) {
-        loop {
+    fn wake_async(&self, mut n: usize) {
+        while n > 0 {
             let waker = {
                 let mut waiters = self.async_waiters.lock();
                 let next = waiters.wakers.pop_front();
@@ -476,7 +564,7 @@ impl Shared {
             let mut late = LatePanic::default();
             late.catch(|| waker.wake());
             if !late.discard() {
-                return;
+                n -= 1;
             }
         }
     }
@@ -506,8 +594,12 @@ impl Shared {
     /// Gives back a slot and the `weight` units of the task that held it, in one RMW.
     #[inline]
     pub(crate) fn release(&self, weight: u64) {
-        // ORDERING: Relaxed, see `try_acquire`.
-        let previous = self.slots.fetch_sub(slot_and_units(weight), Ordering::Relaxed);
+        // ORDERING: Release, for the shutdown: whoever takes the count to zero after `SHUTDOWN`
+        // acquires every release before it (the slot word is only ever changed by RMWs, so
+        // they all continue each release's sequence), so that what the thread giving a slot
+        // back did first, registering as a helper among it, happens before the workers stop
+        // (see `Threads::enter_helper`). Otherwise as `try_acquire`: the word guards no data.
+        let previous = self.slots.fetch_sub(slot_and_units(weight), Ordering::Release);
         if previous & (WAITING | ASYNC_WAITING | SHUTDOWN) != 0 {
             self.release_slow(previous);
         }
@@ -515,17 +607,121 @@ impl Shared {
 
     #[cold]
     fn release_slow(&self, previous: u64) {
-        if previous & WAITING != 0 {
-            sync::unpark_one(self.slots_key(), || {
-                // ORDERING: Relaxed, under the lock a parker sets it under.
-                self.slots.fetch_and(!WAITING, Ordering::Relaxed);
-            });
-        }
-        if previous & ASYNC_WAITING != 0 {
-            self.wake_one_async();
+        if previous & (WAITING | ASYNC_WAITING) != 0 {
+            self.wake_producers_that_fit(previous);
         }
         if previous & SHUTDOWN != 0 && previous & COUNT == 1 {
+            // ORDERING: Acquire, paired with every earlier `release` (see there).
+            sync::fence(Ordering::Acquire);
             self.stop_workers();
+        }
+    }
+
+    /// After a release that saw producers waiting (`WAITING` or `ASYNC_WAITING` in `previous`):
+    /// wakes every one whose task fits in the room the slot word shows now. Parked producers
+    /// first, oldest first, each counted against the room as if it had taken its slot and its
+    /// units (its weight is its park token); one that does not fit is passed over, not woken,
+    /// and the walk stops once no slot is left. Then as many async producers (weight 1) as the
+    /// rest of the room holds.
+    ///
+    /// A woken producer that finds the room taken after all (a producer that did not sleep got
+    /// there first) parks again: that room is not free. So no producer sleeps beside a slot and
+    /// units it would fit in, which a release that woke one producer could not promise (the
+    /// one woken could be a heavy one that does not fit, or one of several that do).
+    ///
+    /// This is the one place that decides who is woken and when, so that a policy that wakes
+    /// later, to batch wake-ups while workers have work, changes it alone.
+    #[cold]
+    fn wake_producers_that_fit(&self, previous: u64) {
+        // ORDERING: Relaxed, as `try_acquire`: it only sizes the wake-up. It reads our own
+        // release or later (same thread, same word), and anything it misses is a release that
+        // wakes for itself.
+        let current = self.slots.load(Ordering::Relaxed);
+        let idle = current & COUNT == 0;
+        let mut room = Room {
+            slots: self.capacity().saturating_sub((current & COUNT) as usize),
+            units: self.weight_capacity.saturating_sub(units(current)),
+        };
+        if self.defers_wake(room.slots) {
+            return;
+        }
+        if previous & WAITING != 0 {
+            sync::unpark_filter(
+                self.slots_key(),
+                |token| {
+                    if token == IDLE_TOKEN {
+                        // A `wait_idle`: woken once no slot is taken, passed over otherwise.
+                        return if idle { Filter::Unpark } else { Filter::Skip };
+                    }
+                    if room.slots == 0 {
+                        // With no slot taken, an idle waiter may still be parked further on.
+                        return if idle { Filter::Skip } else { Filter::Stop };
+                    }
+                    // The token is the weight, or a lower bound of it (see `park_token`): at
+                    // worst one more producer is woken than fits.
+                    let weight = token as u64;
+                    if weight > room.units {
+                        return Filter::Skip;
+                    }
+                    room.slots -= 1;
+                    room.units -= weight;
+                    Filter::Unpark
+                },
+                || {
+                    // ORDERING: Relaxed, under the lock a parker sets it under.
+                    self.slots.fetch_and(!WAITING, Ordering::Relaxed);
+                },
+            );
+        }
+        if previous & ASYNC_WAITING != 0 {
+            let async_room = room.slots.min(usize::try_from(room.units).unwrap_or(usize::MAX));
+            self.wake_async(async_room);
+        }
+    }
+
+    /// True if a release that leaves `free` slots may leave the waiting producers asleep for
+    /// now (see `# Batched wake-ups`): only where producers do not help and tasks have no
+    /// weight capacity, only while fewer than the batch are free, and only while tasks are
+    /// queued, so the workers have work until the wake-up that comes.
+    #[inline]
+    fn defers_wake(&self, free: usize) -> bool {
+        self.batches_wakes() && free < self.wake_batch() && self.queue.len() != 0
+    }
+
+    /// Whether releases batch their wake-ups: a producer that helps would rather be woken to
+    /// run queued tasks, and weighted producers are woken as soon as they fit (issue 19's
+    /// rule), so both keep waking at once.
+    #[inline]
+    fn batches_wakes(&self) -> bool {
+        !self.producer_helps && self.weight_capacity == MAX_WEIGHT_CAPACITY
+    }
+
+    /// The free slots a release waits for before it wakes the producers: half the capacity, and
+    /// never more than the capacity beyond one task per worker, so that by the time the queue
+    /// runs empty (every task in flight running), the next release wakes them.
+    #[inline]
+    fn wake_batch(&self) -> usize {
+        let capacity = self.capacity();
+        (capacity / 2).min(capacity.saturating_sub(self.threads.max())).max(1)
+    }
+
+    /// The idle guard of batched wake-ups: a worker about to wait for a task (the queue is
+    /// empty) wakes the producers a release left asleep, so that no worker idles while a
+    /// producer sleeps beside a free slot.
+    #[inline]
+    pub(crate) fn before_worker_waits(&self) {
+        // ORDERING: Relaxed; as in `release`: a producer sets `WAITING` with an RMW before it
+        // parks, and parks only if it saw no room; a release after that RMW sees it. This load
+        // is after our own last release on this thread, so it sees `WAITING` if a producer
+        // parked before that release, and the room is what `wake_producers_that_fit` reads.
+        if self.batches_wakes() {
+            let current = self.slots.load(Ordering::Relaxed);
+            if current & (WAITING | ASYNC_WAITING) != 0 && self.fits(current, 1) {
+                // The queue is empty (the caller found it so), so `defers_wake` lets it
+                // through unless a task was pushed meanwhile, and then that task is the
+                // workers' runway.
+                self.wake_producers_that_fit(current);
+            }
         }
     }
 
@@ -640,7 +836,7 @@ mod tests {
         assert_eq!((shared.in_flight(), shared.weight_in_flight()), (0, 0));
         assert_eq!(shared.try_acquire(4), Err(Refusal::Full), "the husk still holds 7 units");
         match shared.queue.try_pop() {
-            Some(Message::Run(job)) => shared.execute(&*job, super::super::PoppedBy::Worker(0)),
+            Some(Message::Run(job)) => shared.execute(job, super::super::PoppedBy::Worker(0)),
             _ => panic!("the husk is queued"),
         }
         assert_eq!(shared.slots.load(Ordering::Relaxed), 0, "slot and units came back once");

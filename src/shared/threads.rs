@@ -3,28 +3,47 @@
 //!
 //! # The threads word
 //!
-//! One atomic word holds the live workers (low 32 bits), the idle ones among them (the next 31)
-//! and `STOPPED`. Every change is a read-modify-write of this word, so the spawn decision, an
-//! idle worker's retirement and a shrink's retirement are totally ordered.
+//! One atomic word holds the live workers, the *idle* ones among them, the *notified* ones (idle
+//! workers a push has claimed), 21 bits each, and `STOPPED`. Every change is a read-modify-write
+//! of this word (a CAS even when a decision changes nothing), so a push's spawn decision, an idle
+//! worker's retirement and a shrink's retirement are totally ordered, each made on the latest
+//! value.
 //!
 //! | field | raised by | lowered by |
 //! |---|---|---|
-//! | live | `reserve` (at build, a resize that raises `min_workers`, or a push that finds no worker idle), before the thread is spawned | a worker that exits (`Stop`, `Retire`, keep-alive), or a spawn that failed |
-//! | idle | a worker of a lazy executor about to wait for a message | the same worker, once it has one or retires |
+//! | live | a reservation, before the thread is spawned: `fill_to_min` (at build, or a resize that raises `min_workers`), or a push that finds no worker idle | a worker that exits (`Stop`, `Retire`, keep-alive), or a spawn that failed |
+//! | idle | a worker of a lazy executor about to wait for a message; a thread `fill_to_min` reserves is born idle | a push, which moves one to notified (its *claim*); a waiting worker that leaves the wait when no token is left (with a message, or to retire) |
+//! | notified | a push that finds a worker idle | a waiting worker that leaves the wait: with a message, or when its keep-alive runs out (it then looks for the task itself) |
 //! | `STOPPED` | `stop`, once the executor is shut down and every accepted task has run | never |
+//!
+//! Idle + notified is the number of workers waiting for a message. Whichever waiting worker
+//! comes back first answers a push's claim (takes its token), whichever task it got: the counts
+//! are what matter, not which worker a push thought of.
 //!
 //! # Lazy threads
 //!
-//! With `min_workers < max_workers` the executor is *lazy*: after every push, the pusher reads
-//! the word with an RMW and, if no worker is idle and fewer than `max_workers` are alive,
-//! reserves one more and spawns it. A worker that finds the queue empty counts itself idle and
-//! waits at most `keep_alive`; then, if more than `min_workers` are alive, it retires (lowers
-//! live and idle in one RMW). The race to close: a push that counted on a worker being idle,
-//! and that worker retiring without seeing the pushed task. The retiring RMW is ordered after
-//! the pusher's (or before it, and the pusher saw the worker gone and spawned): in the first
-//! case it acquires the pusher's release, so the retiring worker's last `try_pop` sees the task,
-//! and it takes its place back (or, if the pool filled up meanwhile, pushes the task again,
-//! which makes a fresh spawn decision). Modelled in `loom_tests.rs`.
+//! With `min_workers < max_workers` the executor is *lazy*. After every push, the pusher
+//! *claims* an idle worker for its task (idle to notified), or, if none is idle and fewer than
+//! `max_workers` are alive, reserves one more (born claimed: its first look at the queue is for
+//! that task) and spawns it. So every push has a thread of its own that will look at the queue
+//! after the task is in it, unless `max_workers` are alive: N pushes against k idle workers
+//! start N - k threads, up to the maximum, and tasks that wait for each other get a thread each.
+//! (A busy worker that takes a claimed task first only leaves a claimed worker with nothing to
+//! do: one thread more than needed, never one less.)
+//!
+//! A worker that finds the queue empty counts itself idle and waits at most `keep_alive`. If a
+//! message comes, it leaves the wait (takes a token if one is left, else its idle seat). If the
+//! keep-alive runs out:
+//!
+//! - a token is left: a push claimed a waiting worker, and its RMW came before ours, so its task
+//!   is in the queue (it was pushed before the claim): the worker takes the token and looks for
+//!   it with `try_pop` (another thread may have taken it meanwhile: then it waits again);
+//! - no token, more than `min_workers` alive: it retires, lowering live and idle in one RMW. No
+//!   push counted on it: a push that comes after sees it gone and spawns;
+//! - otherwise it stays, and waits as long as it takes.
+//!
+//! The failure this closes is a task queued while no thread will take it: a push that counted
+//! on a worker that was about to take another task, or to retire. Modelled in `loom_tests.rs`.
 //!
 //! # Stopping and shrinking
 //!
@@ -37,24 +56,72 @@
 use std::time::{Duration, Instant};
 
 use super::{worker, Shared};
-use crate::builder::Hooks;
+use crate::hooks::Hooks;
 use crate::queue::Message;
-use crate::stats::bump;
+use crate::stats::{bump, Padded};
 use crate::sync::thread::{self, JoinHandle};
-use crate::sync::{self, Arc, AtomicBool, AtomicU64, AtomicUsize, Mutex, Ordering, Parked};
+use crate::sync::{
+    self, Arc, AtomicBool, AtomicU64, AtomicUsize, Condvar, Mutex, Ordering, Parked,
+};
 
+/// Bits per count: room for `Builder::MAX_WORKERS` (2^16) and far beyond.
+const FIELD_BITS: u32 = 21;
+const FIELD_MASK: u64 = (1 << FIELD_BITS) - 1;
 const LIVE: u64 = 1;
-const LIVE_MASK: u64 = (1 << 32) - 1;
-const IDLE: u64 = 1 << 32;
-const IDLE_MASK: u64 = ((1 << 31) - 1) << 32;
+const IDLE: u64 = 1 << FIELD_BITS;
+const NOTIFIED: u64 = 1 << (2 * FIELD_BITS);
 const STOPPED: u64 = 1 << 63;
 
 fn live(word: u64) -> usize {
-    (word & LIVE_MASK) as usize
+    (word & FIELD_MASK) as usize
 }
 
 fn idle(word: u64) -> usize {
-    ((word & IDLE_MASK) >> 32) as usize
+    ((word >> FIELD_BITS) & FIELD_MASK) as usize
+}
+
+fn notified(word: u64) -> usize {
+    ((word >> (2 * FIELD_BITS)) & FIELD_MASK) as usize
+}
+
+/// How a thread a reservation counted starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Born {
+    /// Counted idle (started by `fill_to_min`): claimable by a push before it even runs.
+    Idle,
+    /// For a push that found no worker idle: its first look at the queue is for that task.
+    Claimed,
+}
+
+/// What a worker knows about its own place: in the threads word, and its index.
+#[derive(Debug)]
+pub(crate) struct Seat {
+    /// Counted among the waiting (idle + notified).
+    idle: bool,
+    /// Its index (`0..max_workers` as of its spawn): its name, its hooks', its counters'.
+    pub(crate) index: usize,
+}
+
+/// What a push decided (see `Threads::claim_or_spawn`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Push {
+    /// An idle worker claimed (or the threads are stopped).
+    Claimed,
+    /// A new thread reserved.
+    Spawn,
+    /// `max_workers` alive, none idle: nothing to do.
+    AtMax,
+}
+
+/// What a waiting worker's keep-alive ran out into (see `Threads::expire`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Expired {
+    /// A push's token taken: look for its task.
+    Claimed,
+    /// Counted out: the worker exits.
+    Retired,
+    /// `min_workers` are alive: wait as long as it takes.
+    Stays,
 }
 
 /// How an executor's threads are started and how many there may be.
@@ -68,14 +135,28 @@ pub(crate) struct ThreadsConfig {
     pub(crate) hooks: Hooks,
 }
 
-/// The workers' join handles, by worker index.
+/// The workers' join handles and indices.
+///
+/// An index is taken by a spawn (the lowest free one) and freed by its thread's decision to
+/// exit, made under this lock with the RMW that counts the thread out of live. So a reservation
+/// (live below `max_workers`) always finds a free index below `max_workers`: at most
+/// `max_workers - 1` other threads hold one. The thread that freed it may still be running its
+/// stop hook (`stopping`): its successor at that index waits for that hook to return before its
+/// own start hook, so that no two threads ever run hooks or tasks under one index at once.
+/// Without a stop hook nothing is left to wait for, and a successor never waits for the end of
+/// the thread itself.
 #[derive(Default)]
 struct Pool {
-    /// `Some` from the spawn of the thread at that index until it is joined (at shutdown, or
-    /// when a new thread takes the index of one that exited).
+    /// `Some` from the spawn of the thread at that index until it is joined (at shutdown) or
+    /// replaced by the next thread at that index (then kept in `predecessors`).
     handles: Vec<Option<JoinHandle<()>>>,
-    /// Whether the index belongs to a live thread.
+    /// The thread that last had the index before the current one: joined at shutdown, or by
+    /// the spawn after next at that index, when it is long past its stop hook.
+    predecessors: Vec<Option<JoinHandle<()>>>,
+    /// Whether the index belongs to a thread that has not decided to exit.
     in_use: Vec<bool>,
+    /// Whether the thread that last had the index is still to return from its stop hook.
+    stopping: Vec<bool>,
 }
 
 /// An executor's worker threads (see the module docs).
@@ -89,6 +170,10 @@ pub(crate) struct Threads {
     /// A `Retire` is queued (or in the hands of a thread that will queue it again): at most one
     /// is, however many resizes there are.
     retire_queued: AtomicBool,
+    /// More than `max_workers` may be alive (a shrink is under way): a worker checks before it
+    /// runs a task it popped (see `retire_if_over_max`). A hint, read with one `Relaxed`
+    /// load per task; the threads word decides.
+    over_max: AtomicBool,
     /// `min_workers` as configured (`None`: follows `max_workers`).
     min_config: Option<usize>,
     keep_alive: Duration,
@@ -96,12 +181,21 @@ pub(crate) struct Threads {
     stack_size: Option<usize>,
     pub(super) hooks: Hooks,
     pool: Mutex<Pool>,
+    /// Signalled as a stop hook returns (`Pool::stopping`).
+    stopped: Condvar,
     /// Held by whoever joins the threads, so that concurrent shutdowns all return once they are
     /// joined.
     joining: Mutex<()>,
     pub(super) started: AtomicU64,
     pub(super) exited: AtomicU64,
+    /// Threads that are not this executor's workers but are running one of its tasks now
+    /// (`Shared::helping`), in the low bits, and `HELPERS_AWAITED`: a shutdown waits for them
+    /// as it waits for the workers. On a line of its own: every helping producer writes it.
+    helpers: Padded<AtomicUsize>,
 }
+
+/// In `Threads::helpers`: a shutdown is waiting (or has waited) for the count to reach zero.
+const HELPERS_AWAITED: usize = 1 << (usize::BITS - 1);
 
 impl Threads {
     /// Threads not started yet; `BoundedExecutor::start` starts `min_workers` of them.
@@ -114,15 +208,18 @@ impl Threads {
             min: AtomicUsize::new(min),
             lazy: AtomicBool::new(min < max),
             retire_queued: AtomicBool::new(false),
+            over_max: AtomicBool::new(false),
             min_config: config.min_workers,
             keep_alive: config.keep_alive,
             name: config.name,
             stack_size: config.stack_size,
             hooks: config.hooks,
             pool: Mutex::new(Pool::default()),
+            stopped: Condvar::new(),
             joining: Mutex::new(()),
             started: AtomicU64::new(0),
             exited: AtomicU64::new(0),
+            helpers: Padded(AtomicUsize::new(0)),
         }
     }
 
@@ -162,71 +259,124 @@ impl Threads {
 
     // ---- starting ------------------------------------------------------------------------
 
-    /// Counts one more live thread, which the caller then spawns: if `when` holds for the word.
-    fn reserve(&self, when: impl Fn(u64) -> bool) -> bool {
-        // ORDERING: AcqRel, and an RMW even when nothing changes: a push's decision must be
-        // ordered with an idle worker's retirement (see the module docs).
+    /// Changes the word as `decide` says, with one RMW (a CAS even when nothing changes, so
+    /// that the decision is made on the latest value: see the module docs), and returns what it
+    /// decided along.
+    fn update<T>(&self, decide: impl Fn(u64) -> (u64, T)) -> T {
         let mut current = self.word.load(Ordering::Relaxed);
         loop {
-            let spawn = current & STOPPED == 0 && when(current);
-            let next = if spawn { current + LIVE } else { current };
+            let (next, decided) = decide(current);
+            // ORDERING: AcqRel: a push's claim is acquired by the worker that takes the token,
+            // which then sees the pushed task (see the module docs); an exit is acquired by the
+            // shutdown that sees no thread left.
             match self.word.compare_exchange_weak(
                 current,
                 next,
                 Ordering::AcqRel,
                 Ordering::Relaxed,
             ) {
-                Ok(_) => return spawn,
+                Ok(_) => return decided,
                 Err(actual) => current = actual,
             }
         }
     }
 
-    /// Takes back a reservation whose thread did not start; true if no thread is left.
-    fn unreserve(&self) -> bool {
-        let previous = self.word.fetch_sub(LIVE, Ordering::AcqRel);
+    /// Takes back a reservation whose thread did not start (`born`: how it was counted); true
+    /// if no thread is left.
+    fn unreserve(&self, born: Born) -> bool {
+        let previous = self.update(|word| {
+            let mut next = word - LIVE;
+            if born == Born::Idle {
+                // Its idle seat, or the token a push left on it.
+                next -= if idle(word) > 0 { IDLE } else { NOTIFIED };
+            }
+            (next, word)
+        });
         self.exited_from(previous)
     }
 
-    /// After a push on a lazy executor: starts a worker if none is idle and fewer than
-    /// `max_workers` are alive.
-    pub(super) fn after_push(&self, shared: &Arc<Shared>) {
-        let max = self.max();
-        if self.reserve(|word| idle(word) == 0 && live(word) < max) {
-            // A refused thread is handled there; the task waits for the threads alive.
-            let _ = self.spawn_reserved(shared);
+    /// After a push on a lazy executor: *claims* an idle worker for the task (moves it from
+    /// idle to notified), or, if none is idle, reserves and starts a new one, up to
+    /// `max_workers`. So N pushes against k idle workers start N - k threads: an idle worker
+    /// is never counted on by two pushes.
+    pub(super) fn claim_or_spawn(&self, shared: &Arc<Shared>) {
+        loop {
+            let max = self.max();
+            let decided = self.update(|word| {
+                if word & STOPPED != 0 {
+                    (word, Push::Claimed)
+                } else if idle(word) > 0 {
+                    (word - IDLE + NOTIFIED, Push::Claimed)
+                } else if live(word) < max {
+                    (word + LIVE, Push::Spawn)
+                } else {
+                    // `max_workers` are alive and none is idle: the task waits for the first
+                    // to come back for work.
+                    (word, Push::AtMax)
+                }
+            });
+            match decided {
+                Push::Claimed => return,
+                // Born claimed: its first look at the queue is for this task. A refused thread
+                // is handled there; the task waits for the threads alive.
+                Push::Spawn => {
+                    let _ = self.spawn_reserved(shared, Born::Claimed);
+                    return;
+                }
+                // A resize that raised the maximum makes an RMW of the word before it counts
+                // the queued tasks: if our RMW came after its, we now see its maximum (and try
+                // again); if before, it counts our task (see `set_max`).
+                Push::AtMax if self.max() > max => continue,
+                Push::AtMax => return,
+            }
         }
     }
 
-    /// Starts threads until `min_workers` are alive: at build, and after a resize.
+    /// Starts threads until `min_workers` are alive: at build, and after a resize. Each is
+    /// counted idle from its reservation on, so that a push right after `build` claims it
+    /// rather than starting one more.
     pub(crate) fn fill_to_min(&self, shared: &Arc<Shared>) -> std::io::Result<()> {
         loop {
             let min = self.min.load(Ordering::Relaxed);
-            if !self.reserve(|word| live(word) < min) {
+            let reserved = self.update(|word| {
+                if word & STOPPED == 0 && live(word) < min {
+                    (word + LIVE + IDLE, true)
+                } else {
+                    (word, false)
+                }
+            });
+            if !reserved {
                 return Ok(());
             }
-            self.spawn_reserved(shared)?;
+            self.spawn_reserved(shared, Born::Idle)?;
         }
     }
 
-    /// Spawns the thread a `reserve` counted, at the lowest free index. If the OS refuses it, the
-    /// reservation is taken back; should no worker be left while tasks are queued, the caller
-    /// runs them itself, so that none waits for a thread that will not come.
-    fn spawn_reserved(&self, shared: &Arc<Shared>) -> std::io::Result<()> {
+    /// Spawns the thread a reservation counted, at the lowest free index. If the OS refuses it,
+    /// the reservation is taken back; should no worker be left while tasks are queued, the
+    /// caller runs them itself, so that none waits for a thread that will not come.
+    fn spawn_reserved(&self, shared: &Arc<Shared>, born: Born) -> std::io::Result<()> {
         let mut pool = self.pool.lock();
         let index = pool.in_use.iter().position(|used| !used).unwrap_or(pool.in_use.len());
         if index == pool.in_use.len() {
             pool.in_use.push(false);
             pool.handles.push(None);
+            pool.predecessors.push(None);
+            pool.stopping.push(false);
         }
-        // The thread that last had this index has exited (it frees the index as its last step
-        // under this lock): reap it.
-        if let Some(old) = pool.handles[index].take() {
-            let _ = old.join();
+        // The thread that last had this index decided to exit, and may still be in its stop
+        // hook: the new one waits for that (see `wait_for_predecessor`), never this spawner,
+        // which may be a producer in the middle of a submit. The one before it is past its stop
+        // hook (its successor waited for it), so joining it here is at most its last steps.
+        if let Some(previous) = pool.handles[index].take() {
+            if let Some(older) = pool.predecessors[index].replace(previous) {
+                let _ = older.join();
+            }
         }
         let name = format!("{}-{index}", self.name);
         let for_thread = Arc::clone(shared);
-        match thread::spawn(name, self.stack_size, move || worker::main(for_thread, index)) {
+        let seat = Seat { idle: born == Born::Idle, index };
+        match thread::spawn(name, self.stack_size, move || worker::main(for_thread, index, seat)) {
             Ok(handle) => {
                 pool.in_use[index] = true;
                 pool.handles[index] = Some(handle);
@@ -235,7 +385,7 @@ impl Threads {
             }
             Err(err) => {
                 drop(pool);
-                if self.unreserve() {
+                if self.unreserve(born) {
                     shared.run_queued_here();
                 }
                 Err(err)
@@ -246,103 +396,154 @@ impl Threads {
     // ---- waiting for work ----------------------------------------------------------------
 
     /// A worker's next message, or `None` if it retired after `keep_alive` without one.
-    pub(super) fn next_message(&self, shared: &Arc<Shared>) -> Option<Message> {
+    pub(super) fn next_message(&self, shared: &Arc<Shared>, seat: &mut Seat) -> Option<Message> {
         let queue = &shared.queue;
-        if !self.is_lazy() {
-            return Some(queue.pop());
-        }
-        if let Some(message) = queue.try_pop() {
-            return Some(message);
-        }
-        // ORDERING: AcqRel, see `reserve`.
-        self.word.fetch_add(IDLE, Ordering::AcqRel);
-        let message = match queue.pop_timeout(self.keep_alive) {
-            Some(message) => message,
-            None => {
-                if self.retire_idle() {
-                    return self.after_retiring(shared);
-                }
-                // `min_workers` are alive: this one stays, and waits as long as it takes.
-                queue.pop()
+        if !seat.idle {
+            if let Some(message) = queue.try_pop() {
+                return Some(message);
             }
-        };
-        self.word.fetch_sub(IDLE, Ordering::AcqRel);
-        Some(message)
-    }
-
-    /// An idle worker whose keep-alive ran out leaves, if more than `min_workers` are alive.
-    fn retire_idle(&self) -> bool {
-        let min = self.min.load(Ordering::Relaxed);
-        let mut current = self.word.load(Ordering::Relaxed);
+            // About to wait: wake a producer that a batched release left asleep.
+            shared.before_worker_waits();
+            if !self.is_lazy() {
+                return Some(queue.pop());
+            }
+            // ORDERING: AcqRel, see `update`: a push that does not see this RMW made its spawn
+            // decision without counting on us.
+            self.word.fetch_add(IDLE, Ordering::AcqRel);
+            seat.idle = true;
+        }
         loop {
-            if live(current) <= min || current & STOPPED != 0 {
-                return false;
+            let message =
+                if self.is_lazy() { queue.pop_timeout(self.keep_alive) } else { Some(queue.pop()) };
+            if let Some(message) = message {
+                self.leave_idle(seat);
+                return Some(message);
             }
-            // ORDERING: AcqRel: acquires every push whose spawn decision counted this worker
-            // idle (see the module docs).
-            match self.word.compare_exchange_weak(
-                current,
-                current - LIVE - IDLE,
-                Ordering::AcqRel,
-                Ordering::Relaxed,
-            ) {
-                Ok(previous) => {
-                    self.exited_from(previous);
-                    return true;
+            match self.expire(seat) {
+                Expired::Retired => return None,
+                Expired::Claimed => {
+                    // The claim's push came before the token we took, and so did its task.
+                    // Another thread may have popped it meanwhile: then wait again.
+                    if let Some(message) = queue.try_pop() {
+                        return Some(message);
+                    }
+                    // ORDERING: AcqRel, as above.
+                    self.word.fetch_add(IDLE, Ordering::AcqRel);
+                    seat.idle = true;
                 }
-                Err(actual) => current = actual,
+                Expired::Stays => {
+                    // `min_workers` are alive: this one stays, and waits as long as it takes.
+                    let message = queue.pop();
+                    self.leave_idle(seat);
+                    return Some(message);
+                }
             }
         }
     }
 
-    /// Right after `retire_idle`: a push that counted on this worker is visible now. Takes the
-    /// worker's place back for it if there is room (`Some`: the worker goes on with it), or
-    /// hands it on.
-    fn after_retiring(&self, shared: &Arc<Shared>) -> Option<Message> {
-        match shared.queue.try_pop()? {
-            Message::Run(job) => {
-                let max = self.max();
-                if self.reserve(|word| live(word) < max) {
-                    return Some(Message::Run(job));
-                }
-                // `max_workers` are alive, or were: pushed again with a fresh spawn decision,
-                // ordered with their own retirements as the first push was with ours.
-                Shared::push_task(shared, Message::Run(job));
+    /// A waiting worker has a message: it is no longer counted among the waiting. It takes a
+    /// push's token if one is left (whichever worker a push claimed, the first that comes back
+    /// with a task answers it), else its own idle seat.
+    fn leave_idle(&self, seat: &mut Seat) {
+        self.update(|word| {
+            // The waiting are counted in idle + notified, and we are one of them.
+            let next = if notified(word) > 0 { word - NOTIFIED } else { word - IDLE };
+            (next, ())
+        });
+        seat.idle = false;
+    }
+
+    /// A waiting worker's keep-alive ran out without a message. If a push left a token, the
+    /// worker takes it and looks for that push's task itself; otherwise, if more than
+    /// `min_workers` are alive, it retires (lowers live and idle in the same RMW). A worker
+    /// still counted idle was claimed by no push, so nothing waits for it.
+    fn expire(&self, seat: &mut Seat) -> Expired {
+        let min = self.min.load(Ordering::Relaxed);
+        // A retirement frees the index, under the pool lock (see `Pool`).
+        let mut pool = self.pool.lock();
+        let expired = self.update(|word| {
+            if notified(word) > 0 {
+                (word - NOTIFIED, Expired::Claimed)
+            } else if live(word) > min && word & STOPPED == 0 {
+                (word - LIVE - IDLE, Expired::Retired)
+            } else {
+                (word, Expired::Stays)
             }
-            // Meant for the workers still alive (a `Stop` is only sent while some are).
-            Message::Stop => shared.queue.push(Message::Stop),
-            Message::Retire => {
-                self.retire_taken();
-                self.pass_retire_on(shared);
+        });
+        match expired {
+            Expired::Claimed => seat.idle = false,
+            // Never the exit a shutdown waits for: only taken before `STOPPED`, and `stop`
+            // reads the live count this exit lowered.
+            Expired::Retired => {
+                seat.idle = false;
+                self.free_index(&mut pool, seat.index);
             }
+            Expired::Stays => {}
         }
-        None
+        expired
     }
 
     // ---- exiting -------------------------------------------------------------------------
 
     /// A worker that took `Retire`: true if it is to exit (more than `max_workers` alive), in
     /// which case it is no longer counted live and has passed the relay on.
-    pub(super) fn retire_over_max(&self, shared: &Shared) -> bool {
+    pub(super) fn retire_over_max(&self, shared: &Shared, seat: &Seat) -> bool {
         self.retire_taken();
-        let mut current = self.word.load(Ordering::Relaxed);
-        loop {
-            if live(current) <= self.max() {
-                return false;
-            }
-            match self.word.compare_exchange_weak(
-                current,
-                current - LIVE,
-                Ordering::AcqRel,
-                Ordering::Relaxed,
-            ) {
-                Ok(previous) => {
-                    self.exited_from(previous);
-                    self.pass_retire_on(shared);
-                    return true;
+        self.retire_if_over_max(shared, seat)
+    }
+
+    /// During a shrink: more than `max_workers` may be alive.
+    #[inline]
+    pub(super) fn shrinking(&self) -> bool {
+        self.over_max.load(Ordering::Relaxed)
+    }
+
+    /// Counts the calling worker out if more than `max_workers` are alive, and passes the
+    /// `Retire` relay on; true if so. Clears the `shrinking` hint once the count is down.
+    ///
+    /// Also called by a worker that popped a task during a shrink: if it is to exit, the
+    /// caller queues the task again for the workers that stay. Without this, idle workers
+    /// beyond the new maximum took tasks pushed after the shrink (their pushes woke them before
+    /// the `Retire` relay reached them), and more than `max_workers` ran at once.
+    pub(super) fn retire_if_over_max(&self, shared: &Shared, seat: &Seat) -> bool {
+        let max = self.max();
+        let retired = {
+            // A retirement frees the index, under the pool lock (see `Pool`).
+            let mut pool = self.pool.lock();
+            let previous = self.update(|word| {
+                if live(word) > max {
+                    (word - LIVE, Some(word))
+                } else {
+                    (word, None)
                 }
-                Err(actual) => current = actual,
+            });
+            if previous.is_some() {
+                self.free_index(&mut pool, seat.index);
             }
+            previous
+        };
+        match retired {
+            Some(previous) => {
+                self.exited_from(previous);
+                self.pass_retire_on(shared);
+                true
+            }
+            None => {
+                // ORDERING: SeqCst on this rare path and in `note_over_max`: a shrink that
+                // stores `true` after lowering `max` either comes after our `false` or is seen
+                // by our second look at `max`, so the hint is never left cleared while more
+                // than `max_workers` are alive.
+                self.over_max.store(false, Ordering::SeqCst);
+                self.note_over_max();
+                false
+            }
+        }
+    }
+
+    /// Sets the `shrinking` hint if more than `max_workers` are alive.
+    fn note_over_max(&self) {
+        if self.live() > self.max.load(Ordering::SeqCst) {
+            self.over_max.store(true, Ordering::SeqCst);
         }
     }
 
@@ -361,8 +562,12 @@ impl Threads {
     }
 
     /// A worker that took `Stop` leaves, and passes it on to the next one, if any.
-    pub(super) fn exit_on_stop(&self, shared: &Shared) {
-        let previous = self.word.fetch_sub(LIVE, Ordering::AcqRel);
+    pub(super) fn exit_on_stop(&self, shared: &Shared, seat: &Seat) {
+        let previous = {
+            let mut pool = self.pool.lock();
+            self.free_index(&mut pool, seat.index);
+            self.word.fetch_sub(LIVE, Ordering::AcqRel)
+        };
         if !self.exited_from(previous) {
             shared.queue.push(Message::Stop);
         }
@@ -374,9 +579,28 @@ impl Threads {
         bump(&self.exited, 1);
     }
 
-    /// A worker thread's last step: frees its index (its handle stays, to be joined).
-    pub(super) fn release_index(&self, index: usize) {
-        self.pool.lock().in_use[index] = false;
+    /// A worker that decided to exit frees its index (under the pool lock, with the RMW that
+    /// counted it out): the next thread at that index waits for its stop hook, if any.
+    fn free_index(&self, pool: &mut Pool, index: usize) {
+        pool.in_use[index] = false;
+        pool.stopping[index] = self.hooks.on_stop.is_some();
+    }
+
+    /// A worker thread's first step: waits until the thread that had its index before it has
+    /// returned from its stop hook, if it had one to run.
+    pub(super) fn wait_for_predecessor(&self, index: usize) {
+        let mut pool = self.pool.lock();
+        while pool.stopping[index] {
+            self.stopped.wait(&mut pool);
+        }
+    }
+
+    /// A worker's stop hook returned: the next thread at its index may start.
+    pub(super) fn stop_hook_returned(&self, index: usize) {
+        let mut pool = self.pool.lock();
+        pool.stopping[index] = false;
+        drop(pool);
+        self.stopped.notify_all();
     }
 
     /// After live went down from `previous`: wakes the shutdown if that was the last thread.
@@ -402,18 +626,74 @@ impl Threads {
         }
     }
 
-    /// Waits until the threads are stopped and every one has exited, or `deadline`; true if so.
+    /// Waits until the threads are stopped and every one has exited, then until no helper is
+    /// left ending a task (see `enter_helper`), or `deadline`; true if so.
     pub(crate) fn wait_exited(&self, deadline: Option<Instant>) -> bool {
         let done = |word: u64| word & STOPPED != 0 && live(word) == 0;
         loop {
             // ORDERING: Acquire pairs with the exits' AcqRel: a shutdown that sees no thread
             // left sees every task's effects.
             if done(self.word.load(Ordering::Acquire)) {
-                return true;
+                break;
             }
             let should_park = || !done(self.word.load(Ordering::Relaxed));
             if sync::park(self.key(), should_park, deadline) == Parked::TimedOut {
-                return done(self.word.load(Ordering::Acquire));
+                if done(self.word.load(Ordering::Acquire)) {
+                    break;
+                }
+                return false;
+            }
+        }
+        self.wait_helpers(deadline)
+    }
+
+    // ---- helpers -------------------------------------------------------------------------
+
+    fn helpers_key(&self) -> usize {
+        &*self.helpers as *const AtomicUsize as usize
+    }
+
+    /// A thread that is not one of the workers is about to run tasks of this executor: a
+    /// producer helping, a caller running its own task (`submit_or_run`), or `run_queued_here`.
+    /// Until `leave_helper`, a shutdown waits for it.
+    ///
+    /// Why a shutdown that has seen the workers exit also sees this count (or its decrement):
+    /// a helper registers before it pops a task, and gives the task's slot back (with
+    /// `Release`) after; the release that takes the count to zero after `SHUTDOWN` acquires
+    /// (`Shared::release_slow`, or `begin_shutdown` itself if it finds zero) before it stops
+    /// the workers, and the shutdown acquires their exit. A caller-runs task holds no slot: its
+    /// caller checks for `SHUTDOWN` with an RMW after registering (see `Shared::helping`).
+    pub(super) fn enter_helper(&self) {
+        // ORDERING: AcqRel (see above). Every change of this word is an RMW, so its order with
+        // the shutdown's `fetch_or` below decides who sees whom.
+        self.helpers.fetch_add(1, Ordering::AcqRel);
+    }
+
+    /// A helper is done: whatever it ran has ended (published, its result and its queue entry
+    /// dropped). Wakes a waiting shutdown if it was the last.
+    pub(super) fn leave_helper(&self) {
+        // ORDERING: Release, so that a shutdown that sees the count reach zero sees the ended
+        // tasks' effects; Acquire for `HELPERS_AWAITED`, set by an RMW of this word.
+        let previous = self.helpers.fetch_sub(1, Ordering::AcqRel);
+        if previous == HELPERS_AWAITED | 1 {
+            sync::unpark_all(self.helpers_key());
+        }
+    }
+
+    /// Waits until no helper is left, or `deadline`; true if so.
+    fn wait_helpers(&self, deadline: Option<Instant>) -> bool {
+        let count = |helpers: usize| helpers & !HELPERS_AWAITED;
+        loop {
+            // ORDERING: Acquire pairs with `leave_helper`'s Release (see `enter_helper`).
+            if count(self.helpers.load(Ordering::Acquire)) == 0 {
+                return true;
+            }
+            // Under the bucket lock `unpark_all` takes: the last helper either sees the flag
+            // (its RMW comes after ours) and wakes us, or we see it gone.
+            let should_park =
+                || count(self.helpers.fetch_or(HELPERS_AWAITED, Ordering::AcqRel)) != 0;
+            if sync::park(self.helpers_key(), should_park, deadline) == Parked::TimedOut {
+                return count(self.helpers.load(Ordering::Acquire)) == 0;
             }
         }
     }
@@ -421,8 +701,15 @@ impl Threads {
     /// Joins every thread started so far (after `wait_exited`, they have all left their loop).
     pub(crate) fn join_all(&self) {
         let _joining = self.joining.lock();
-        let handles: Vec<_> =
-            self.pool.lock().handles.iter_mut().filter_map(Option::take).collect();
+        let handles: Vec<_> = {
+            let mut pool = self.pool.lock();
+            let pool = &mut *pool;
+            pool.handles
+                .iter_mut()
+                .chain(pool.predecessors.iter_mut())
+                .filter_map(Option::take)
+                .collect()
+        };
         for handle in handles {
             // Workers catch every panic of user code, so join only fails if the runtime aborted
             // the thread in a way we cannot do anything about.
@@ -435,25 +722,42 @@ impl Threads {
     pub(crate) fn forget_all(&self) {
         if let Some(mut pool) = self.pool.try_lock() {
             std::mem::forget(std::mem::take(&mut pool.handles));
+            std::mem::forget(std::mem::take(&mut pool.predecessors));
         }
     }
 
     // ---- resizing ------------------------------------------------------------------------
 
     /// Sets `max_workers` (and `min_workers`, if it follows it or is above it): the caller has
-    /// validated `max`. Starts threads up to the new minimum; sends the `Retire` relay if more
-    /// than `max` are alive.
+    /// validated `max`. Starts threads up to the new minimum, and on a lazy executor claims or
+    /// starts a thread for each task queued (up to the new maximum); sends the `Retire` relay
+    /// if more than `max` are alive.
     pub(crate) fn set_max(&self, shared: &Arc<Shared>, max: usize) -> std::io::Result<()> {
         {
             // Under the pool lock, so that concurrent resizes apply in one order.
             let _pool = self.pool.lock();
             let min = self.min_config.map_or(max, |min| min.min(max));
-            self.max.store(max, Ordering::Relaxed);
+            // ORDERING: SeqCst, see `retire_if_over_max`.
+            self.max.store(max, Ordering::SeqCst);
             self.min.store(min, Ordering::Relaxed);
             self.lazy.store(min < max, Ordering::Relaxed);
         }
+        self.note_over_max();
         self.pass_retire_on(shared);
-        self.fill_to_min(shared)
+        self.fill_to_min(shared)?;
+        // Tasks queued while `max_workers` were busy found no thread to claim or start: a
+        // higher maximum owes them one each now (or the claim of an idle one), as their
+        // pushes would have had it been in force. The RMW orders this count against a push
+        // deciding on the old maximum (see `claim_or_spawn`): a push whose RMW comes before
+        // ours has its task queued by now, and one whose RMW comes after sees the new maximum.
+        self.update(|word| (word, ()));
+        if self.is_lazy() {
+            // Each claims an idle worker or starts one: past twice the maximum, none can.
+            for _ in 0..shared.queue.len().min(2 * max) {
+                self.claim_or_spawn(shared);
+            }
+        }
+        Ok(())
     }
 }
 
@@ -463,6 +767,7 @@ impl std::fmt::Debug for Threads {
         f.debug_struct("Threads")
             .field("live", &live(word))
             .field("idle", &idle(word))
+            .field("notified", &notified(word))
             .field("max", &self.max())
             .finish_non_exhaustive()
     }
