@@ -8,8 +8,8 @@ rows whose code is listed (`is_in`, streaming engine), splits them with `partiti
 and writes `DIR/<code>.csv` for every listed code (header only when it matches nothing). Prints
 one summary line with the wall time and the peak RSS of the interpreter.
 
-Standard library plus `polars` (pip install polars). Run by hand (compare.sh runs it with
-PYTHON=1); not run by CI.
+Standard library plus `polars` (compare.sh runs it with PYTHON=1, from the venv it makes); not
+run by CI.
 """
 
 import argparse

@@ -19,6 +19,16 @@ use std::sync::Arc;
 /// bound on memory.
 const MAX_ROW: usize = 256 << 20;
 
+/// The largest `--block-size`: as long as the longest row. Blocks past a few MiB only lose
+/// parallelism at the end of the file (see the README's measurements), and `capacity()` of them
+/// are alive at once.
+pub(crate) const MAX_BLOCK_SIZE: usize = MAX_ROW;
+
+/// The first read into an empty buffer. After it, each read asks for as much as the buffer holds
+/// already, so the buffer grows with the data that arrives, never to the block size up front:
+/// a 25-byte file costs 64 KiB at any `--block-size`.
+const FIRST_READ: usize = 64 << 10;
+
 /// The row ends (offsets just past each `\n` outside quotes) of `bytes`, which starts outside
 /// quotes. After the iterator is exhausted, [`RowEnds::open_quote`] says whether `bytes` ends inside
 /// a quoted field, and where that field opened.
@@ -149,6 +159,57 @@ impl ErrorKind {
     }
 }
 
+/// The longest header row accepted, in bytes: a header is a few dozen column names, and one with
+/// no row end this far in is a quote never closed (or not a CSV), refused before more is read.
+pub(crate) const MAX_HEADER: usize = 1 << 20;
+
+/// Finds where the header row ends as its bytes arrive, scanning each byte once (the header reader
+/// rescanned from the start after every read: 12 s for 48 MB), and refuses a header that leaves a
+/// quoted field open or runs past [`MAX_HEADER`], as strictly as the blocks refuse a row.
+#[derive(Debug, Default)]
+pub(crate) struct HeaderScan {
+    scanned: usize,
+    quoted: bool,
+}
+
+impl HeaderScan {
+    /// The header's end (just past its row end) in `bytes`, everything read so far; `None` while
+    /// more must be read. At the end of the input (`eof`), the header is the whole input unless a
+    /// quoted field is still open. The error is `InvalidData`, with the reason as its message.
+    pub(crate) fn end(&mut self, bytes: &[u8], eof: bool) -> io::Result<Option<usize>> {
+        let upto = bytes.len().min(MAX_HEADER + 1);
+        for i in memchr::memchr2_iter(b'"', b'\n', &bytes[self.scanned..upto]) {
+            let at = self.scanned + i;
+            if bytes[at] == b'"' {
+                self.quoted = !self.quoted;
+            } else if !self.quoted {
+                return Ok(Some(at + 1));
+            }
+        }
+        self.scanned = upto;
+        let refuse = |why: String| Err(io::Error::new(io::ErrorKind::InvalidData, why));
+        if upto > MAX_HEADER {
+            return refuse(format!(
+                "the header (line 1) is longer than {} MiB{}",
+                MAX_HEADER >> 20,
+                if self.quoted { ": a quoted field opened in it is never closed" } else { "" }
+            ));
+        }
+        match (eof, self.quoted) {
+            (true, true) => {
+                refuse("the header (line 1) opens a quoted field that is never closed".to_owned())
+            }
+            (true, false) => Ok(Some(bytes.len())),
+            (false, _) => Ok(None),
+        }
+    }
+
+    /// The header of an input held whole in memory.
+    pub(crate) fn whole(bytes: &[u8]) -> io::Result<usize> {
+        Ok(HeaderScan::default().end(bytes, true)?.unwrap_or(bytes.len()))
+    }
+}
+
 /// One block: whole rows of the input, `offset` bytes from the file's start.
 #[derive(Debug)]
 pub(crate) struct Block {
@@ -226,12 +287,10 @@ impl Blocks {
             done: false,
             counters: Arc::default(),
         };
+        let mut scan = HeaderScan::default();
         let header_end = loop {
-            if let Some(end) = RowEnds::new(&blocks.pending).next() {
+            if let Some(end) = scan.end(&blocks.pending, blocks.eof)? {
                 break end;
-            }
-            if blocks.eof || blocks.pending.len() > MAX_ROW {
-                break blocks.pending.len();
             }
             // One read at a time: from a pipe, the header may be all there is for now.
             blocks.read_once(64 << 10)?;
@@ -266,11 +325,14 @@ impl Blocks {
         }
     }
 
-    /// Reads until `pending` holds `target` bytes or the input ends.
+    /// Reads until `pending` holds `target` bytes or the input ends. Each read asks for at most
+    /// what `pending` holds already (or [`FIRST_READ`]), so memory follows the data that arrives.
     fn fill(&mut self, target: usize) -> io::Result<()> {
         while !self.eof && self.pending.len() < target {
             let len = self.pending.len();
-            self.pending.resize(target, 0);
+            let room = self.pending.capacity() - len;
+            let step = (target - len).min(room.max(len).max(FIRST_READ));
+            self.pending.resize(len + step, 0);
             match self.reader.read(&mut self.pending[len..]) {
                 Ok(0) => {
                     self.pending.truncate(len);
@@ -350,7 +412,10 @@ impl Blocks {
                 0 => cut,
                 kept => kept,
             };
-            let mut rest = Vec::with_capacity(self.block_size.max(self.pending.len() - cut));
+            // Room for a whole block once data arrives at that rate (this block was at least
+            // half one): then the next block is one read, into memory allocated once.
+            let next = if self.eof { 0 } else { self.block_size.min(cut.saturating_mul(2)) };
+            let mut rest = Vec::with_capacity(next.max(self.pending.len() - cut));
             rest.extend_from_slice(&self.pending[cut..]);
             let mut bytes = std::mem::replace(&mut self.pending, rest);
             bytes.truncate(cut);
@@ -450,6 +515,22 @@ mod tests {
         assert_eq!(cut("code\n\n\n", 2).1, Vec::<String>::new());
         assert_eq!(trailing_blank_lines(b"code\n1\r\n\r\n\n"), 2);
         assert_eq!(trailing_blank_lines(b"code\n1"), 0);
+    }
+
+    #[test]
+    fn a_header_is_refused_like_a_row() {
+        let open = Box::new(io::Cursor::new(b"code,\"name,age\n0001,a,1\n".to_vec()));
+        let err = Blocks::new(open, 4, true).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::InvalidData);
+        assert!(err.to_string().contains("never closed"), "{err}");
+        let long = [b"code,name,age".as_slice(), &vec![b'x'; MAX_HEADER], b"\n1,a,2\n"].concat();
+        let err = Blocks::new(Box::new(io::Cursor::new(long)), 4, true).unwrap_err();
+        assert!(err.to_string().contains("longer than 1 MiB"), "{err}");
+        // Quoted line breaks and doubled quotes are part of a header as of a row.
+        let (header, _) = cut("\"co\"\"\nde\",name\n1,2\n", 3);
+        assert_eq!(header, "\"co\"\"\nde\",name\n");
+        assert_eq!(HeaderScan::whole(b"code,name").unwrap(), 9);
+        assert!(HeaderScan::whole(b"code,\"name").is_err());
     }
 
     #[test]

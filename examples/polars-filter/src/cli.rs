@@ -4,6 +4,8 @@ use std::path::PathBuf;
 
 use clap::{Parser, ValueEnum};
 
+use crate::blocks::MAX_BLOCK_SIZE;
+
 /// Select, for each code of a list, the rows of a CSV whose `code` column equals it, in parallel
 /// through a bounded executor.
 ///
@@ -69,9 +71,9 @@ pub(crate) struct Args {
     #[arg(long, value_enum, default_value_t = Strategy::Stream)]
     pub(crate) strategy: Strategy,
 
-    /// Bytes per block of the stream strategy (suffixes K, M, G: powers of 1024). Each block is
-    /// cut at a row end; at most capacity() blocks are alive at once.
-    #[arg(long, value_name = "BYTES", default_value = "2M", value_parser = parse_size)]
+    /// Bytes per block of the stream strategy (suffixes K, M, G: powers of 1024), at most 256M.
+    /// Each block is cut at a row end; at most capacity() blocks are alive at once.
+    #[arg(long, value_name = "BYTES", default_value = "2M", value_parser = parse_block_size)]
     pub(crate) block_size: usize,
 
     /// Print only the summary line (results are still computed and, with --out, written).
@@ -84,9 +86,35 @@ pub(crate) struct Args {
     #[arg(long, value_name = "BYTES", default_value = "64M", value_parser = parse_size)]
     pub(crate) buffer_size: usize,
 
+    /// Print the plan of --csv and exit: where its blocks are cut (at --block-size, as the
+    /// stream cuts them), the input's identity, the header, and the code list, exactly as
+    /// numbered. A distributed run hands each range to a `--range` task (see
+    /// examples/polars-filter/distributed/).
+    #[arg(long, requires = "csv", conflicts_with_all = ["out", "processes", "plan_file"])]
+    pub(crate) plan: bool,
+
+    /// Range mode: the plan (written by --plan) whose range --range runs.
+    #[arg(long, value_name = "PATH", requires_all = ["range", "pieces", "csv"],
+          conflicts_with_all = ["out", "processes", "codes", "codes_file"])]
+    pub(crate) plan_file: Option<PathBuf>,
+
+    /// Range mode: run range K (from 0) of --plan-file alone: read its bytes only, select, parse
+    /// and split them as a stream task does, and write its pieces to --pieces.
+    #[arg(long, value_name = "K", requires = "plan_file")]
+    pub(crate) range: Option<usize>,
+
+    /// Range mode: the new (or empty) directory for the range's pieces: `<code>.rows` (rows
+    /// without a header) for each code with rows, then `_RANGE`, which says it is complete.
+    #[arg(long, value_name = "DIR", requires = "plan_file")]
+    pub(crate) pieces: Option<PathBuf>,
+
     /// Hidden worker mode of --processes: the block to handle, as OFFSET:LEN in bytes.
-    #[arg(long, hide = true, value_name = "OFFSET:LEN", requires_all = ["worker_header", "codes_file"])]
+    #[arg(long, hide = true, value_name = "OFFSET:LEN", requires_all = ["worker_header", "worker_codes"])]
     pub(crate) worker_range: Option<String>,
+
+    /// Hidden worker mode of --processes: the parent's code list, exactly (see `processes.rs`).
+    #[arg(long, hide = true, value_name = "PATH", requires = "worker_range")]
+    pub(crate) worker_codes: Option<PathBuf>,
 
     /// Hidden worker mode of --processes: the identity (device, inode, size, modification time) of
     /// the file the parent cut, so that a child never reads another version of it.
@@ -116,6 +144,16 @@ fn parse_size(text: &str) -> Result<usize, String> {
         Some(0) => Err("the block size must be at least 1 byte".to_owned()),
         Some(bytes) => Ok(bytes),
         None => Err(format!("too large: {text}")),
+    }
+}
+
+/// A size for `--block-size`: at most [`MAX_BLOCK_SIZE`].
+fn parse_block_size(text: &str) -> Result<usize, String> {
+    match parse_size(text)? {
+        bytes if bytes > MAX_BLOCK_SIZE => {
+            Err(format!("{text} is more than the largest block size, {}M", MAX_BLOCK_SIZE >> 20))
+        }
+        bytes => Ok(bytes),
     }
 }
 

@@ -1,46 +1,24 @@
-//! Ctrl-C and SIGTERM: the run's partial results and scratch directories are removed, then the
+//! Ctrl-C and SIGTERM: the writers are stopped, everything the run created is removed, then the
 //! process exits with one line and status 128 + the signal's number.
 //!
 //! The handler is a thread of its own (`signal_hook`'s iterator), so it acts even while the main
-//! thread is blocked in a read. It removes every `DIR/<code>.csv.part` of the run and every
-//! scratch directory still registered; completed `<code>.csv` files of the whole-frame strategies
-//! stay, but `DIR/_SUCCESS` was removed at the start and is never written, so the directory does
-//! not pass for complete. `--processes` children notice the parent's end through their stdin.
+//! thread is blocked in a read. It calls [`writes::stop`], which first waits for the file
+//! operations under way and closes the gate to new ones, then removes every file, scratch
+//! directory and lock this run created. A run interrupted after its `_SUCCESS` was renamed into
+//! place is complete: its results stay. `--processes` children notice the parent's end through
+//! their stdin.
 
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::Mutex;
 
-/// What to remove if the run is interrupted.
-#[derive(Debug)]
-struct Cleanup {
-    out: Option<PathBuf>,
-    codes: Vec<String>,
-    scratch: Vec<PathBuf>,
-}
+use crate::writes;
 
-static CLEANUP: Mutex<Cleanup> =
-    Mutex::new(Cleanup { out: None, codes: Vec::new(), scratch: Vec::new() });
+/// The output directory, for the handler's message.
+static OUT: Mutex<Option<PathBuf>> = Mutex::new(None);
 
-fn cleanup() -> MutexGuard<'static, Cleanup> {
-    // A panic elsewhere while holding it leaves valid data: keep going.
-    CLEANUP.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
-}
-
-/// The output directory and codes whose `.part` files an interrupt removes.
-pub(crate) fn watch_out(dir: &Path, codes: &[String]) {
-    let mut state = cleanup();
-    state.out = Some(dir.to_path_buf());
-    state.codes = codes.to_vec();
-}
-
-/// A scratch directory an interrupt removes.
-pub(crate) fn watch_scratch(dir: &Path) {
-    cleanup().scratch.push(dir.to_path_buf());
-}
-
-/// The scratch directory is gone already.
-pub(crate) fn unwatch_scratch(dir: &Path) {
-    cleanup().scratch.retain(|d| d != dir);
+/// The output directory the handler's message names.
+pub(crate) fn watch_out(dir: &Path) {
+    *OUT.lock().unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(dir.to_path_buf());
 }
 
 /// Starts the handler thread (Unix; elsewhere the default handling stays).
@@ -52,21 +30,19 @@ pub(crate) fn install() -> anyhow::Result<()> {
     let mut signals = Signals::new([SIGINT, SIGTERM])?;
     std::thread::Builder::new().name("signals".to_owned()).spawn(move || {
         if let Some(signal) = signals.forever().next() {
-            let state = cleanup();
-            if let Some(dir) = &state.out {
-                for code in &state.codes {
-                    let _ = std::fs::remove_file(dir.join(format!("{code}.csv.part")));
-                }
-            }
-            for dir in &state.scratch {
-                let _ = std::fs::remove_dir_all(dir);
-            }
+            let stopped = writes::stop();
             let name = if signal == SIGINT { "SIGINT" } else { "SIGTERM" };
-            let out = match &state.out {
-                Some(dir) => format!("; {} has no _SUCCESS", dir.display()),
-                None => String::new(),
+            let out = OUT.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).clone();
+            let what = match (out, stopped.committed) {
+                (Some(dir), true) => {
+                    format!(" after {} was complete: its results stay", dir.display())
+                }
+                (Some(dir), false) => {
+                    format!(": partial results removed; {} has no _SUCCESS", dir.display())
+                }
+                (None, _) => ": partial results removed".to_owned(),
             };
-            eprintln!("polars-filter: error: interrupted by {name}: partial results removed{out}");
+            eprintln!("polars-filter: error: interrupted by {name}{what}");
             std::process::exit(128 + signal);
         }
     })?;

@@ -7,15 +7,22 @@
 
 mod blocks;
 mod cli;
+mod collect;
 mod data;
 mod error;
 mod generate;
+mod input;
 mod interrupt;
+mod outdir;
+mod plan;
 mod processes;
+mod select;
 mod sink;
 mod stream;
 mod threads;
+mod writes;
 
+use std::fs;
 use std::process::ExitCode;
 use std::time::Instant;
 
@@ -24,7 +31,8 @@ use bounded_executor::BoundedExecutor;
 use clap::Parser as _;
 
 use crate::cli::{Args, Strategy};
-use crate::data::Source;
+use crate::input::{Input, Source};
+use crate::outdir::OutDir;
 use crate::sink::Sink;
 
 fn main() -> ExitCode {
@@ -64,7 +72,8 @@ fn run(args: Args) -> Result<()> {
         if args.worker_watch_stdin {
             processes::exit_with_parent();
         }
-        let codes = args.codes_file.as_deref().ok_or_else(|| anyhow!("--codes-file missing"))?;
+        let codes =
+            args.worker_codes.as_deref().ok_or_else(|| anyhow!("--worker-codes missing"))?;
         let header = args.worker_header.ok_or_else(|| anyhow!("--worker-header missing"))?;
         return processes::child(&source, codes, range, header, args.worker_input.as_deref());
     }
@@ -82,6 +91,15 @@ fn run(args: Args) -> Result<()> {
         );
     }
 
+    if let (Some(plan_file), Some(range), Some(pieces)) =
+        (&args.plan_file, args.range, &args.pieces)
+    {
+        if let Source::File(path) = &source {
+            writes::protect(path, "the input given as --csv");
+        }
+        return plan::run_range(&source, plan_file, range, pieces);
+    }
+
     let codes = match (&args.codes, &args.codes_file) {
         (Some(list), _) => data::parse_codes(list.split(','), "--codes")?,
         (None, Some(path)) => data::read_codes_file(path)?,
@@ -91,18 +109,38 @@ fn run(args: Args) -> Result<()> {
         }
         (None, None) => bail!("empty code list: give --codes A,B,C or --codes-file PATH"),
     };
-    if args.out.is_some() || args.processes {
+    if args.out.is_some() || args.processes || args.plan {
         data::check_file_names(&codes)?;
     }
-    if let Some(dir) = &args.out {
-        data::check_out_is_not_input(dir, &codes, &source)?;
-        let input = match &source {
-            Source::File(path) => Some(path.as_path()),
-            Source::Bundled => None,
-        };
-        sink::prepare_out(dir, input)?;
-        interrupt::watch_out(dir, &codes);
+    // Never written, renamed over or removed, whatever their names.
+    if let Source::File(path) = &source {
+        writes::protect(path, "the input given as --csv");
     }
+    if let Some(path) = &args.codes_file {
+        writes::protect(path, "the codes file given as --codes-file");
+    }
+    // Opened before --out is touched: a missing or unreadable input costs no previous result.
+    if let (true, Source::File(path)) = (args.plan, &source) {
+        // Checked before the open: opening a FIFO waits for a writer.
+        if fs::metadata(path).is_ok_and(|meta| !meta.is_file()) {
+            bail!(
+                "--plan needs a regular file: {} is not one (each range is read again by offset)",
+                error::path(path)
+            );
+        }
+    }
+    let input = Input::open(&source, args.processes)?;
+    if args.plan {
+        return plan::print(&input, &codes, args.block_size);
+    }
+    let out = match &args.out {
+        Some(dir) => {
+            let out = OutDir::open(dir, &codes)?;
+            interrupt::watch_out(dir);
+            Some(out)
+        }
+        None => None,
+    };
 
     let workers = match args.workers {
         Some(n) => n as usize,
@@ -110,19 +148,26 @@ fn run(args: Args) -> Result<()> {
     };
     let ratio = args.queue_ratio as usize;
     let streaming = args.processes || args.strategy == Strategy::Stream;
-    let mut sink = Sink::new(args.out.clone(), args.quiet, codes.len(), streaming);
+    let mut sink = Sink::new(out, args.quiet, codes.len(), streaming);
 
     let how = if streaming {
         let exec = build(workers, ratio)?;
-        let opts = stream::Options { block_size: args.block_size, buffer_size: args.buffer_size };
+        let opts =
+            stream::Options { block_size: args.block_size, buffer_size: args.buffer_size, workers };
         let (name, totals) = if args.processes {
-            ("processes", processes::run(&exec, &source, &codes, &mut sink, opts)?)
+            ("processes", processes::run(&exec, &input, &codes, &mut sink, opts)?)
         } else {
-            ("stream", stream::run(&exec, &source, &codes, &mut sink, opts)?)
+            ("stream", stream::run(&exec, &input, &codes, &mut sink, opts)?)
+        };
+        let writes = match totals.writers {
+            Some((threads, peak)) => {
+                format!("; writes: {threads} threads, at most {} in flight", size(peak))
+            }
+            None => String::new(),
         };
         format!(
             "{name}: {workers} workers, capacity {}, at most {} in flight, {} read ({} each); {} \
-             input rows",
+             input rows{writes}",
             exec.capacity(),
             plural(totals.peak_blocks as u64, "block"),
             plural(totals.blocks, "block"),
@@ -133,7 +178,7 @@ fn run(args: Args) -> Result<()> {
         // Read once, in the parent: bad input fails here with one clear line instead of once per
         // code.
         let read_start = Instant::now();
-        let frame = data::read_frame(&source)?;
+        let frame = data::read_frame(&input)?;
         let read_secs = read_start.elapsed().as_secs_f64();
         let rows_in = frame.height();
         let report = match args.strategy {
@@ -154,6 +199,12 @@ fn run(args: Args) -> Result<()> {
             }
             Strategy::PartitionBy => threads::partition_by(frame, &codes, &mut sink)?,
         };
+        // The results were computed from a copy in memory, proven whole when it was read; the
+        // file must still be that version when they are committed.
+        if let Err(err) = input.verify() {
+            writes::discard();
+            return Err(err);
+        }
         let bound = match report.executor {
             Some((workers, capacity)) => format!("{workers} workers, capacity {capacity}, "),
             None => String::new(),

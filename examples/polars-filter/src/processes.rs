@@ -7,6 +7,16 @@
 //! as a thread would, and sends the pieces back on its stdout. The parent's consumer appends them
 //! in input order, exactly as in thread mode, so both modes write the same bytes.
 //!
+//! # The code list
+//!
+//! A child must number the codes exactly as the parent does: a piece's code is an index into the
+//! parent's list. So the parent writes its list as it is, after trimming, BOM stripping and
+//! de-duplication, into a file of its scratch directory, and the child reads it back without any
+//! of those: [`write_codes`] and [`read_codes`], one code a line under a first line that says how
+//! many. (A code cannot hold a line break: `--processes` refuses control characters in codes.)
+//! Re-reading it as a `--codes-file` would strip a BOM from `<BOM>A` and then drop it as a
+//! duplicate of `A`, and every later code's rows would go to the wrong file.
+//!
 //! # Spawn, never fork
 //!
 //! `fork()` copies only the calling thread. A child of a threaded process inherits every lock in
@@ -25,10 +35,12 @@ use anyhow::{bail, Context, Result};
 use bounded_executor::BoundedExecutor;
 
 use crate::blocks::{BlockError, ErrorKind};
-use crate::data::{self, Source};
-use crate::error::one_line;
-use crate::sink::{Scratch, Sink};
-use crate::stream::{self, Input, Opened, Options, Piece, Pieces, Totals, Wanted};
+use crate::data;
+use crate::error::{self, one_line};
+use crate::input::{Identity, Input, Source};
+use crate::sink::Sink;
+use crate::stream::{self, Opened, Options, Piece, Pieces, Reading, Totals, Wanted};
+use crate::writes::{self, Access, Scratch};
 
 /// The environment variable Polars reads for the size of its pool.
 const POLARS_MAX_THREADS: &str = "POLARS_MAX_THREADS";
@@ -37,37 +49,25 @@ const POLARS_MAX_THREADS: &str = "POLARS_MAX_THREADS";
 /// running at once).
 pub(crate) fn run(
     exec: &BoundedExecutor,
-    source: &Source,
+    input: &Input,
     codes: &[String],
     sink: &mut Sink,
     opts: Options,
 ) -> Result<Totals> {
     let exe = std::env::current_exe().context("cannot find this program's own path")?;
-    if let Source::File(path) = source {
-        // A pipe or a device cannot be read again by the children (and opening a FIFO would wait
-        // for a writer): say so at once.
-        let meta = std::fs::metadata(path);
-        if meta.as_ref().is_ok_and(|meta| !meta.is_file() && !meta.is_dir()) {
-            bail!(
-                "--processes needs a regular file: {} is not one (its children re-read their \
-                 blocks by offset); run without --processes",
-                path.display()
-            );
-        }
-    }
-    let Opened { header, schema, blocks, len } = stream::open(source, opts.block_size, false)?;
+    // (A pipe or a device, which children could not read again, was refused by `Input::open`.)
+    let Opened { header, schema, blocks } = stream::open(input, opts.block_size, false)?;
     // The version of the input the parent cuts: each child checks it reads the same one.
-    let identity = source.identity()?;
+    let identity = input.identity().map(Identity::encode);
     let counters = blocks.counters();
     // The code list goes to the children in a file: 20,000 codes do not fit on a command line.
     let scratch = Scratch::new()?;
     let codes_file = scratch.path().join("codes.txt");
-    std::fs::write(&codes_file, codes.join("\n"))
-        .with_context(|| format!("cannot write {}", codes_file.display()))?;
+    write_codes(&codes_file, codes)?;
     // Each child is one of `max_workers` running at once: one Polars thread each fills the cores
     // without oversubscribing them. A POLARS_MAX_THREADS set by the user is passed through as is.
     let polars_threads = std::env::var(POLARS_MAX_THREADS).unwrap_or_else(|_| "1".to_owned());
-    let csv = match source {
+    let csv = match input.source() {
         Source::File(path) => Some(path.clone()),
         Source::Bundled => None,
     };
@@ -79,7 +79,7 @@ pub(crate) fn run(
             command.arg(joined("--csv=", path.as_os_str()));
         }
         command
-            .arg(joined("--codes-file=", codes_file.as_os_str()))
+            .arg(joined("--worker-codes=", codes_file.as_os_str()))
             .arg(format!("--worker-range={offset}:{len}"))
             .arg(format!("--worker-header={header_len}"));
         if let Some(identity) = &identity {
@@ -92,8 +92,8 @@ pub(crate) fn run(
         run_child(command)
     });
     let results = exec.map(blocks, move |block| block.and_then(|b| spawn(b.offset, b.len)));
-    let input = Input { header: &header, schema: &schema, source, len };
-    let totals = stream::consume(results, &counters, input, codes, sink, opts);
+    let read = Reading { header: &header, schema: &schema, input };
+    let totals = stream::consume(results, &counters, read, codes, sink, opts);
     drop(scratch);
     totals
 }
@@ -169,16 +169,51 @@ pub(crate) fn child(
         .split_once(':')
         .and_then(|(offset, len)| Some((offset.parse().ok()?, len.parse().ok()?)))
         .context("--worker-range wants OFFSET:LEN")?;
-    let header = source.read_range(0, header_len, identity)?;
-    let schema = data::header_schema(&header, &source.describe())?;
-    let codes = data::read_codes_file(codes_file)?;
-    let block = source.read_range(offset, len, identity)?;
+    let input = Input::open_expecting(source, identity)?;
+    let header = input.read_range(0, header_len)?;
+    let schema = data::header_schema(&header, &input.describe())?;
+    let codes = read_codes(codes_file)?;
+    let block = input.read_range(offset, len)?;
+    // What was read is the version the parent cut, unchanged until now.
+    input.check_unchanged()?;
     let result = stream::process_block(&block, &schema, &Wanted::new(&codes));
     drop(block);
     let mut out = Vec::new();
     encode(&result, &mut out);
     let mut stdout = std::io::stdout().lock();
     stdout.write_all(&out).and_then(|()| stdout.flush()).context("cannot write to standard output")
+}
+
+/// The first line of the code list a child is given, before the number of codes.
+const CODES_HEADER: &str = "polars-filter codes, exactly as numbered:";
+
+/// Writes the code list for the children: a first line with the count, then one code a line.
+fn write_codes(path: &Path, codes: &[String]) -> Result<()> {
+    let mut text = format!("{CODES_HEADER} {}\n", codes.len());
+    for code in codes {
+        debug_assert!(!code.contains(['\n', '\r']), "refused by check_file_names");
+        text.push_str(code);
+        text.push('\n');
+    }
+    writes::create_new(path, Access::Private)
+        .and_then(|(mut file, _)| file.write_all(text.as_bytes()))
+        .with_context(|| format!("cannot write {}", error::path(path)))
+}
+
+/// Reads what [`write_codes`] wrote, as it is: no trimming, no BOM stripping, no de-duplication.
+fn read_codes(path: &Path) -> Result<Vec<String>> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read the code list {}", error::path(path)))?;
+    let mut lines = text.split_terminator('\n');
+    let count = lines
+        .next()
+        .and_then(|first| first.strip_prefix(CODES_HEADER))
+        .and_then(|count| count.trim().parse::<usize>().ok());
+    let codes: Vec<String> = lines.map(str::to_owned).collect();
+    match count {
+        Some(count) if count == codes.len() => Ok(codes),
+        _ => bail!("{} is not a code list written by this program", error::path(path)),
+    }
 }
 
 /// The child's answer on the wire: a tag, then the pieces or the error, integers little-endian.
@@ -268,5 +303,19 @@ mod tests {
             assert_eq!(decode(&bytes), Some(answer));
         }
         assert_eq!(decode(b"\x00\x01"), None);
+    }
+
+    #[test]
+    fn the_code_list_comes_back_exactly() {
+        let dir = std::env::temp_dir().join(format!("polars-filter-codes-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("codes.txt");
+        let codes: Vec<String> =
+            ["\u{FEFF}A", "A", " padded ", ""].iter().map(|c| c.to_string()).collect();
+        write_codes(&path, &codes).unwrap();
+        assert_eq!(read_codes(&path).unwrap(), codes);
+        std::fs::write(&path, "A\nB\n").unwrap();
+        assert!(read_codes(&path).is_err());
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -3,12 +3,14 @@
 
 use std::fs;
 use std::io::{self, IsTerminal, Write};
-use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
 use indicatif::{ProgressBar, ProgressStyle};
 use polars::prelude::DataFrame;
+
+use crate::error;
+use crate::outdir::OutDir;
 
 /// Below this many codes a run is too short for a progress bar to help.
 const PROGRESS_MIN_CODES: usize = 100;
@@ -25,7 +27,8 @@ pub(crate) enum Outcome {
 /// Consumes results one at a time, in whatever order they complete.
 #[derive(Debug)]
 pub(crate) struct Sink {
-    out: Option<PathBuf>,
+    /// Held until the manifest is written: dropping it releases `--out`.
+    out: Option<OutDir>,
     quiet: bool,
     bar: Option<ProgressBar>,
     /// The bar follows bytes read (the stream strategies), not codes.
@@ -39,9 +42,8 @@ pub(crate) struct Sink {
 }
 
 impl Sink {
-    /// `out`: the directory for `<code>.csv` files (already checked by [`prepare_out`]), or
-    /// `None` to print.
-    pub(crate) fn new(out: Option<PathBuf>, quiet: bool, total: usize, stream: bool) -> Self {
+    /// `out`: the directory for `<code>.csv` files, locked and prepared, or `None` to print.
+    pub(crate) fn new(out: Option<OutDir>, quiet: bool, total: usize, stream: bool) -> Self {
         let wanted = stream || total >= PROGRESS_MIN_CODES;
         let bar = (wanted && io::stderr().is_terminal()).then(|| {
             let bar = ProgressBar::new(total as u64);
@@ -93,8 +95,8 @@ impl Sink {
     }
 
     /// The output directory, if results are written rather than printed.
-    pub(crate) fn out_dir(&self) -> Option<&Path> {
-        self.out.as_deref()
+    pub(crate) fn out_dir(&self) -> Option<&OutDir> {
+        self.out.as_ref()
     }
 
     /// Takes one code's result: prints it or writes it. An error here (stdout closed, a file that
@@ -106,8 +108,7 @@ impl Sink {
                 let rows = frame.height() as u64;
                 match &self.out {
                     Some(dir) => {
-                        let path = dir.join(format!("{code}.csv"));
-                        if let Err(err) = crate::data::write_csv(&mut frame, &path) {
+                        if let Err(err) = dir.write_frame(code, &mut frame) {
                             // One unwritable file fails its code; the others still finish.
                             self.fail(code, format!("{err:#}"));
                             return Ok(());
@@ -128,7 +129,7 @@ impl Sink {
             self.written.push(format!("{code}.csv"));
         }
         if rows == 0 {
-            self.empty.push(code.to_owned());
+            self.empty.push(error::code(code));
         }
         if let (Some(bar), false) = (&self.bar, self.by_bytes) {
             bar.inc(1);
@@ -168,7 +169,7 @@ impl Sink {
         }
         // Only a run that wrote every result says so.
         if let (Some(dir), true) = (&self.out, self.failed.is_empty()) {
-            write_manifest(dir, &self.written)?;
+            dir.commit(&self.written)?;
         }
         let empty = if self.empty.is_empty() {
             String::new()
@@ -185,8 +186,11 @@ impl Sink {
         );
         self.print(&line)?;
         if !self.failed.is_empty() {
-            let each: Vec<String> =
-                self.failed.iter().map(|(code, why)| format!("{code}: {why}")).collect();
+            let each: Vec<String> = self
+                .failed
+                .iter()
+                .map(|(code, why)| format!("{}: {why}", error::code(code)))
+                .collect();
             bail!(
                 "{} of {} failed: {}",
                 self.failed.len(),
@@ -213,112 +217,6 @@ fn list(items: &[String], max: usize) -> String {
         text.push_str(&format!(", and {} more", items.len() - max));
     }
     text
-}
-
-/// Creates `dir` if needed and proves it writable before any work starts, so that an unwritable
-/// `--out` fails at once instead of after the first result.
-///
-/// Then it makes the directory say "incomplete" until this run succeeds: the previous run's
-/// [`MANIFEST`] is removed, and so is every file it lists (the previous results), except the
-/// input itself. Files this program did not write are never touched.
-pub(crate) fn prepare_out(dir: &Path, input: Option<&Path>) -> Result<()> {
-    fs::create_dir_all(dir)
-        .with_context(|| format!("cannot create output directory {}", dir.display()))?;
-    let probe = dir.join(format!(".polars-filter-probe-{}", std::process::id()));
-    crate::data::create_new(&probe)
-        .with_context(|| format!("output directory {} is not writable", dir.display()))?;
-    let _ = fs::remove_file(&probe);
-
-    let manifest = dir.join(MANIFEST);
-    let listed = match fs::symlink_metadata(&manifest) {
-        Ok(meta) if meta.is_file() => fs::read_to_string(&manifest).unwrap_or_default(),
-        _ => String::new(),
-    };
-    match fs::remove_file(&manifest) {
-        Err(err) if err.kind() != io::ErrorKind::NotFound => {
-            return Err(err).with_context(|| format!("cannot remove {}", manifest.display()))
-        }
-        _ => {}
-    }
-    let input = input.and_then(|path| fs::canonicalize(path).ok());
-    for name in listed.lines() {
-        // Only plain `<code>.csv` names of this directory: a tampered manifest cannot reach out.
-        let plain = name.ends_with(".csv") && !name.contains('/') && !name.contains('\\');
-        if !plain {
-            continue;
-        }
-        let stale = dir.join(name);
-        if input.is_some() && fs::canonicalize(&stale).ok() == input {
-            continue;
-        }
-        match fs::remove_file(&stale) {
-            Err(err) if err.kind() != io::ErrorKind::NotFound => {
-                return Err(err).with_context(|| format!("cannot remove {}", stale.display()))
-            }
-            _ => {}
-        }
-    }
-    Ok(())
-}
-
-/// The file a run writes last into `--out`, listing the files it wrote: a directory without it
-/// is incomplete (a failed, interrupted or still running run).
-pub(crate) const MANIFEST: &str = "_SUCCESS";
-
-/// Writes [`MANIFEST`] (through a `.part` name, so it appears complete or not at all).
-fn write_manifest(dir: &Path, files: &[String]) -> Result<()> {
-    let path = dir.join(MANIFEST);
-    let partial = dir.join(format!("{MANIFEST}.part"));
-    let result = (|| {
-        let mut file = crate::data::create_new(&partial)?;
-        for name in files {
-            writeln!(file, "{name}")?;
-        }
-        file.sync_all()?;
-        fs::rename(&partial, &path)
-    })();
-    if result.is_err() {
-        let _ = fs::remove_file(&partial);
-    }
-    result.with_context(|| format!("cannot write {}", path.display()))
-}
-
-/// A private directory under the system's temporary directory, removed on drop.
-#[derive(Debug)]
-pub(crate) struct Scratch(PathBuf);
-
-impl Scratch {
-    pub(crate) fn new() -> Result<Self> {
-        let base = std::env::temp_dir();
-        for attempt in 0..100u32 {
-            let dir = base.join(format!("polars-filter-{}-{attempt}", std::process::id()));
-            // create_dir fails on an existing path, symlinks included: the directory is ours.
-            match fs::create_dir(&dir) {
-                Ok(()) => {
-                    crate::interrupt::watch_scratch(&dir);
-                    return Ok(Scratch(dir));
-                }
-                Err(err) if err.kind() == io::ErrorKind::AlreadyExists => continue,
-                Err(err) => {
-                    return Err(err).with_context(|| {
-                        format!("cannot create scratch directory {}", dir.display())
-                    })
-                }
-            }
-        }
-        bail!("cannot create a scratch directory under {}", base.display())
-    }
-
-    pub(crate) fn path(&self) -> &Path {
-        &self.0
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = fs::remove_dir_all(&self.0);
-        crate::interrupt::unwatch_scratch(&self.0);
-    }
 }
 
 /// The peak resident set size of this process (`VmHWM` in `/proc/self/status`), where the

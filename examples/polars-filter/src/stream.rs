@@ -3,31 +3,34 @@
 //! The producer ([`Blocks`]) reads the file once, sequentially, and cuts it at row ends. The
 //! executor's `map` pulls a block only when a slot is free and hands results back in input order,
 //! so at most `capacity()` blocks (and their results) are alive, whatever the file's size. A task
-//! parses its block with Polars under the header's schema, keeps the rows whose code is wanted,
-//! groups them by code (stable), and writes them as CSV text: one buffer, cut into one piece per
-//! code. The consumer ([`Collector`]) appends each piece, in block order, to its code's output.
+//! finds the wanted rows of its block before parsing ([`select`]), parses those with Polars under
+//! the header's schema, groups them by code (stable), and writes them as CSV text: one buffer,
+//! cut into one piece per code. The consumer ([`Collector`]) appends each piece, in block order,
+//! to its code's buffer, and hands the buffers to the write stage, a second bounded executor
+//! (see `collect.rs`).
 //!
 //! # Open files and memory
 //!
 //! The consumer buffers pieces per code, up to `--buffer-size` bytes in all (64 MiB by default),
-//! then appends each code's buffer to `DIR/<code>.csv.part` (opened, written, closed: one file
-//! open at a time, whatever the number of codes). Once every block is in, the `.part` files are
-//! renamed to `<code>.csv`. A run that fails on its input removes its `.part` files, so no output
-//! looks complete unless the whole input was read.
+//! then hands each code's buffer to a write task that appends it to `DIR/<code>.csv.part`
+//! (opened, written, closed: at most one file open per writer thread, whatever the number of
+//! codes). Once every block is in, each `.part` file is completed and renamed to `<code>.csv`.
+//! A run that fails on its input removes its `.part` files, so no output looks complete unless
+//! the whole input was read.
 
-use std::fs::{self, OpenOptions};
-use std::io::Write;
-use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use anyhow::{bail, Context, Result};
+use anyhow::{bail, Result};
 use bounded_executor::{BoundedExecutor, TaskError};
 use polars::prelude::*;
 
 use crate::blocks::{count_lines, BlockError, Blocks, Counters, ErrorKind, RowEnds};
-use crate::data::{self, Source, CODE};
+use crate::collect::Collector;
+use crate::data::{self, CODE};
 use crate::error::polars_msg;
-use crate::sink::{Outcome, Scratch, Sink};
+use crate::input::Input;
+use crate::select;
+use crate::sink::Sink;
 
 /// The longest Polars message quoted in an error line.
 const MAX_MESSAGE: usize = 160;
@@ -35,10 +38,17 @@ const MAX_MESSAGE: usize = 160;
 /// The wanted codes, each with its index in the code list.
 #[derive(Debug)]
 pub(crate) struct Wanted {
-    /// Polars' fast hasher: this lookup runs once per input row.
-    index: PlHashMap<String, u32>,
-    /// The codes themselves when they are few: a vectorised comparison with each beats hashing.
+    /// The codes of up to 7 bytes, by their [`packed`] key: this lookup runs once per input row,
+    /// and an integer key is hashed and compared without a call. Polars' fast hasher.
+    short: PlHashMap<u64, u32>,
+    /// The longer codes, by their bytes (as the selection before parsing sees them).
+    long: PlHashMap<Vec<u8>, u32>,
+    /// The codes themselves when they are few: comparing with each beats hashing.
     few: Vec<String>,
+    /// [`packed`] keys of the few codes, in the same order; `u64::MAX`, which no code packs to,
+    /// for a code longer than 7 bytes (a row code that long is compared with `few`).
+    few_packed: Vec<u64>,
+    len: usize,
 }
 
 /// Up to this many codes, a row's code is compared with each instead of hashed.
@@ -46,14 +56,72 @@ const FEW: usize = 8;
 
 impl Wanted {
     pub(crate) fn new(codes: &[String]) -> Self {
-        let index = codes.iter().enumerate().map(|(i, code)| (code.clone(), i as u32)).collect();
+        let (mut short, mut long) = (PlHashMap::default(), PlHashMap::default());
+        for (i, code) in codes.iter().enumerate() {
+            match packed(code.as_bytes()) {
+                Some(key) => short.insert(key, i as u32),
+                None => long.insert(code.as_bytes().to_vec(), i as u32),
+            };
+        }
         let few = if codes.len() <= FEW { codes.to_vec() } else { Vec::new() };
-        Wanted { index, few }
+        let few_packed =
+            few.iter().map(|code| packed(code.as_bytes()).unwrap_or(u64::MAX)).collect();
+        Wanted { short, long, few, few_packed, len: codes.len() }
     }
 
     fn len(&self) -> usize {
-        self.index.len()
+        self.len
     }
+
+    /// The index of `code` in the code list, if it is wanted.
+    #[inline(always)]
+    pub(crate) fn find(&self, code: &[u8]) -> Option<u32> {
+        self.find_keyed(packed(code), code)
+    }
+
+    /// [`Wanted::find`] of `bytes[start..end]`, its key read as one word where 8 bytes are
+    /// there to read (the selection's hot path: no loop over the code's bytes).
+    #[inline(always)]
+    pub(crate) fn find_in(&self, bytes: &[u8], start: usize, end: usize) -> Option<u32> {
+        let len = end - start;
+        let key = match bytes.get(start..start + 8) {
+            Some(word) if len <= 7 => {
+                let word = u64::from_le_bytes(word.try_into().unwrap_or_default());
+                Some((word & ((1u64 << (8 * len)) - 1)) | ((len as u64) << 56))
+            }
+            _ => packed(&bytes[start..end]),
+        };
+        self.find_keyed(key, &bytes[start..end])
+    }
+
+    #[inline(always)]
+    fn find_keyed(&self, key: Option<u64>, code: &[u8]) -> Option<u32> {
+        if self.few.is_empty() {
+            return match key {
+                Some(key) => self.short.get(&key).copied(),
+                None => self.long.get(code).copied(),
+            };
+        }
+        // A few codes of up to 7 bytes: one integer comparison each, no call per row.
+        if let Some(key) = key {
+            return self.few_packed.iter().position(|&wanted| wanted == key).map(|i| i as u32);
+        }
+        self.few.iter().position(|wanted| wanted.as_bytes() == code).map(|i| i as u32)
+    }
+}
+
+/// A code of up to 7 bytes as one integer, its length in the top byte: equal codes give equal
+/// keys and no two codes the same. `None` for a longer code.
+#[inline]
+fn packed(code: &[u8]) -> Option<u64> {
+    if code.len() > 7 {
+        return None;
+    }
+    let mut key = (code.len() as u64) << 56;
+    for (i, &byte) in code.iter().enumerate() {
+        key |= u64::from(byte) << (8 * i);
+    }
+    Some(key)
 }
 
 /// One block's result: its selected rows as CSV text, cut into one piece per code.
@@ -79,12 +147,108 @@ pub(crate) struct Piece {
     pub(crate) end: usize,
 }
 
-/// The task: parse, filter, split by code, write as CSV.
+/// The task: select the wanted rows, parse them, split them by code, write them as CSV.
+///
+/// The selection before parsing ([`select::scan`]) finds the wanted rows and proves the others
+/// good at the byte level; only the wanted rows are parsed by Polars. A block the selection
+/// cannot vouch for (a bad row, or one only Polars can judge) is parsed whole, as it always was,
+/// so a bad row fails the run in the same words, and a row Polars accepts gives the same bytes.
 pub(crate) fn process_block(
     block: &[u8],
     schema: &SchemaRef,
     wanted: &Wanted,
 ) -> Result<Pieces, BlockError> {
+    let selection =
+        select::Layout::of(schema).and_then(|layout| select::scan(block, &layout, wanted));
+    if let Some(selection) = selection {
+        if let Some(pieces) = process_selection(block, selection, schema, wanted) {
+            return Ok(pieces);
+        }
+    }
+    process_whole(block, schema, wanted)
+}
+
+/// The rows the selection found, grouped by code (stable: each code's rows in file order),
+/// parsed and written. `None` if Polars refuses them after all (then the whole block is parsed,
+/// and the error found there).
+fn process_selection(
+    block: &[u8],
+    selection: select::Selection,
+    schema: &SchemaRef,
+    wanted: &Wanted,
+) -> Option<Pieces> {
+    let mut pieces = Pieces {
+        lines: selection.lines,
+        rows: selection.rows,
+        input_len: block.len() as u64,
+        ..Pieces::default()
+    };
+    let hits = selection.hits;
+    if hits.is_empty() {
+        return Some(pieces);
+    }
+    // A counting sort of the hits by code index.
+    let mut counts = vec![0 as IdxSize; wanted.len()];
+    for hit in &hits {
+        counts[hit.code as usize] += 1;
+    }
+    let mut next = starts(&counts);
+    let mut order = vec![0u32; hits.len()];
+    for (k, hit) in hits.iter().enumerate() {
+        order[next[hit.code as usize] as usize] = k as u32;
+        next[hit.code as usize] += 1;
+    }
+    let len: usize = hits.iter().map(|hit| hit.end - hit.start + 1).sum();
+    let mut rows = Vec::with_capacity(len);
+    for &k in &order {
+        let hit = hits[k as usize];
+        let row = &block[hit.start..hit.end];
+        rows.extend_from_slice(row);
+        // The last row of the file may have no line break.
+        if !row.ends_with(b"\n") {
+            rows.push(b'\n');
+        }
+    }
+    drop(hits);
+    let mut frame = check(&rows, schema).ok()?;
+    drop(rows);
+    if frame.height() != order.len() {
+        return None;
+    }
+    write_pieces(&mut frame, &counts, &mut pieces).ok()?;
+    Some(pieces)
+}
+
+/// Where each code's rows start in a grouping by code: the running sum of `counts`.
+fn starts(counts: &[IdxSize]) -> Vec<IdxSize> {
+    let mut next = Vec::with_capacity(counts.len());
+    let mut total = 0;
+    for &count in counts {
+        next.push(total);
+        total += count;
+    }
+    next
+}
+
+/// Writes `frame`, whose rows are grouped by code (`counts[i]` rows of code `i`, in code order),
+/// as CSV text with one `CsvWriter` call, and cuts it into one piece per code.
+fn write_pieces(
+    frame: &mut DataFrame,
+    counts: &[IdxSize],
+    pieces: &mut Pieces,
+) -> PolarsResult<()> {
+    CsvWriter::new(&mut pieces.bytes).include_header(false).n_threads(1).finish(frame)?;
+    // Cut the text at record ends (quote-aware: a field may hold a line break).
+    let mut ends = RowEnds::new(&pieces.bytes);
+    for (code, &count) in counts.iter().enumerate().filter(|(_, &count)| count > 0) {
+        let end = ends.nth(count as usize - 1).unwrap_or(pieces.bytes.len());
+        pieces.pieces.push(Piece { code: code as u32, rows: u64::from(count), end });
+    }
+    Ok(())
+}
+
+/// The block parsed whole by Polars, then filtered: for a block the selection hands over.
+fn process_whole(block: &[u8], schema: &SchemaRef, wanted: &Wanted) -> Result<Pieces, BlockError> {
     let frame = match check(block, schema) {
         Ok(frame) => frame,
         Err(_) => return Err(locate(block, schema)),
@@ -109,9 +273,9 @@ pub(crate) fn process_block(
     let mut selected: Vec<(IdxSize, u32)> = Vec::new();
     if wanted.few.is_empty() {
         for (row, code) in codes.iter().enumerate() {
-            if let Some(i) = code.and_then(|code| wanted.index.get(code)) {
-                counts[*i as usize] += 1;
-                selected.push((row as IdxSize, *i));
+            if let Some(i) = code.and_then(|code| wanted.find(code.as_bytes())) {
+                counts[i as usize] += 1;
+                selected.push((row as IdxSize, i));
             }
         }
     } else {
@@ -133,12 +297,7 @@ pub(crate) fn process_block(
     if selected.is_empty() {
         return Ok(pieces);
     }
-    let mut next = Vec::with_capacity(counts.len());
-    let mut total = 0;
-    for &count in &counts {
-        next.push(total);
-        total += count;
-    }
+    let mut next = starts(&counts);
     let mut order = vec![0 as IdxSize; selected.len()];
     for (row, i) in selected {
         order[next[i as usize] as usize] = row;
@@ -146,18 +305,7 @@ pub(crate) fn process_block(
     }
     let mut taken = frame.take(&IdxCa::from_vec(PlSmallStr::EMPTY, order)).map_err(other)?;
     drop(frame);
-    CsvWriter::new(&mut pieces.bytes)
-        .include_header(false)
-        .n_threads(1)
-        .finish(&mut taken)
-        .map_err(other)?;
-
-    // Cut the text at record ends (quote-aware: a field may hold a line break).
-    let mut ends = RowEnds::new(&pieces.bytes);
-    for (code, &count) in counts.iter().enumerate().filter(|(_, &count)| count > 0) {
-        let end = ends.nth(count as usize - 1).unwrap_or(pieces.bytes.len());
-        pieces.pieces.push(Piece { code: code as u32, rows: u64::from(count), end });
-    }
+    write_pieces(&mut taken, &counts, &mut pieces).map_err(other)?;
     Ok(pieces)
 }
 
@@ -267,43 +415,43 @@ pub(crate) struct Totals {
     pub(crate) rows: u64,
     pub(crate) blocks: u64,
     pub(crate) peak_blocks: usize,
+    /// The write stage's threads and the most bytes they held at once, if it ran.
+    pub(crate) writers: Option<(usize, u64)>,
 }
 
-/// The input opened and its header read and checked.
+/// The input's header read and checked, and the producer of its blocks.
 #[derive(Debug)]
 pub(crate) struct Opened {
     pub(crate) header: Vec<u8>,
     pub(crate) schema: SchemaRef,
     pub(crate) blocks: Blocks,
-    pub(crate) len: u64,
 }
 
-pub(crate) fn open(source: &Source, block_size: usize, keep_bytes: bool) -> Result<Opened> {
-    let what = source.describe();
-    let (reader, len) = source.open()?;
-    let (header, blocks) = Blocks::new(reader, block_size, keep_bytes)
-        .with_context(|| format!("cannot read CSV {what}"))?;
+pub(crate) fn open(input: &Input, block_size: usize, keep_bytes: bool) -> Result<Opened> {
+    let what = input.describe();
+    let (header, blocks) = Blocks::new(input.reader()?, block_size, keep_bytes)
+        .map_err(|err| data::read_error(err, &what))?;
     let schema = data::header_schema(&header, &what)?;
-    Ok(Opened { header, schema, blocks, len })
+    Ok(Opened { header, schema, blocks })
 }
 
 /// Threads: each block parsed, filtered and split on the executor's workers.
 pub(crate) fn run(
     exec: &BoundedExecutor,
-    source: &Source,
+    input: &Input,
     codes: &[String],
     sink: &mut Sink,
     opts: Options,
 ) -> Result<Totals> {
-    let Opened { header, schema, blocks, len } = open(source, opts.block_size, true)?;
+    let Opened { header, schema, blocks } = open(input, opts.block_size, true)?;
     let counters = blocks.counters();
     let wanted = Arc::new(Wanted::new(codes));
     let task_schema = schema.clone();
     let results = exec.map(blocks, move |block| {
         block.and_then(|block| process_block(&block.bytes, &task_schema, &wanted))
     });
-    let input = Input { header: &header, schema: &schema, source, len };
-    consume(results, &counters, input, codes, sink, opts)
+    let read = Reading { header: &header, schema: &schema, input };
+    consume(results, &counters, read, codes, sink, opts)
 }
 
 /// The stream strategies' sizes.
@@ -311,54 +459,63 @@ pub(crate) fn run(
 pub(crate) struct Options {
     /// Bytes per block (`--block-size`).
     pub(crate) block_size: usize,
-    /// Bytes of results held before appending to files (`--buffer-size`).
+    /// Bytes of results held before appending to files (`--buffer-size`), and the most the
+    /// write stage holds.
     pub(crate) buffer_size: usize,
+    /// Threads of the write stage (`--workers`).
+    pub(crate) workers: usize,
 }
 
 /// What [`consume`] needs to know of the input.
 #[derive(Debug, Clone, Copy)]
-pub(crate) struct Input<'a> {
+pub(crate) struct Reading<'a> {
     pub(crate) header: &'a [u8],
     pub(crate) schema: &'a SchemaRef,
-    pub(crate) source: &'a Source,
-    pub(crate) len: u64,
+    pub(crate) input: &'a Input,
 }
 
 /// Consumes block results in input order: the one loop both modes share.
 pub(crate) fn consume(
     results: bounded_executor::Map<Result<Pieces, BlockError>>,
     counters: &Counters,
-    input: Input<'_>,
+    read: Reading<'_>,
     codes: &[String],
     sink: &mut Sink,
     opts: Options,
 ) -> Result<Totals> {
-    let Input { header, schema, source, len } = input;
-    let what = source.describe();
-    let mut collector = Collector::new(codes, data::header_line(schema)?, sink, opts.buffer_size);
-    sink.track_bytes(len, header.len() as u64);
+    let Reading { header, schema, input } = read;
+    let what = input.describe();
+    let header_line = data::header_line(schema)?;
+    let mut collector = Collector::new(codes, header_line, sink, opts.buffer_size, opts.workers)?;
+    sink.track_bytes(input.len(), header.len() as u64);
     let mut lines_before = count_lines(header);
     let mut rows = 0;
     for result in results {
-        let pieces = match result {
-            Ok(Ok(pieces)) => pieces,
-            Ok(Err(err)) => {
-                collector.abort();
-                bail!("{}", describe(&err, &what, lines_before, rows));
+        let failed = match result {
+            Ok(Ok(pieces)) => {
+                lines_before += pieces.lines;
+                rows += pieces.rows;
+                sink.advance_bytes(pieces.input_len);
+                collector.take(pieces);
+                counters.consumed();
+                continue;
             }
-            Err(err) => {
-                collector.abort();
-                bail!("a block task failed: {}", task_error(err));
-            }
+            Ok(Err(err)) => describe(&err, &what, lines_before, rows),
+            Err(err) => format!("a block task failed: {}", task_error(err)),
         };
-        lines_before += pieces.lines;
-        rows += pieces.rows;
-        sink.advance_bytes(pieces.input_len);
-        collector.take(pieces);
-        counters.consumed();
+        collector.abort();
+        // A file cut short mid-row reads as a bad row: the change is the cause to report.
+        input.check_unchanged()?;
+        bail!("{failed}");
     }
-    collector.finish(sink)?;
-    Ok(Totals { rows, blocks: counters.blocks(), peak_blocks: counters.peak() })
+    // Every block is in: the input must be the file opened, read whole, before any result is
+    // renamed into place.
+    if let Err(err) = input.verify() {
+        collector.abort();
+        return Err(err);
+    }
+    let writers = collector.finish(sink)?;
+    Ok(Totals { rows, blocks: counters.blocks(), peak_blocks: counters.peak(), writers })
 }
 
 fn task_error(err: TaskError) -> String {
@@ -372,187 +529,5 @@ fn task_error(err: TaskError) -> String {
         format!("panicked: {msg}")
     } else {
         err.to_string()
-    }
-}
-
-/// Where the pieces go.
-#[derive(Debug)]
-enum Target {
-    /// `--out DIR`.
-    Out(PathBuf),
-    /// Printing: pieces over the budget are spooled to a private directory, made when needed.
-    Print(Option<Scratch>),
-    /// `--quiet` without `--out`: only the row counts matter.
-    Count,
-}
-
-/// One code's output in the making.
-#[derive(Debug, Default)]
-struct Part {
-    buf: Vec<u8>,
-    rows: u64,
-    /// Its `.part` file exists (holding the header and everything before `buf`).
-    started: bool,
-    failed: Option<String>,
-}
-
-/// The consumer's side: each code's pieces, appended in input order.
-#[derive(Debug)]
-pub(crate) struct Collector {
-    codes: Vec<String>,
-    header: Vec<u8>,
-    target: Target,
-    parts: Vec<Part>,
-    buffered: usize,
-    budget: usize,
-}
-
-impl Collector {
-    fn new(codes: &[String], header: Vec<u8>, sink: &Sink, budget: usize) -> Self {
-        let target = match (sink.out_dir(), sink.quiet()) {
-            (Some(dir), _) => Target::Out(dir.to_path_buf()),
-            (None, true) => Target::Count,
-            (None, false) => Target::Print(None),
-        };
-        let parts = codes.iter().map(|_| Part::default()).collect();
-        Collector { codes: codes.to_vec(), header, target, parts, buffered: 0, budget }
-    }
-
-    fn take(&mut self, pieces: Pieces) {
-        let mut start = 0;
-        for piece in pieces.pieces {
-            let part = &mut self.parts[piece.code as usize];
-            part.rows += piece.rows;
-            if !matches!(self.target, Target::Count) && part.failed.is_none() {
-                part.buf.extend_from_slice(&pieces.bytes[start..piece.end]);
-                self.buffered += piece.end - start;
-            }
-            start = piece.end;
-        }
-        if self.buffered > self.budget {
-            for i in 0..self.parts.len() {
-                if !self.parts[i].buf.is_empty() {
-                    self.append(i);
-                }
-            }
-            self.buffered = 0;
-        }
-    }
-
-    /// The directory of the `.part` files.
-    fn dir(&mut self) -> Result<PathBuf> {
-        match &mut self.target {
-            Target::Out(dir) => Ok(dir.clone()),
-            Target::Print(scratch) => {
-                if scratch.is_none() {
-                    *scratch = Some(Scratch::new()?);
-                }
-                Ok(scratch.as_ref().map(|s| s.path().to_path_buf()).unwrap_or_default())
-            }
-            Target::Count => Ok(PathBuf::new()),
-        }
-    }
-
-    fn part_path(dir: &Path, code: &str) -> PathBuf {
-        dir.join(format!("{code}.csv.part"))
-    }
-
-    /// Appends code `i`'s buffer to its `.part` file, creating it (header first) if needed. A
-    /// failure fails that code only.
-    fn append(&mut self, i: usize) {
-        if self.parts[i].failed.is_some() {
-            return;
-        }
-        let result = self.dir().and_then(|dir| {
-            let path = Self::part_path(&dir, &self.codes[i]);
-            let part = &mut self.parts[i];
-            let mut write = || -> std::io::Result<()> {
-                let mut file = if part.started {
-                    OpenOptions::new().append(true).open(&path)?
-                } else {
-                    // Never through an existing path (a stale file, or a planted symlink).
-                    let mut file = data::create_new(&path)?;
-                    part.started = true;
-                    file.write_all(&self.header)?;
-                    file
-                };
-                file.write_all(&part.buf)
-            };
-            write().with_context(|| format!("cannot write {}", path.display()))
-        });
-        let part = &mut self.parts[i];
-        part.buf = Vec::new();
-        if let Err(err) = result {
-            part.failed = Some(format!("{err:#}"));
-        }
-    }
-
-    /// Every code's output completed, in code-list order: written and renamed into place, or
-    /// printed.
-    fn finish(mut self, sink: &mut Sink) -> Result<()> {
-        match &self.target {
-            Target::Count => {
-                for (code, part) in self.codes.iter().zip(&self.parts) {
-                    sink.deliver(code, Outcome::Written(part.rows))?;
-                }
-            }
-            Target::Out(dir) => {
-                let dir = dir.clone();
-                // Every file complete before any is renamed into place.
-                for i in 0..self.parts.len() {
-                    self.append(i);
-                }
-                for (code, part) in self.codes.iter().zip(&mut self.parts) {
-                    let path = Self::part_path(&dir, code);
-                    if part.failed.is_none() {
-                        let done = dir.join(format!("{code}.csv"));
-                        if let Err(err) = fs::rename(&path, &done) {
-                            part.failed = Some(format!("cannot write {}: {err}", done.display()));
-                        }
-                    }
-                    match part.failed.take() {
-                        Some(why) => {
-                            if part.started {
-                                let _ = fs::remove_file(&path);
-                            }
-                            sink.fail(code, why);
-                        }
-                        None => sink.deliver(code, Outcome::Written(part.rows))?,
-                    }
-                }
-            }
-            Target::Print(_) => {
-                for i in 0..self.parts.len() {
-                    let code = self.codes[i].clone();
-                    if let Some(why) = self.parts[i].failed.take() {
-                        sink.fail(&code, why);
-                        continue;
-                    }
-                    let mut text = self.header.clone();
-                    if self.parts[i].started {
-                        let path = Self::part_path(&self.dir()?, &code);
-                        let spooled = fs::read(&path)
-                            .with_context(|| format!("cannot read back {}", path.display()))?;
-                        let _ = fs::remove_file(&path);
-                        text = spooled;
-                    }
-                    text.extend_from_slice(&std::mem::take(&mut self.parts[i].buf));
-                    let frame = data::read_frame_bytes(&text, &format!("result for {code}"))?;
-                    sink.deliver(&code, Outcome::Frame(frame))?;
-                }
-            }
-        }
-        Ok(())
-    }
-
-    /// The run failed: no `.part` file stays behind to look like a result.
-    fn abort(&mut self) {
-        if let Target::Out(dir) = &self.target {
-            for (code, part) in self.codes.iter().zip(&self.parts) {
-                if part.started {
-                    let _ = fs::remove_file(Self::part_path(dir, code));
-                }
-            }
-        }
     }
 }

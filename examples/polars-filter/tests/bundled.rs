@@ -25,6 +25,7 @@ fn printed_rows(stdout: &str, code: &str) -> Vec<Vec<String>> {
 
 #[test]
 fn bundled_run_prints_exactly_the_matching_rows() {
+    let _watchdog = common::test_watchdog("bundled_run_prints_exactly_the_matching_rows");
     let run = run::<_, &str>([]).ok();
     assert_eq!(printed_rows(&run.stdout, "0001"), [["0001", "hoge", "20"]]);
     assert_eq!(printed_rows(&run.stdout, "0005"), [["0005", "bar", "60"]]);
@@ -42,6 +43,7 @@ fn bundled_run_prints_exactly_the_matching_rows() {
 
 #[test]
 fn out_files_keep_leading_zeros_and_input_column_order() {
+    let _watchdog = common::test_watchdog("out_files_keep_leading_zeros_and_input_column_order");
     let dir = scratch("bundled-out");
     let out = dir.join("out");
     run(["--out".as_ref(), out.as_os_str()]).ok();
@@ -53,6 +55,7 @@ fn out_files_keep_leading_zeros_and_input_column_order() {
 
 #[test]
 fn processes_mode_gives_the_same_files_as_threads() {
+    let _watchdog = common::test_watchdog("processes_mode_gives_the_same_files_as_threads");
     let dir = scratch("bundled-processes");
     let threads = dir.join("threads");
     let processes = dir.join("processes");
@@ -64,6 +67,7 @@ fn processes_mode_gives_the_same_files_as_threads() {
 
 #[test]
 fn processes_mode_prints_without_out() {
+    let _watchdog = common::test_watchdog("processes_mode_prints_without_out");
     let run = run(["--processes"]).ok();
     assert_eq!(printed_rows(&run.stdout, "0001"), [["0001", "hoge", "20"]]);
     assert_eq!(printed_rows(&run.stdout, "0005"), [["0005", "bar", "60"]]);
@@ -72,6 +76,7 @@ fn processes_mode_prints_without_out() {
 
 #[test]
 fn explicit_codes_are_trimmed_and_deduplicated() {
+    let _watchdog = common::test_watchdog("explicit_codes_are_trimmed_and_deduplicated");
     let run = run(["--codes", " 0003 ,0003,,0004"]).ok();
     assert_eq!(printed_rows(&run.stdout, "0003"), [["0003", "piyo", "32"]]);
     assert_eq!(printed_rows(&run.stdout, "0004"), [["0004", "foo", "15"]]);
@@ -84,6 +89,7 @@ fn explicit_codes_are_trimmed_and_deduplicated() {
 
 #[test]
 fn summary_says_1_result_frame_in_the_singular() {
+    let _watchdog = common::test_watchdog("summary_says_1_result_frame_in_the_singular");
     for strategy in ["per-code", "naive"] {
         let run = run(["--codes", "0001", "--strategy", strategy]).ok();
         assert!(run.summary().contains("at most 1 result frame alive"), "{}", run.summary());
@@ -92,6 +98,9 @@ fn summary_says_1_result_frame_in_the_singular() {
 
 #[test]
 fn naive_reports_no_more_workers_than_codes_and_a_capacity_that_holds_them() {
+    let _watchdog = common::test_watchdog(
+        "naive_reports_no_more_workers_than_codes_and_a_capacity_that_holds_them",
+    );
     // `--workers 4096` used to print "4096 workers, capacity 2": a bound below the workers.
     let run = run(["--workers", "4096", "--strategy", "naive", "--codes", "0001,0005"]).ok();
     assert!(run.summary().contains("naive: 2 workers, capacity 2, "), "{}", run.summary());

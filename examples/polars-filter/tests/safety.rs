@@ -12,6 +12,9 @@ use common::{read_out_dir, run, scratch};
 
 const PEOPLE: &str = "code,name,age\n2023,hoge,20\n2024,fuga,10\n2024,piyo,32\n";
 
+/// The first line of the code list a `--processes` child is given (`processes::write_codes`).
+const CHILD_CODES: &str = "polars-filter codes, exactly as numbered:";
+
 fn refuses_an_out_that_would_overwrite_the_input(extra: &[&str]) {
     let dir = scratch(&format!("overwrite-input{}", extra.join("")));
     let csv = dir.join("2024.csv");
@@ -32,21 +35,26 @@ fn refuses_an_out_that_would_overwrite_the_input(extra: &[&str]) {
 
 #[test]
 fn out_that_would_overwrite_the_input_is_refused() {
+    let _watchdog = common::test_watchdog("out_that_would_overwrite_the_input_is_refused");
     refuses_an_out_that_would_overwrite_the_input(&[]);
 }
 
 #[test]
 fn out_that_would_overwrite_the_input_is_refused_with_processes() {
+    let _watchdog =
+        common::test_watchdog("out_that_would_overwrite_the_input_is_refused_with_processes");
     refuses_an_out_that_would_overwrite_the_input(&["--processes"]);
 }
 
 #[test]
 fn out_that_would_overwrite_the_input_is_refused_per_code() {
+    let _watchdog = common::test_watchdog("out_that_would_overwrite_the_input_is_refused_per_code");
     refuses_an_out_that_would_overwrite_the_input(&["--strategy", "per-code"]);
 }
 
 #[test]
 fn bom_and_crlf_in_the_codes_file_are_not_part_of_a_code() {
+    let _watchdog = common::test_watchdog("bom_and_crlf_in_the_codes_file_are_not_part_of_a_code");
     let dir = scratch("codes-bom");
     let csv = dir.join("in.csv");
     fs::write(&csv, PEOPLE).unwrap();
@@ -73,6 +81,7 @@ fn bom_and_crlf_in_the_codes_file_are_not_part_of_a_code() {
 
 #[test]
 fn generate_refuses_an_existing_file_unless_forced() {
+    let _watchdog = common::test_watchdog("generate_refuses_an_existing_file_unless_forced");
     let dir = scratch("generate-existing");
     let csv = dir.join("precious.csv");
     fs::write(&csv, PEOPLE).unwrap();
@@ -114,6 +123,7 @@ fn planted_symlink_is_not_followed(extra: &[&str]) {
 #[cfg(unix)]
 #[test]
 fn a_symlink_planted_at_a_part_file_is_never_followed() {
+    let _watchdog = common::test_watchdog("a_symlink_planted_at_a_part_file_is_never_followed");
     planted_symlink_is_not_followed(&[]);
     planted_symlink_is_not_followed(&["--processes"]);
     planted_symlink_is_not_followed(&["--strategy", "per-code"]);
@@ -142,6 +152,9 @@ fn names(dir: &Path) -> Vec<String> {
 
 #[test]
 fn a_complete_run_ends_with_a_manifest_and_a_rerun_clears_the_previous_results() {
+    let _watchdog = common::test_watchdog(
+        "a_complete_run_ends_with_a_manifest_and_a_rerun_clears_the_previous_results",
+    );
     let dir = scratch("manifest-rerun");
     let out = dir.join("out");
     fs::create_dir(&out).unwrap();
@@ -156,6 +169,9 @@ fn a_complete_run_ends_with_a_manifest_and_a_rerun_clears_the_previous_results()
 
 #[test]
 fn a_failed_run_leaves_no_manifest_and_no_old_result_that_looks_current() {
+    let _watchdog = common::test_watchdog(
+        "a_failed_run_leaves_no_manifest_and_no_old_result_that_looks_current",
+    );
     let dir = scratch("manifest-failed");
     let out = dir.join("out");
     out_run(&out, "0001,0005", None).ok();
@@ -168,6 +184,7 @@ fn a_failed_run_leaves_no_manifest_and_no_old_result_that_looks_current() {
 
 #[test]
 fn a_previous_manifest_never_makes_the_input_go() {
+    let _watchdog = common::test_watchdog("a_previous_manifest_never_makes_the_input_go");
     let dir = scratch("manifest-input");
     let out = dir.join("out");
     fs::create_dir(&out).unwrap();
@@ -181,6 +198,7 @@ fn a_previous_manifest_never_makes_the_input_go() {
 
 #[test]
 fn duplicate_column_names_are_refused_by_name() {
+    let _watchdog = common::test_watchdog("duplicate_column_names_are_refused_by_name");
     let dir = scratch("duplicate-columns");
     for (header, named) in [("code,name,name,age", "name"), ("code,code,age", "code")] {
         let csv = dir.join("dup.csv");
@@ -197,6 +215,7 @@ fn duplicate_column_names_are_refused_by_name() {
 
 #[test]
 fn bad_option_values_give_one_line_and_exit_1() {
+    let _watchdog = common::test_watchdog("bad_option_values_give_one_line_and_exit_1");
     for argv in [&["--workers", "0"][..], &["--block-size", "lots"], &["--no-such-option"]] {
         run(argv).fails_with(&["see --help"]);
     }
@@ -205,23 +224,26 @@ fn bad_option_values_give_one_line_and_exit_1() {
 #[cfg(unix)]
 #[test]
 fn a_closed_stdout_ends_the_run_quietly() {
+    let _watchdog = common::test_watchdog("a_closed_stdout_ends_the_run_quietly");
     use std::process::{Command, Stdio};
     // Many codes printed into a pipe whose reader has gone: no "Broken pipe" error, exit 0.
-    let mut child = Command::new(common::BIN)
+    let mut child = Command::new(common::bin())
         .args(["--codes", "0001,0002,0003,0004,0005"])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
     drop(child.stdout.take());
-    let output = child.wait_with_output().unwrap();
-    assert_eq!(output.status.code(), Some(0), "{}", String::from_utf8_lossy(&output.stderr));
-    assert!(output.stderr.is_empty(), "{}", String::from_utf8_lossy(&output.stderr));
+    let run = common::finish(child, common::RUN_LIMIT);
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    assert!(run.stderr.is_empty(), "{}", run.stderr);
 }
 
 #[cfg(unix)]
 #[test]
 fn processes_mode_refuses_a_fifo_at_once_instead_of_hanging() {
+    let _watchdog =
+        common::test_watchdog("processes_mode_refuses_a_fifo_at_once_instead_of_hanging");
     let dir = scratch("fifo");
     let fifo = dir.join("in.csv");
     let made = std::process::Command::new("mkfifo").arg(&fifo).status().unwrap();
@@ -238,17 +260,18 @@ fn processes_mode_refuses_a_fifo_at_once_instead_of_hanging() {
 
 #[test]
 fn a_child_refuses_to_read_another_version_of_the_input() {
+    let _watchdog = common::test_watchdog("a_child_refuses_to_read_another_version_of_the_input");
     // The hidden worker mode, as the parent would call it, but with the identity of a file that
     // has since been replaced.
     let dir = scratch("child-version");
     let csv = dir.join("in.csv");
     fs::write(&csv, PEOPLE).unwrap();
     let codes = dir.join("codes.txt");
-    fs::write(&codes, "2024\n").unwrap();
+    fs::write(&codes, format!("{CHILD_CODES} 1\n2024\n")).unwrap();
     let argv = Vec::<&OsStr>::from([
         "--csv".as_ref(),
         csv.as_os_str(),
-        "--codes-file".as_ref(),
+        "--worker-codes".as_ref(),
         codes.as_os_str(),
         "--worker-range=14:13".as_ref(),
         "--worker-header=14".as_ref(),
@@ -259,6 +282,7 @@ fn a_child_refuses_to_read_another_version_of_the_input() {
 
 #[test]
 fn generate_refuses_an_absurd_number_of_codes_up_front() {
+    let _watchdog = common::test_watchdog("generate_refuses_an_absurd_number_of_codes_up_front");
     let dir = scratch("generate-huge");
     let csv = dir.join("g.csv");
     let argv = Vec::<&OsStr>::from([
@@ -275,6 +299,8 @@ fn generate_refuses_an_absurd_number_of_codes_up_front() {
 
 #[test]
 fn an_unterminated_quote_gives_a_short_line_in_every_strategy() {
+    let _watchdog =
+        common::test_watchdog("an_unterminated_quote_gives_a_short_line_in_every_strategy");
     let dir = scratch("quote-excerpt");
     let csv = dir.join("q.csv");
     let tail = "0002,fuga,10\n".repeat(20_000);
@@ -296,6 +322,7 @@ fn an_unterminated_quote_gives_a_short_line_in_every_strategy() {
 #[cfg(unix)]
 #[test]
 fn a_child_exits_as_soon_as_its_parent_is_gone() {
+    let _watchdog = common::test_watchdog("a_child_exits_as_soon_as_its_parent_is_gone");
     use std::process::{Command, Stdio};
     use std::time::{Duration, Instant};
     // A child whose input is a FIFO with no writer waits forever in open(); once its stdin ends,
@@ -304,10 +331,10 @@ fn a_child_exits_as_soon_as_its_parent_is_gone() {
     let fifo = dir.join("never.csv");
     assert!(Command::new("mkfifo").arg(&fifo).status().unwrap().success());
     let codes = dir.join("codes.txt");
-    fs::write(&codes, "0001\n").unwrap();
-    let mut child = Command::new(common::BIN)
+    fs::write(&codes, format!("{CHILD_CODES} 1\n0001\n")).unwrap();
+    let mut child = Command::new(common::bin())
         .arg(format!("--csv={}", fifo.display()))
-        .arg(format!("--codes-file={}", codes.display()))
+        .arg(format!("--worker-codes={}", codes.display()))
         .args(["--worker-range=0:1", "--worker-header=1", "--worker-watch-stdin"])
         .stdin(Stdio::piped())
         .stdout(Stdio::null())
@@ -333,6 +360,8 @@ fn a_child_exits_as_soon_as_its_parent_is_gone() {
 #[cfg(unix)]
 #[test]
 fn an_interrupted_run_removes_its_partial_results_and_says_so() {
+    let _watchdog =
+        common::test_watchdog("an_interrupted_run_removes_its_partial_results_and_says_so");
     use std::io::Write;
     use std::process::{Command, Stdio};
     use std::time::{Duration, Instant};
@@ -343,7 +372,7 @@ fn an_interrupted_run_removes_its_partial_results_and_says_so() {
     let fifo = dir.join("in.csv");
     assert!(Command::new("mkfifo").arg(&fifo).status().unwrap().success());
     let out = dir.join("out");
-    let child = Command::new(common::BIN)
+    let child = Command::new(common::bin())
         .arg("--csv")
         .arg(&fifo)
         .arg("--out")
@@ -364,10 +393,10 @@ fn an_interrupted_run_removes_its_partial_results_and_says_so() {
     }
     let killed = Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
     assert!(killed.success());
-    let output = child.wait_with_output().unwrap();
+    let output = common::finish(child, common::RUN_LIMIT);
     drop(writer);
-    assert_eq!(output.status.code(), Some(130));
-    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert_eq!(output.code, Some(130));
+    let stderr = output.stderr;
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
     assert!(stderr.contains("interrupted by SIGINT"), "{stderr}");
     assert!(names(&out).is_empty(), "left behind: {:?}", names(&out));
@@ -375,6 +404,8 @@ fn an_interrupted_run_removes_its_partial_results_and_says_so() {
 
 #[test]
 fn a_csv_path_and_a_code_starting_with_a_dash_work_in_processes_mode() {
+    let _watchdog =
+        common::test_watchdog("a_csv_path_and_a_code_starting_with_a_dash_work_in_processes_mode");
     // Each child gets its arguments as `--csv=PATH`: a path or code that starts with `-` must not
     // be taken for an option (clap's "unexpected argument ... try --help").
     let dir = scratch("dash");
@@ -382,20 +413,68 @@ fn a_csv_path_and_a_code_starting_with_a_dash_work_in_processes_mode() {
         .unwrap();
     for extra in [&["--processes"][..], &[]] {
         let out = dir.join(format!("out{}", extra.join("")));
-        let output = std::process::Command::new(common::BIN)
-            .current_dir(&dir)
-            .args(["--csv=-in.csv", "--codes=-1,0002", "--block-size=16"])
-            .arg("--out")
-            .arg(&out)
-            .args(extra)
-            .output()
-            .unwrap();
-        let stderr = String::from_utf8_lossy(&output.stderr);
-        assert_eq!(output.status.code(), Some(0), "{extra:?}: {stderr}");
+        let output = common::output(
+            std::process::Command::new(common::bin())
+                .current_dir(&dir)
+                .args(["--csv=-in.csv", "--codes=-1,0002", "--block-size=16"])
+                .arg("--out")
+                .arg(&out)
+                .args(extra),
+        );
+        let stderr = &output.stderr;
+        assert_eq!(output.code, Some(0), "{extra:?}: {stderr}");
         assert!(stderr.is_empty(), "{extra:?}: {stderr}");
         let files = read_out_dir(&out);
         assert_eq!(files["-1"], ["-1,hoge,20", "-1,piyo,32"], "{extra:?}");
         assert_eq!(files["0002"], ["0002,fuga,10"], "{extra:?}");
         assert!(out.join("_SUCCESS").exists(), "{extra:?}");
     }
+}
+
+#[cfg(unix)]
+#[test]
+fn spooled_results_are_private_to_their_owner() {
+    let _watchdog = common::test_watchdog("spooled_results_are_private_to_their_owner");
+    use std::io::Write;
+    use std::os::unix::fs::PermissionsExt;
+    use std::process::{Command, Stdio};
+    // Issue 21, case 6: the scratch directory was 0755 and its files 0644, in /tmp: spooled
+    // results were readable by every local user. Printing with a 1-byte buffer spools after the
+    // first block; the input is a FIFO this test holds open, so the run waits with its scratch
+    // directory in place. The usual umask, 022, is what made them readable.
+    let dir = scratch("scratch-mode");
+    let fifo = dir.join("in.csv");
+    common::mkfifo(&fifo);
+    let tmp = dir.join("tmp");
+    fs::create_dir(&tmp).unwrap();
+    let child = Command::new("sh")
+        .arg("-c")
+        .arg("umask 022 && exec \"$0\" \"$@\"")
+        .arg(common::bin())
+        .arg("--csv")
+        .arg(&fifo)
+        .args(["--codes", "0001", "--block-size", "64", "--buffer-size", "1"])
+        .env("TMPDIR", &tmp)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut writer = fs::OpenOptions::new().write(true).open(&fifo).unwrap();
+    writer.write_all(format!("code,name,age\n{}", "0001,hoge,20\n".repeat(20)).as_bytes()).unwrap();
+    writer.flush().unwrap();
+    let mut spooled = None;
+    common::wait_until("a spooled result in the scratch directory", 60, || {
+        let Some(name) = common::entries(&tmp).pop() else { return false };
+        spooled = common::entries(&tmp.join(&name)).pop().map(|file| (name, file));
+        spooled.is_some()
+    });
+    let (name, file) = spooled.unwrap();
+    let mode = |path: &Path| fs::metadata(path).unwrap().permissions().mode() & 0o777;
+    let (dir_mode, file_mode) = (mode(&tmp.join(&name)), mode(&tmp.join(&name).join(&file)));
+    writer.write_all(b"0001,fuga,10\n").unwrap();
+    drop(writer);
+    let run = common::finish(child, 60).ok();
+    assert!(run.summary().starts_with("done: 1 code, 21 rows selected"), "{}", run.summary());
+    assert_eq!((dir_mode, file_mode), (0o700, 0o600), "{name}/{file}");
+    assert!(common::entries(&tmp).is_empty(), "the scratch directory stayed");
 }

@@ -9,7 +9,7 @@ use std::ffi::OsStr;
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use common::{run, scratch, BIN};
+use common::{bin, run, scratch};
 
 /// A tiny deterministic generator, so every run writes the same file.
 struct Rng(u64);
@@ -102,6 +102,8 @@ fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
 
 #[test]
 fn quoted_commas_quotes_and_line_breaks_give_identical_output() {
+    let _watchdog =
+        common::test_watchdog("quoted_commas_quotes_and_line_breaks_give_identical_output");
     let dir = scratch("stream-quoted");
     let csv = write(&dir, "in.csv", &awkward_csv(3000, 10, "\n", 1));
     assert_identical(&dir, &csv, &[1, 97, 4096]);
@@ -109,6 +111,7 @@ fn quoted_commas_quotes_and_line_breaks_give_identical_output() {
 
 #[test]
 fn crlf_line_ends_give_identical_output() {
+    let _watchdog = common::test_watchdog("crlf_line_ends_give_identical_output");
     let dir = scratch("stream-crlf");
     let csv = write(&dir, "in.csv", &awkward_csv(3000, 10, "\r\n", 2));
     assert_identical(&dir, &csv, &[50, 1000]);
@@ -116,6 +119,8 @@ fn crlf_line_ends_give_identical_output() {
 
 #[test]
 fn a_bom_crlf_and_no_final_line_break_give_identical_output() {
+    let _watchdog =
+        common::test_watchdog("a_bom_crlf_and_no_final_line_break_give_identical_output");
     let dir = scratch("stream-bom");
     let text = awkward_csv(2000, 10, "\r\n", 4);
     let text = format!("\u{FEFF}{}", text.strip_suffix("\r\n").unwrap());
@@ -125,6 +130,8 @@ fn a_bom_crlf_and_no_final_line_break_give_identical_output() {
 
 #[test]
 fn a_file_an_exact_multiple_of_the_block_size_gives_identical_output() {
+    let _watchdog =
+        common::test_watchdog("a_file_an_exact_multiple_of_the_block_size_gives_identical_output");
     let dir = scratch("stream-multiple");
     // Fixed-width rows: a 14-byte header, then 13-byte rows; 14 + 13 × 2998 = 38,988 = 4 × 9,747.
     let mut text = String::from("code,name,age\n");
@@ -152,6 +159,9 @@ fn blocks_of(summary: &str) -> (usize, usize) {
 
 #[test]
 fn blocks_in_flight_never_exceed_capacity_on_a_file_far_larger_than_the_window() {
+    let _watchdog = common::test_watchdog(
+        "blocks_in_flight_never_exceed_capacity_on_a_file_far_larger_than_the_window",
+    );
     let dir = scratch("stream-bound");
     let csv = dir.join("in.csv");
     let run = run([
@@ -206,16 +216,21 @@ fn bad_row_mid_file(processes: bool) {
 
 #[test]
 fn bad_row_mid_file_names_its_line_and_leaves_no_output() {
+    let _watchdog = common::test_watchdog("bad_row_mid_file_names_its_line_and_leaves_no_output");
     bad_row_mid_file(false);
 }
 
 #[test]
 fn bad_row_mid_file_in_processes_mode_names_its_line_and_leaves_no_output() {
+    let _watchdog = common::test_watchdog(
+        "bad_row_mid_file_in_processes_mode_names_its_line_and_leaves_no_output",
+    );
     bad_row_mid_file(true);
 }
 
 #[test]
 fn twenty_thousand_codes_under_a_limit_of_64_open_files() {
+    let _watchdog = common::test_watchdog("twenty_thousand_codes_under_a_limit_of_64_open_files");
     let dir = scratch("stream-many-codes");
     let csv = dir.join("in.csv");
     let out = dir.join("out");
@@ -226,15 +241,114 @@ fn twenty_thousand_codes_under_a_limit_of_64_open_files() {
         csv.display(),
         out.display()
     );
-    let status = std::process::Command::new("sh")
-        .arg("-c")
-        .arg(script)
-        .arg(BIN)
-        .env("POLARS_MAX_THREADS", "2")
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&status.stdout);
-    assert!(status.status.success(), "{stdout}{}", String::from_utf8_lossy(&status.stderr));
+    let run = common::output(
+        std::process::Command::new("sh")
+            .arg("-c")
+            .arg(script)
+            .arg(bin())
+            .env("POLARS_MAX_THREADS", "2"),
+    );
+    let stdout = &run.stdout;
+    assert_eq!(run.code, Some(0), "{stdout}{}", run.stderr);
     assert!(stdout.contains("done: 20000 codes, 40000 rows selected"), "{stdout}");
     assert_eq!(fs::read_dir(&out).unwrap().count(), 20000 + 1, "a file per code, and _SUCCESS");
+}
+
+/// The "peak RSS X MiB" of a summary line, in MiB.
+fn peak_rss_mib(summary: &str) -> f64 {
+    let tail = summary.split("peak RSS ").nth(1).unwrap_or_else(|| panic!("{summary}"));
+    let mut words = tail.split([' ', ';']);
+    let value: f64 = words.next().unwrap().parse().unwrap_or_else(|_| panic!("{summary}"));
+    match words.next() {
+        Some("KiB") => value / 1024.0,
+        Some("MiB") => value,
+        Some("GiB") => value * 1024.0,
+        _ => panic!("{summary}"),
+    }
+}
+
+#[test]
+fn the_block_buffer_grows_with_the_data_not_to_the_block_size() {
+    let _watchdog =
+        common::test_watchdog("the_block_buffer_grows_with_the_data_not_to_the_block_size");
+    // Issue 21, case 12: the buffer was zero-filled to the block size before the first read, so a
+    // 25-byte file took 2 GiB at `--block-size 2G` (and 4G aborted).
+    let dir = scratch("block-size-max");
+    let csv = write(&dir, "tiny.csv", "code,name,age\n0001,a,1\n");
+    for extra in [&[][..], &["--processes"]] {
+        let mut args = vec!["--csv", csv.to_str().unwrap(), "--codes", "0001", "-q"];
+        args.extend(["--block-size", "256M"]);
+        args.extend(extra);
+        let run = run(&args).ok();
+        let rss = peak_rss_mib(run.summary());
+        // The run itself needs about 25 MiB; 256 MiB touched would be far above the bound.
+        assert!(rss < 128.0, "{extra:?}: {}", run.summary());
+    }
+    // Past the documented maximum: one line, exit 1, before any work.
+    run(["--csv", csv.to_str().unwrap(), "--codes", "0001", "--block-size", "4G"])
+        .fails_with(&["--block-size", "largest block size, 256M"]);
+}
+
+#[test]
+fn a_code_is_the_same_at_every_block_size() {
+    let _watchdog = common::test_watchdog("a_code_is_the_same_at_every_block_size");
+    // Issue 21, case 9: Polars strips a BOM from the start of every buffer it parses, so a data
+    // row whose code starts with U+FEFF lost it when the row opened a block, and its rows went to
+    // another code's file. Only the BOM at byte 0 of the file is not data.
+    let dir = scratch("bom-rows");
+    let bom_a = "\u{FEFF}A";
+    let mut text = String::from("\u{FEFF}code,name,age\n");
+    text.push_str(&format!("{bom_a},first,1\n"));
+    for i in 0..40 {
+        let code = if i % 3 == 0 { bom_a } else { "A" };
+        text.push_str(&format!("{code},n{i},{i}\n"));
+        text.push_str(&format!("\u{FEFF}\u{FEFF}B,\"q\n{i}\",{i}\r\n"));
+    }
+    let csv = write(&dir, "in.csv", &text);
+    let codes = format!("{bom_a},A,\u{FEFF}\u{FEFF}B,B");
+    let reference = dir.join("per-code");
+    run_to(&csv, &codes, &reference, &["--strategy", "per-code"]).ok();
+    let expected = files(&reference);
+    let rows = |name: &str| {
+        let (_, bytes) = expected.iter().find(|(n, _)| n == name).unwrap();
+        String::from_utf8_lossy(bytes).lines().count() - 1
+    };
+    assert_eq!((rows("\u{FEFF}A.csv"), rows("A.csv")), (15, 26), "the reference itself");
+    for size in ["1", "7", "2M"] {
+        let out = dir.join(format!("stream-{size}"));
+        run_to(&csv, &codes, &out, &["--block-size", size]).ok();
+        assert!(files(&out) == expected, "block size {size}: output differs from per-code's");
+    }
+}
+
+#[test]
+fn children_number_the_codes_as_the_parent_does() {
+    let _watchdog = common::test_watchdog("children_number_the_codes_as_the_parent_does");
+    // Issue 21, case 10: each child re-read the code list as a --codes-file, which strips a BOM
+    // and removes duplicates: `<BOM>A,A` became `A` alone, so the child's index 0 was A where the
+    // parent's was <BOM>A, and A's rows went to <BOM>A.csv (exit 0).
+    let dir = scratch("child-codes");
+    let mut text = String::from("code,name,age\n");
+    for i in 0..30 {
+        let code = ["A", "\u{FEFF}A", " B", "B"][i % 4];
+        text.push_str(&format!("{code},n{i},{i}\n"));
+    }
+    let csv = write(&dir, "in.csv", &text);
+    // " B" is trimmed to "B" by the parent, and B is then a duplicate: the list is <BOM>A, A, B.
+    let codes = "\u{FEFF}A,A, B,B";
+    let reference = dir.join("stream");
+    run_to(&csv, codes, &reference, &["--block-size", "64"]).ok();
+    let expected = files(&reference);
+    let names: Vec<&str> = expected.iter().map(|(name, _)| name.as_str()).collect();
+    assert_eq!(names, ["A.csv", "B.csv", "_SUCCESS", "\u{FEFF}A.csv"]);
+    for (name, bytes) in &expected[..2] {
+        let code = name.strip_suffix(".csv").unwrap();
+        let text = String::from_utf8_lossy(bytes);
+        assert!(text.lines().skip(1).all(|l| l.split(',').next() == Some(code)), "{name}");
+    }
+    for size in ["64", "2M"] {
+        let out = dir.join(format!("processes-{size}"));
+        run_to(&csv, codes, &out, &["--processes", "--block-size", size]).ok();
+        assert!(files(&out) == expected, "block size {size}: children sent rows to other codes");
+    }
 }

@@ -81,6 +81,7 @@ fn assert_partition(files: &BTreeMap<String, Vec<String>>, rows: &[String]) {
 
 #[test]
 fn every_strategy_and_mode_partitions_the_input_exactly() {
+    let _watchdog = common::test_watchdog("every_strategy_and_mode_partitions_the_input_exactly");
     let dir = scratch("union");
     let (csv, stream_out) = generate(&dir);
     let (rows, present) = input_rows(&csv);
@@ -128,6 +129,7 @@ fn every_strategy_and_mode_partitions_the_input_exactly() {
 
 #[test]
 fn naive_keeps_every_result_frame_and_per_code_does_not() {
+    let _watchdog = common::test_watchdog("naive_keeps_every_result_frame_and_per_code_does_not");
     let dir = scratch("bounds");
     let csv = dir.join("input.csv");
     let generate = run([
