@@ -1,8 +1,10 @@
 //! [`Shared`]: the state an executor's workers, handles and producers share, and what happens
-//! at each end of a task. Three rooms:
+//! at each end of a task. Its rooms:
 //!
-//! - `slots.rs`, the bound: the slot word, producers spinning, helping, parking and being woken,
-//!   async waiters. The one file to read to understand why `in_flight() <= capacity()`.
+//! - `slots.rs`, the bound: the slot word, taking a slot and giving it back. The one file to
+//!   read to understand why `in_flight() <= capacity()`.
+//! - `waiting.rs`: producers that find no room (helping, spinning, parking, async waiters,
+//!   `wait_idle`) and who a release wakes (batched wake-ups, the idle guard).
 //! - this file: a task's end (run, cancel, husks, joins off the queue), shutdown and counters.
 //! - `worker.rs`: the worker loop and the thread-local that tells a thread which executor it
 //!   serves.
@@ -38,12 +40,13 @@ use crate::unwind::LatePanic;
 
 mod slots;
 mod threads;
+mod waiting;
 pub(crate) mod worker;
 
-use self::slots::AsyncWaiters;
 use self::slots::{units, COUNT, SHUTDOWN};
 pub(crate) use self::slots::{MAX_CAPACITY, MAX_WEIGHT_CAPACITY};
 pub(crate) use self::threads::{Seat, Threads, ThreadsConfig};
+use self::waiting::AsyncWaiters;
 
 /// The worker index of helping producers and `submit_or_run` callers (see `helper_index`).
 const HELPER: usize = usize::MAX;
