@@ -9,7 +9,7 @@
 //! - `worker.rs`: the worker loop and the thread-local that tells a thread which executor it
 //!   serves.
 //! - `threads.rs`: the worker threads themselves: how many are alive, starting them (at build
-//!   and on demand), retiring idle ones, resizing, stopping and joining them.
+//!   and on demand), retiring idle ones; `threads/exit.rs`: resizing, stopping and joining them.
 //!
 //! Handles are built in `handle.rs`, on top of [`Shared::enqueue`].
 //!
@@ -26,7 +26,7 @@
 //! # Stopping
 //!
 //! Whoever takes the count to zero after `SHUTDOWN` (or the shutdown itself, if it finds zero)
-//! starts the `Stop` relay (see `threads.rs`): every accepted task has run by then.
+//! starts the `Stop` relay (see `threads/exit.rs`): every accepted task has run by then.
 
 use std::time::{Duration, Instant};
 

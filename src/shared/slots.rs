@@ -367,7 +367,7 @@ mod tests {
         assert_eq!(shared.try_acquire(1), Err(Refusal::Shutdown));
         assert!(shared.queue.try_pop().is_none(), "a slot is still taken: no Stop yet");
         shared.release(3);
-        // One `Stop`: each worker that takes it passes it on (see `threads.rs`).
+        // One `Stop`: each worker that takes it passes it on (see `threads/exit.rs`).
         let stops = std::iter::from_fn(|| shared.queue.try_pop())
             .filter(|m| matches!(m, Message::Stop))
             .count();
