@@ -2,7 +2,7 @@
 //! `parking_lot_core` normally, and loom's models under `--cfg loom`.
 //!
 //! Everything the crate uses to synchronise its own state goes through this module, so that the
-//! loom models (`src/loom_tests.rs`) check the same code that ships.
+//! loom models (`src/loom_tests/`) check the same code that ships.
 
 /// std's `Arc`, even under loom, for what loom need not or cannot model: the crate's one other
 /// shared pointer. Used where the pointee's synchronisation is loom's anyway (a task's state word,

@@ -6,7 +6,7 @@
 //! the resizer sets. At the end: every accepted task ran exactly once and returned its value,
 //! every refusal handed its closure back, nothing was dropped twice or leaked, `stats()` adds up,
 //! and every slot and unit is back. (A submit racing the retirement of the last idle worker is
-//! modelled exhaustively in `src/loom_tests.rs`; here later submits would mask a lost task.)
+//! modelled exhaustively in `src/loom_tests/threads.rs`; here later submits would mask a lost task.)
 //!
 //! Seeded from `RESIZE_STRESS_SEED` (printed); `RESIZE_STRESS_TASKS` sets the tasks per producer
 //! (5,000) and `RESIZE_STRESS_ROUNDS` the shutdown rounds (100). Bounded in count and by a
