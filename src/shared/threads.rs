@@ -44,7 +44,8 @@
 //! - otherwise it stays, and waits as long as it takes.
 //!
 //! The failure this closes is a task queued while no thread will take it: a push that counted
-//! on a worker that was about to take another task, or to retire. Modelled in `loom_tests/threads.rs`.
+//! on a worker that was about to take another task, or to retire. Modelled in
+//! `loom_tests/threads.rs`.
 
 mod exit;
 
