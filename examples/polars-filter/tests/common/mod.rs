@@ -12,7 +12,7 @@ use std::fs;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
+use std::sync::{mpsc, OnceLock};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -137,12 +137,37 @@ impl Drop for Watchdog {
     }
 }
 
-/// A new empty directory for one test, under Cargo's per-target scratch directory.
+/// A new empty directory for one test, under this process's scratch root (see `scratch_root`).
 pub fn scratch(name: &str) -> PathBuf {
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("polars-filter-tests").join(name);
+    let dir = scratch_root().join(name);
     let _ = fs::remove_dir_all(&dir);
     fs::create_dir_all(&dir).expect("create the test's scratch directory");
     dir
+}
+
+/// This test process's directory under Cargo's per-target scratch directory:
+/// `polars-filter-tests/<pid>`. Two runs of the suite at once (`cargo test` and
+/// `cargo test --release` share `CARGO_TARGET_TMPDIR`) would otherwise write the same files, and
+/// one run's input would change under the other's program. On Linux, the first call removes the
+/// roots of processes that have exited, so the directory does not grow run after run.
+fn scratch_root() -> &'static Path {
+    static ROOT: OnceLock<PathBuf> = OnceLock::new();
+    ROOT.get_or_init(|| {
+        let base = Path::new(env!("CARGO_TARGET_TMPDIR")).join("polars-filter-tests");
+        if cfg!(target_os = "linux") {
+            for entry in fs::read_dir(&base).into_iter().flatten().flatten() {
+                let alive = entry
+                    .file_name()
+                    .to_str()
+                    .and_then(|name| name.parse::<u32>().ok())
+                    .is_some_and(|pid| Path::new("/proc").join(pid.to_string()).exists());
+                if !alive {
+                    let _ = fs::remove_dir_all(entry.path());
+                }
+            }
+        }
+        base.join(std::process::id().to_string())
+    })
 }
 
 /// Every `<code>.csv` of an output directory: code → data lines (header checked and removed). The
