@@ -464,8 +464,8 @@ impl Builder {
     ///
     /// # Cost
     ///
-    /// Unset (the default), nothing: a submit checks once whether any per-task hook is set, and
-    /// the task runs as it would without hooks. Set, each task costs its hooks, two to four
+    /// Unset (the default), one predictable branch per submit, where it checks whether any
+    /// per-task hook is set; the task then runs as it would without hooks. Set, each task costs its hooks, two to four
     /// readings of the clock ([`Instant::now`](std::time::Instant::now): four with both hooks),
     /// and one more reference to the executor, taken at submit and dropped with the closure.
     ///

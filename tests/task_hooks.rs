@@ -517,10 +517,9 @@ fn randomized_mix_runs_the_hooks_of_exactly_the_tasks_that_run() {
     let mut rng = SplitMix64(0x7a5c_600c_u64 ^ 24);
     for round in 0..common::rounds(200, 3) {
         let workers = 1 + rng.below(3) as usize;
-        let mut log = Log::default();
-        log.panic_before = Some((2 + rng.below(6), rng.below(2)));
-        log.panic_after = Some((2 + rng.below(6), rng.below(2)));
-        let log = Arc::new(log);
+        let panic_before = Some((2 + rng.below(6), rng.below(2)));
+        let panic_after = Some((2 + rng.below(6), rng.below(2)));
+        let log = Arc::new(Log { panic_before, panic_after, ..Log::default() });
         let exec = Arc::new(
             recorded(&log, "mix", workers)
                 .capacity(1 + rng.below(6) as usize)
