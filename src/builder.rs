@@ -5,9 +5,8 @@ use std::num::NonZeroUsize;
 use std::time::Duration;
 
 use crate::error::{BuildError, BuildErrorKind};
-use crate::hooks::{Hook, Hooks};
+use crate::hooks::{Hook, Hooks, TaskHooks, TaskInfo};
 use crate::shared::{ThreadsConfig, MAX_CAPACITY, MAX_WEIGHT_CAPACITY};
-use crate::task_hooks::{TaskHooks, TaskInfo};
 use crate::BoundedExecutor;
 
 /// Configures a [`BoundedExecutor`]: worker count, in-flight bound (in tasks, and optionally in
@@ -82,8 +81,8 @@ impl fmt::Debug for Builder {
             .field("producer_helps", &self.producer_helps)
             .field("on_thread_start", &self.hooks.on_start.as_ref().map(|_| Closure))
             .field("on_thread_stop", &self.hooks.on_stop.as_ref().map(|_| Closure))
-            .field("before_task", &self.task_hooks.before_is_set().then_some(Closure))
-            .field("after_task", &self.task_hooks.after_is_set().then_some(Closure))
+            .field("before_task", &self.task_hooks.before().map(|_| Closure))
+            .field("after_task", &self.task_hooks.after().map(|_| Closure))
             .field("min_workers", &self.min_workers)
             .field("keep_alive", &self.keep_alive)
             .finish()

@@ -287,9 +287,9 @@ pub use crate::error::{
 };
 pub use crate::executor::BoundedExecutor;
 pub use crate::handle::TaskHandle;
+pub use crate::hooks::TaskInfo;
 pub use crate::map::{Map, MapUnordered};
 pub use crate::scope::{Scope, ScopedTaskHandle};
 pub use crate::stats::Stats;
 pub use crate::submit_future::SubmitFuture;
-pub use crate::task_hooks::TaskInfo;
 pub use crate::task_set::{JoinNext, TaskId, TaskSet};

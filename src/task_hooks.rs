@@ -1,6 +1,7 @@
 //! Per-task hooks ([`Builder::before_task`](crate::Builder::before_task) and
-//! [`Builder::after_task`](crate::Builder::after_task)): the [`TaskInfo`] they are given, and
-//! the wrapper a submit puts around a task's closure when either is set.
+//! [`Builder::after_task`](crate::Builder::after_task)) at work: the wrapper a submit puts
+//! around a task's closure when either is set, which calls them with a [`TaskInfo`] (defined,
+//! with the hooks' storage, in `hooks.rs`).
 //!
 //! # Cost when unset
 //!
@@ -25,213 +26,20 @@
 //! worker, a helping producer, a caller-runs, a nested submit run inline, a worker joining the
 //! task), and nothing that does not run it does (a cancelled task's closure is dropped unrun).
 //! The `after_task` hook returns before the task's outcome is published and its slot given back,
-//! so a `join`, `wait_idle` or `shutdown` that returns has seen it return.
+//! so a `join`, `wait_idle` or `shutdown` that returns has seen it return. A scoped task wraps
+//! the user's closure inside its scope guard (`Scope::submit`), so a scope does not end before
+//! the `after_task` of each of its tasks has returned, panicking ones included.
 
-use std::fmt;
-use std::panic::{self, AssertUnwindSafe, RefUnwindSafe, UnwindSafe};
-use std::time::{Duration, Instant};
+use std::panic::{self, AssertUnwindSafe};
+use std::time::Instant;
 
+use crate::hooks::{TaskHook, TaskInfo};
 use crate::queue::JobRef;
 use crate::shared::{Refusal, Shared, Wait};
-use crate::sync::{Arc, StdArc};
+use crate::sync::Arc;
 use crate::task::{Completion, Job, Task};
 use crate::task_ref::TaskRef;
 use crate::unwind;
-
-/// What a per-task hook is told about the task it is called for: where it runs, how long it
-/// waited in the queue and (in [`after_task`](crate::Builder::after_task)) how long it ran and
-/// whether it panicked.
-///
-/// `#[non_exhaustive]`: later versions may tell more (read it through its methods).
-///
-/// # Examples
-///
-/// ```
-/// use std::sync::{Arc, Mutex};
-/// use bounded_executor::{BoundedExecutor, TaskInfo};
-///
-/// let seen: Arc<Mutex<Vec<TaskInfo>>> = Arc::default();
-/// let log = Arc::clone(&seen);
-/// let exec = BoundedExecutor::builder()
-///     .max_workers(1)
-///     .after_task(move |info| log.lock().unwrap().push(*info))
-///     .build()
-///     .unwrap();
-/// exec.submit(|| ()).unwrap().join().unwrap();
-/// let info = seen.lock().unwrap()[0];
-/// assert!(info.run_time().is_some() && !info.panicked());
-/// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct TaskInfo {
-    worker: Option<usize>,
-    queue_wait: Duration,
-    run_time: Option<Duration>,
-    panicked: bool,
-}
-
-impl TaskInfo {
-    /// The index of the worker thread the task runs on (as in its thread name and the thread
-    /// hooks' index: below the `max_workers` in force when that thread started), or `None` if
-    /// it runs on a thread that is not one of this executor's workers: a producer helping in
-    /// [`submit`](crate::BoundedExecutor::submit) (see
-    /// [`Builder::producer_helps`](crate::Builder::producer_helps)), a caller running its own
-    /// task in [`submit_or_run`](crate::BoundedExecutor::submit_or_run), a nested submit run
-    /// inline inside either of those, or a submitting thread that runs the queued tasks because
-    /// the OS refused to start any worker.
-    ///
-    /// A task a worker runs inline (a nested submit to its own full executor, or a `join` on a
-    /// task that had not started) runs on that worker, and gives its index.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use std::sync::atomic::{AtomicUsize, Ordering};
-    /// use std::sync::Arc;
-    ///
-    /// let on_workers = Arc::new(AtomicUsize::new(0));
-    /// let count = Arc::clone(&on_workers);
-    /// let exec = bounded_executor::BoundedExecutor::builder()
-    ///     .max_workers(2)
-    ///     .producer_helps(false) // every task of `submit` runs on a worker
-    ///     .before_task(move |info| {
-    ///         assert!(info.worker().is_some_and(|index| index < 2));
-    ///         count.fetch_add(1, Ordering::Relaxed);
-    ///     })
-    ///     .build()
-    ///     .unwrap();
-    /// exec.submit(|| ()).unwrap().join().unwrap();
-    /// assert_eq!(on_workers.load(Ordering::Relaxed), 1);
-    /// ```
-    #[must_use]
-    pub fn worker(&self) -> Option<usize> {
-        self.worker
-    }
-
-    /// How long the task waited between its admission (its submit took a slot, or, for a task
-    /// run inline, was called) and the start of its run, as the wrapper around it saw it: the
-    /// time in the queue. Not the producer's own wait for a slot, which
-    /// [`Stats::submit_wait`](crate::Stats::submit_wait) sums. About zero for a task run inline.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use std::time::Duration;
-    ///
-    /// let exec = bounded_executor::BoundedExecutor::builder()
-    ///     .max_workers(1)
-    ///     .before_task(|info| assert!(info.queue_wait() < Duration::from_secs(3600)))
-    ///     .build()
-    ///     .unwrap();
-    /// exec.submit(|| ()).unwrap().join().unwrap();
-    /// assert_eq!(exec.stats().hook_panics, 0);
-    /// ```
-    #[must_use]
-    pub fn queue_wait(&self) -> Duration {
-        self.queue_wait
-    }
-
-    /// How long the task's closure ran, until it returned or panicked (the hooks' own time not
-    /// included): `Some` in [`after_task`](crate::Builder::after_task), `None` in
-    /// [`before_task`](crate::Builder::before_task), called before the closure.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use std::time::Duration;
-    ///
-    /// let exec = bounded_executor::BoundedExecutor::builder()
-    ///     .max_workers(1)
-    ///     .before_task(|info| assert_eq!(info.run_time(), None))
-    ///     .after_task(|info| assert!(info.run_time() >= Some(Duration::from_millis(5))))
-    ///     .build()
-    ///     .unwrap();
-    /// exec.submit(|| std::thread::sleep(Duration::from_millis(5))).unwrap().join().unwrap();
-    /// assert_eq!(exec.stats().hook_panics, 0); // both assertions held
-    /// ```
-    #[must_use]
-    pub fn run_time(&self) -> Option<Duration> {
-        self.run_time
-    }
-
-    /// True in [`after_task`](crate::Builder::after_task) if the task's closure panicked (its
-    /// handle's `join` gives the panic, as without hooks); always false in
-    /// [`before_task`](crate::Builder::before_task).
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use std::sync::atomic::{AtomicUsize, Ordering};
-    /// use std::sync::Arc;
-    ///
-    /// let panics = Arc::new(AtomicUsize::new(0));
-    /// let count = Arc::clone(&panics);
-    /// let exec = bounded_executor::BoundedExecutor::builder()
-    ///     .max_workers(1)
-    ///     .after_task(move |info| {
-    ///         if info.panicked() {
-    ///             count.fetch_add(1, Ordering::Relaxed);
-    ///         }
-    ///     })
-    ///     .build()
-    ///     .unwrap();
-    /// assert!(exec.submit(|| panic!("boom")).unwrap().join().unwrap_err().is_panic());
-    /// assert_eq!(panics.load(Ordering::Relaxed), 1);
-    /// ```
-    #[must_use]
-    pub fn panicked(&self) -> bool {
-        self.panicked
-    }
-}
-
-/// A per-task hook. std's `Arc` (also under loom, which need not model it): shared by the
-/// builder's clones and the executor.
-type TaskHook = StdArc<dyn Fn(&TaskInfo) + Send + Sync + 'static>;
-
-/// The per-task hooks a builder sets; the executor keeps them only if one is set.
-#[derive(Clone, Default)]
-pub(crate) struct TaskHooks {
-    before: Option<TaskHook>,
-    after: Option<TaskHook>,
-}
-
-// A hook is only ever called under a `catch_unwind` of its own, which contains its panic (see
-// `call`), as for the thread hooks (see `hooks.rs`): it does not take away `Builder`'s
-// `UnwindSafe`.
-impl UnwindSafe for TaskHooks {}
-impl RefUnwindSafe for TaskHooks {}
-
-impl TaskHooks {
-    pub(crate) fn set_before(&mut self, hook: impl Fn(&TaskInfo) + Send + Sync + 'static) {
-        self.before = Some(StdArc::new(hook));
-    }
-
-    pub(crate) fn set_after(&mut self, hook: impl Fn(&TaskInfo) + Send + Sync + 'static) {
-        self.after = Some(StdArc::new(hook));
-    }
-
-    pub(crate) fn before_is_set(&self) -> bool {
-        self.before.is_some()
-    }
-
-    pub(crate) fn after_is_set(&self) -> bool {
-        self.after.is_some()
-    }
-
-    /// The hooks if any is set: what the executor keeps.
-    pub(crate) fn if_any(self) -> Option<Self> {
-        (self.before.is_some() || self.after.is_some()).then_some(self)
-    }
-}
-
-impl fmt::Debug for TaskHooks {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("TaskHooks")
-            .field("before", &self.before.is_some())
-            .field("after", &self.after.is_some())
-            .finish()
-    }
-}
 
 /// A task's closure, wrapped to run the executor's per-task hooks around it.
 pub(crate) struct Hooked<F> {
@@ -263,24 +71,20 @@ impl<F> Hooked<F> {
             return f(); // never: the hooks are fixed at build, and this one was made with some
         };
         let started = Instant::now();
-        let mut info = TaskInfo {
-            worker: shared.worker_index_here(),
-            queue_wait: started.saturating_duration_since(admitted),
-            run_time: None,
-            panicked: false,
-        };
-        if let Some(before) = &hooks.before {
+        let info = TaskInfo::before(
+            shared.worker_index_here(),
+            started.saturating_duration_since(admitted),
+        );
+        if let Some(before) = hooks.before() {
             call(&shared, before, &info);
         }
-        let Some(after) = &hooks.after else {
+        let Some(after) = hooks.after() else {
             return f(); // nobody asks how it ends
         };
         // The closure's own time: after `before_task`, if it ran.
-        let run_from = if hooks.before.is_some() { Instant::now() } else { started };
+        let run_from = if hooks.before().is_some() { Instant::now() } else { started };
         let outcome = panic::catch_unwind(AssertUnwindSafe(f));
-        info.run_time = Some(run_from.elapsed());
-        info.panicked = outcome.is_err();
-        call(&shared, after, &info);
+        call(&shared, after, &info.after(run_from.elapsed(), outcome.is_err()));
         match outcome {
             Ok(value) => value,
             Err(payload) => panic::resume_unwind(payload),

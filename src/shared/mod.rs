@@ -30,11 +30,11 @@ use std::time::{Duration, Instant};
 
 pub(crate) use crate::error::Refusal;
 use crate::fork;
+use crate::hooks::TaskHooks;
 use crate::queue::{JobRef, Message, Queue};
 use crate::stats::{bump, Padded, ProducerCounters, Stats, WorkerCounters};
 use crate::sync::{Arc, AtomicBool, AtomicU64, AtomicUsize, Mutex, Ordering};
 use crate::task::{Claim, Ended, Job};
-use crate::task_hooks::TaskHooks;
 use crate::unwind::LatePanic;
 
 mod slots;
