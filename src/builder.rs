@@ -452,8 +452,9 @@ impl Builder {
     /// # Which tasks
     ///
     /// Every task that runs, called once for it, however it was submitted (`submit` and its
-    /// family, `execute`, `submit_or_run`, `submit_async`, `map` and its family, [`TaskSet`](crate::TaskSet),
-    /// scoped tasks) and wherever it runs: on a worker, on a producer that helps (see
+    /// family, `execute`, `submit_or_run`, `submit_async`, `map` and its family,
+    /// [`TaskSet`](crate::TaskSet), scoped tasks) and wherever it runs: on a worker, on a
+    /// producer that helps (see
     /// [`producer_helps`](Self::producer_helps), whose default these hooks do not change), on the
     /// caller of `submit_or_run` or of a nested submit run inline, on a worker that `join`s it.
     /// A task cancelled before it started (its handle's `cancel`, `shutdown_now`, a dropped
@@ -464,9 +465,10 @@ impl Builder {
     /// # Cost
     ///
     /// Unset (the default), one predictable branch per submit, where it checks whether any
-    /// per-task hook is set; the task then runs as it would without hooks. Set, each task costs its hooks, two to four
-    /// readings of the clock ([`Instant::now`](std::time::Instant::now): four with both hooks),
-    /// and one more reference to the executor, taken at submit and dropped with the closure.
+    /// per-task hook is set; the task then runs as it would without hooks. Set, each task costs
+    /// its hooks, two to four readings of the clock ([`Instant::now`](std::time::Instant::now):
+    /// four with both hooks), and one more reference to the executor, taken at submit and
+    /// dropped with the closure.
     ///
     /// # Panics
     ///
@@ -509,8 +511,9 @@ impl Builder {
     ///
     /// The hook returns before the task's outcome is published and its slot given back: once
     /// the task's handle `join`s, or [`wait_idle`](BoundedExecutor::wait_idle) or
-    /// [`shutdown`](BoundedExecutor::shutdown) returns, its `after_task` has returned. A task
-    /// that panicked still reports its panic through its handle.
+    /// [`shutdown`](BoundedExecutor::shutdown) returns (for the tasks they wait for), its
+    /// `after_task` has returned. A task that panicked still reports its panic through its
+    /// handle.
     ///
     /// Called for the tasks, and on the threads, that [`before_task`](Self::before_task) says,
     /// at the same cost, and independent of it (either can be set alone).
