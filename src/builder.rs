@@ -5,12 +5,12 @@ use std::num::NonZeroUsize;
 use std::time::Duration;
 
 use crate::error::{BuildError, BuildErrorKind};
-use crate::hooks::{Hook, Hooks};
+use crate::hooks::{Hook, Hooks, TaskHooks, TaskInfo};
 use crate::shared::{ThreadsConfig, MAX_CAPACITY, MAX_WEIGHT_CAPACITY};
 use crate::BoundedExecutor;
 
 /// Configures a [`BoundedExecutor`]: worker count, in-flight bound (in tasks, and optionally in
-/// weight units), thread names, stack size and per-thread start and stop hooks.
+/// weight units), thread names, stack size, per-thread start and stop hooks, and per-task hooks.
 ///
 /// The bound is `queue_ratio × max_workers` (ratio 2 by default: each worker has one task queued
 /// behind the one it runs, so no worker idles while a producer is being woken), or exactly
@@ -43,6 +43,7 @@ pub struct Builder {
     /// there).
     producer_helps: Option<bool>,
     hooks: Hooks,
+    task_hooks: TaskHooks,
     min_workers: Option<usize>,
     keep_alive: Duration,
 }
@@ -54,6 +55,8 @@ pub(crate) struct Config {
     pub(crate) queue_ratio: Option<usize>,
     pub(crate) weight_capacity: u64,
     pub(crate) producer_helps: bool,
+    /// `None` unless a per-task hook is set.
+    pub(crate) task_hooks: Option<TaskHooks>,
     pub(crate) threads: ThreadsConfig,
 }
 
@@ -78,6 +81,8 @@ impl fmt::Debug for Builder {
             .field("producer_helps", &self.producer_helps)
             .field("on_thread_start", &self.hooks.on_start.as_ref().map(|_| Closure))
             .field("on_thread_stop", &self.hooks.on_stop.as_ref().map(|_| Closure))
+            .field("before_task", &self.task_hooks.before().map(|_| Closure))
+            .field("after_task", &self.task_hooks.after().map(|_| Closure))
             .field("min_workers", &self.min_workers)
             .field("keep_alive", &self.keep_alive)
             .finish()
@@ -162,6 +167,7 @@ impl Builder {
             stack_size: None,
             producer_helps: None,
             hooks: Hooks::default(),
+            task_hooks: TaskHooks::default(),
             min_workers: None,
             keep_alive: Self::DEFAULT_KEEP_ALIVE,
         }
@@ -284,7 +290,10 @@ impl Builder {
     /// full runs queued tasks itself until a slot frees. Default: true, unless the builder sets
     /// [`stack_size`](Self::stack_size), [`on_thread_start`](Self::on_thread_start) or
     /// [`on_thread_stop`](Self::on_thread_stop): then false, unless this is called with true.
-    /// (Only an explicit call decides; the order of the builder's calls does not matter.)
+    /// (Only an explicit call decides; the order of the builder's calls does not matter.) The
+    /// per-task hooks ([`before_task`](Self::before_task), [`after_task`](Self::after_task)) do
+    /// not change the default: they run wherever the task runs, helped tasks included, and tell
+    /// where ([`TaskInfo::worker`](crate::TaskInfo::worker) is `None` on a producer's thread).
     ///
     /// Each queued task already holds a slot, so the bound is the same either way. With
     /// helping, the producer sleeps only while every task in flight is running: no core idles
@@ -434,6 +443,115 @@ impl Builder {
         self
     }
 
+    /// Runs `hook` just before each task's closure, on the thread that runs the task, given a
+    /// [`TaskInfo`]: which worker runs it ([`worker`](TaskInfo::worker), `None` on a thread that
+    /// is not one of the executor's workers) and how long it waited in the queue
+    /// ([`queue_wait`](TaskInfo::queue_wait)). For metrics, tracing, or a per-task thread-local.
+    /// A second call replaces the hook.
+    ///
+    /// # Which tasks
+    ///
+    /// Every task that runs, called once for it, however it was submitted (`submit` and its
+    /// family, `execute`, `submit_or_run`, `submit_async`, `map` and its family,
+    /// [`TaskSet`](crate::TaskSet), scoped tasks) and wherever it runs: on a worker, on a
+    /// producer that helps (see
+    /// [`producer_helps`](Self::producer_helps), whose default these hooks do not change), on the
+    /// caller of `submit_or_run` or of a nested submit run inline, on a worker that `join`s it.
+    /// A task cancelled before it started (its handle's `cancel`, `shutdown_now`, a dropped
+    /// `Map` or `TaskSet`) never runs, and its hooks are not called. The hook runs in the task's
+    /// place, so a `submit` from inside it follows the rules of a submit from inside the task
+    /// (the crate docs, `# Deadlocks`). While it runs, the task holds its slot.
+    ///
+    /// # Cost
+    ///
+    /// Unset (the default), one predictable branch per submit, where it checks whether any
+    /// per-task hook is set; the task then runs as it would without hooks. Set, each task costs
+    /// its hooks, two to four readings of the clock ([`Instant::now`](std::time::Instant::now):
+    /// four with both hooks), and one more reference to the executor, taken at submit and
+    /// dropped with the closure.
+    ///
+    /// # Panics
+    ///
+    /// A panic in the hook is contained: caught, counted in
+    /// [`Stats::hook_panics`](crate::Stats::hook_panics) (and printed by the panic hook, as every
+    /// panic is), and the task runs as if the hook had returned; its handle gets the task's own
+    /// result. It never kills a worker or the executor.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::atomic::{AtomicU64, Ordering};
+    /// use std::sync::Arc;
+    ///
+    /// let waited_nanos = Arc::new(AtomicU64::new(0));
+    /// let total = Arc::clone(&waited_nanos);
+    /// let exec = bounded_executor::BoundedExecutor::builder()
+    ///     .max_workers(2)
+    ///     .before_task(move |info| {
+    ///         total.fetch_add(info.queue_wait().as_nanos() as u64, Ordering::Relaxed);
+    ///     })
+    ///     .build()
+    ///     .unwrap();
+    /// let handles: Vec<_> = (0..8).map(|i| exec.submit(move || i * 2).unwrap()).collect();
+    /// assert_eq!(handles.into_iter().map(|h| h.join().unwrap()).sum::<i32>(), 56);
+    /// println!("tasks waited {} ns in all", waited_nanos.load(Ordering::Relaxed));
+    /// ```
+    pub fn before_task<H>(mut self, hook: H) -> Self
+    where
+        H: Fn(&TaskInfo) + Send + Sync + 'static,
+    {
+        self.task_hooks.set_before(hook);
+        self
+    }
+
+    /// Runs `hook` just after each task's closure has returned or panicked, on the thread that
+    /// ran it, given a [`TaskInfo`] that also tells how long the closure ran
+    /// ([`run_time`](TaskInfo::run_time), `Some` here) and whether it panicked
+    /// ([`panicked`](TaskInfo::panicked)). Java's `afterExecute`. A second call replaces the hook.
+    ///
+    /// The hook returns before the task's outcome is published and its slot given back: once
+    /// the task's handle `join`s, or [`wait_idle`](BoundedExecutor::wait_idle) or
+    /// [`shutdown`](BoundedExecutor::shutdown) returns (for the tasks they wait for), its
+    /// `after_task` has returned. A task that panicked still reports its panic through its
+    /// handle.
+    ///
+    /// Called for the tasks, and on the threads, that [`before_task`](Self::before_task) says,
+    /// at the same cost, and independent of it (either can be set alone).
+    ///
+    /// # Panics
+    ///
+    /// As for [`before_task`](Self::before_task): a panic in the hook is caught and counted in
+    /// [`Stats::hook_panics`](crate::Stats::hook_panics); the task's result (or panic) still
+    /// reaches its handle.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::{Arc, Mutex};
+    /// use std::time::Duration;
+    ///
+    /// let slowest = Arc::new(Mutex::new(Duration::ZERO));
+    /// let max = Arc::clone(&slowest);
+    /// let exec = bounded_executor::BoundedExecutor::builder()
+    ///     .max_workers(2)
+    ///     .after_task(move |info| {
+    ///         let run = info.run_time().expect("known after the task");
+    ///         let mut max = max.lock().unwrap();
+    ///         *max = (*max).max(run);
+    ///     })
+    ///     .build()
+    ///     .unwrap();
+    /// exec.submit(|| std::thread::sleep(Duration::from_millis(2))).unwrap().join().unwrap();
+    /// assert!(*slowest.lock().unwrap() >= Duration::from_millis(2));
+    /// ```
+    pub fn after_task<H>(mut self, hook: H) -> Self
+    where
+        H: Fn(&TaskInfo) + Send + Sync + 'static,
+    {
+        self.task_hooks.set_after(hook);
+        self
+    }
+
     /// The fewest worker threads kept alive: `build` starts this many, and more start only when
     /// a task is queued and no worker is idle, up to `max_workers`. A thread beyond the minimum
     /// exits after [`keep_alive`](Self::keep_alive) without work. Default: `max_workers` (every
@@ -572,6 +690,7 @@ impl Builder {
             queue_ratio: self.capacity.is_none().then_some(self.queue_ratio),
             weight_capacity,
             producer_helps: self.helps(),
+            task_hooks: self.task_hooks.if_any(),
             threads: ThreadsConfig {
                 max_workers,
                 min_workers: self.min_workers,

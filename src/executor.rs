@@ -20,6 +20,7 @@ use crate::stats::Stats;
 use crate::submit_future::SubmitFuture;
 use crate::sync::{Arc, AtomicBool, Mutex, Ordering};
 use crate::task::Task;
+use crate::task_hooks;
 use crate::Builder;
 
 /// A thread pool that never holds more than [`capacity()`](Self::capacity) tasks in flight
@@ -94,6 +95,7 @@ impl BoundedExecutor {
             Shared::new(config.threads.max_workers, config.capacity)
                 .with_weight_capacity(config.weight_capacity)
                 .with_producer_helps(config.producer_helps)
+                .with_task_hooks(config.task_hooks)
                 .with_threads(config.threads),
         );
         let exec = Self {
@@ -197,6 +199,9 @@ impl BoundedExecutor {
     where
         F: FnOnce() + Send + 'static,
     {
+        if self.shared.has_task_hooks() {
+            return task_hooks::execute(&self.shared, f).map_err(SubmitError::from_refusal);
+        }
         match self.shared.admit(1, Wait::Forever) {
             Ok(admission) => {
                 let job: JobRef = Task::allocate_detached(f, admission.weight());

@@ -13,6 +13,7 @@ use std::mem::ManuallyDrop;
 
 use crate::sync::Arc;
 use crate::task::{Completion, Task};
+use crate::task_hooks;
 use crate::task_ref::TaskRef;
 
 /// A handle to a submitted task's result.
@@ -99,7 +100,12 @@ impl<T> TaskHandle<T> {
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
     {
-        let (task, job) = Task::allocate(f, admission.weight());
+        // The one branch per-task hooks cost a submit without them (see `task_hooks.rs`).
+        let (task, job) = if shared.has_task_hooks() {
+            task_hooks::allocate(shared, f, admission.weight())
+        } else {
+            Task::allocate(f, admission.weight())
+        };
         Self::start(shared, admission, task, job)
     }
 

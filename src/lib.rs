@@ -196,9 +196,10 @@
 //! - contains it on a worker thread (the panic is discarded and the worker goes on), and when
 //!   waking an async producer's `Waker` (the next waiting producer is woken in its place).
 //!
-//! A panic in a thread hook ([`Builder::on_thread_start`], [`Builder::on_thread_stop`]) is
-//! contained as well: caught, counted in [`Stats::hook_panics`], and the worker goes on (or
-//! exits) as if the hook had returned.
+//! A panic in a thread hook ([`Builder::on_thread_start`], [`Builder::on_thread_stop`]) or a
+//! per-task hook ([`Builder::before_task`], [`Builder::after_task`]) is contained as well:
+//! caught, counted in [`Stats::hook_panics`], and the worker goes on (or exits), and the task
+//! runs and reports its own result, as if the hook had returned.
 //!
 //! # Shutdown
 //!
@@ -267,6 +268,7 @@ mod stats;
 mod submit_future;
 mod sync;
 mod task;
+mod task_hooks;
 mod task_ref;
 mod task_set;
 mod task_state;
@@ -285,6 +287,7 @@ pub use crate::error::{
 };
 pub use crate::executor::BoundedExecutor;
 pub use crate::handle::TaskHandle;
+pub use crate::hooks::TaskInfo;
 pub use crate::map::{Map, MapUnordered};
 pub use crate::scope::{Scope, ScopedTaskHandle};
 pub use crate::stats::Stats;

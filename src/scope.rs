@@ -21,6 +21,7 @@ use crate::shared::worker;
 use crate::shared::{Admission, Shared, Wait};
 use crate::sync::{self, Arc, AtomicUsize, Mutex, Ordering, StdArc};
 use crate::task::{Completion, Job, Task};
+use crate::task_hooks::Hooked;
 use crate::task_ref::TaskRef;
 use crate::unwind::LatePanic;
 
@@ -204,7 +205,15 @@ impl<'scope, 'env> Scope<'scope, 'env> {
                 refused(TaskError::from_refusal(refusal))
             }
         };
-        let (completion, queued) = Task::allocate(move || job.run(), admission.weight());
+        // With per-task hooks, they go inside the guard, so that the scope outlives them.
+        let (completion, queued) = if self.shared.has_task_hooks() {
+            let ScopedJob { f, guard } = job;
+            let hooked = Hooked::new(&self.shared, f);
+            let job = ScopedJob { f: move || hooked.run(), guard };
+            Task::allocate(move || job.run(), admission.weight())
+        } else {
+            Task::allocate(move || job.run(), admission.weight())
+        };
         // SAFETY: only the lifetime bound of the trait objects changes (same layout). The task
         // is never touched after its borrows end: `scope` waits for every guard, and a guard is
         // only dropped once the closure and the result are gone (see the module docs). The

@@ -68,9 +68,11 @@ pub struct Stats {
     pub peak_weight_in_flight: u64,
     /// Total time producers spent waiting for a free slot.
     pub submit_wait: Duration,
-    /// Panics caught from the [`on_thread_start`](crate::Builder::on_thread_start) and
-    /// [`on_thread_stop`](crate::Builder::on_thread_stop) hooks. Each was contained: the worker
-    /// went on (or exited) as if the hook had returned.
+    /// Panics caught from the thread hooks ([`on_thread_start`](crate::Builder::on_thread_start),
+    /// [`on_thread_stop`](crate::Builder::on_thread_stop)) and the per-task hooks
+    /// ([`before_task`](crate::Builder::before_task), [`after_task`](crate::Builder::after_task)).
+    /// Each was contained: the worker went on (or exited), and the task ran and ended, as if
+    /// the hook had returned.
     pub hook_panics: u64,
     /// Worker threads started: at build, and later by a lazy executor
     /// ([`Builder::min_workers`](crate::Builder::min_workers)) or a resize

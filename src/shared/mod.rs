@@ -32,6 +32,7 @@ use std::time::{Duration, Instant};
 
 pub(crate) use crate::error::Refusal;
 use crate::fork;
+use crate::hooks::TaskHooks;
 use crate::queue::{JobRef, Message, Queue};
 use crate::stats::{bump, Padded, ProducerCounters, Stats, WorkerCounters};
 use crate::sync::{Arc, AtomicBool, AtomicU64, AtomicUsize, Mutex, Ordering};
@@ -104,6 +105,9 @@ pub(crate) struct Shared {
     slots: Padded<AtomicU64>,
     /// Read on every submit, written only by a resize.
     capacity: AtomicUsize,
+    /// The per-task hooks, if any is set (fixed at build): tested on every submit. Boxed: one
+    /// word, so that adding it moved no other field of this struct.
+    task_hooks: Option<Box<TaskHooks>>,
     /// The most weight units in flight (`MAX_WEIGHT_CAPACITY` unless the builder set one).
     weight_capacity: u64,
     /// Queue entries whose task already ended elsewhere (cancelled, or run by a joining worker):
@@ -125,7 +129,7 @@ pub(crate) struct Shared {
     helpers: Padded<WorkerCounters>,
     cancelled: AtomicU64,
     cancelled_by_shutdown: AtomicU64,
-    /// Panics caught from start and stop hooks.
+    /// Panics caught from the thread hooks and the per-task hooks.
     hook_panics: AtomicU64,
     async_waiters: Mutex<AsyncWaiters>,
 }
@@ -135,6 +139,7 @@ impl Shared {
         Self {
             slots: Padded(AtomicU64::new(0)),
             capacity: AtomicUsize::new(capacity),
+            task_hooks: None,
             weight_capacity: MAX_WEIGHT_CAPACITY,
             husks: AtomicUsize::new(0),
             husk_units: AtomicU64::new(0),
@@ -169,6 +174,30 @@ impl Shared {
         } else {
             &self.workers[index % self.workers.len()]
         }
+    }
+
+    /// Sets the per-task hooks (`None` if neither is set).
+    pub(crate) fn with_task_hooks(mut self, hooks: Option<TaskHooks>) -> Self {
+        self.task_hooks = hooks.map(Box::new);
+        self
+    }
+
+    /// Whether tasks are to be wrapped in their hooks (see `task_hooks.rs`): the one branch a
+    /// submit pays for them.
+    #[inline]
+    pub(crate) fn has_task_hooks(&self) -> bool {
+        self.task_hooks.is_some()
+    }
+
+    /// The per-task hooks, if any is set.
+    pub(crate) fn task_hooks(&self) -> Option<&TaskHooks> {
+        self.task_hooks.as_deref()
+    }
+
+    /// The calling thread's index among this executor's worker threads, `None` if it is not one
+    /// of them (a helping producer or caller-runs caller, or a thread with no tie to it).
+    pub(crate) fn worker_index_here(&self) -> Option<usize> {
+        worker::index_in(self).filter(|&index| index != HELPER)
     }
 
     /// Sets whether blocking producers run queued tasks while the executor is full.
@@ -600,7 +629,7 @@ impl Shared {
         self.cancelled_by_shutdown.swap(0, Ordering::Relaxed)
     }
 
-    /// Counts a panic caught from a start or stop hook.
+    /// Counts a panic caught from a thread hook or a per-task hook.
     pub(crate) fn count_hook_panic(&self) {
         bump(&self.hook_panics, 1);
     }
