@@ -48,6 +48,12 @@
 //! - [`submit_or_run`](BoundedExecutor::submit_or_run) never waits either: when the executor is
 //!   full it runs the task on the calling thread and returns a finished handle (caller-runs).
 //!
+//! Each of these, and their `_weighted` forms, is also one set of [`SubmitOptions`] for
+//! [`submit_with`](BoundedExecutor::submit_with), which mixes a weight, a way to wait and
+//! whether to help in one call (`SubmitOptions::new().weight(3).timeout(d)`), returns every
+//! refusal as a [`SubmitError`], and adds the mixes that have no shortcut: caller-runs for a
+//! weighted task, and a blocking submit that never helps (`.help(false)`).
+//!
 //! Every submit that returns an error returns the closure untouched with it (`into_inner()`),
 //! so nothing is lost; for `?`, [`without_task`](SubmitError::without_task) keeps only the
 //! reason. [`Scope::submit`] is the exception: it panics on a shut-down executor, as
@@ -140,6 +146,7 @@
 //! | --- | --- | --- |
 //! | independent jobs, a handle each | [`submit`](BoundedExecutor::submit) / [`TaskHandle::join`] | per handle |
 //! | the same, and a full executor should slow the producer by its own work | [`submit_or_run`](BoundedExecutor::submit_or_run) | per handle, finished at once if run by the caller |
+//! | the same, with a weight, a timeout or no helping chosen at run time, or one reusable setting for a loop | [`submit_with`](BoundedExecutor::submit_with) and [`SubmitOptions`] | per handle |
 //! | a stream of inputs, one function | [`map`](BoundedExecutor::map) | lazy iterator, input order |
 //! | the same, items of very different sizes | [`map_weighted`](BoundedExecutor::map_weighted) | lazy iterator, input order |
 //! | the same, order does not matter | [`map_unordered`](BoundedExecutor::map_unordered) | lazy iterator, completion order |
@@ -266,6 +273,7 @@ mod scope;
 mod shared;
 mod stats;
 mod submit_future;
+mod submit_options;
 mod sync;
 mod task;
 mod task_hooks;
@@ -292,4 +300,5 @@ pub use crate::map::{Map, MapUnordered};
 pub use crate::scope::{Scope, ScopedTaskHandle};
 pub use crate::stats::Stats;
 pub use crate::submit_future::SubmitFuture;
+pub use crate::submit_options::SubmitOptions;
 pub use crate::task_set::{JoinNext, TaskId, TaskSet};

@@ -11,8 +11,10 @@ pub use self::config::{BuildError, ResizeError};
 pub(crate) use self::config::{BuildErrorKind, ResizeErrorKind};
 pub use self::task::TaskError;
 
-/// Why [`BoundedExecutor::submit`](crate::BoundedExecutor::submit) refused a task. The closure
-/// comes back, untouched, through [`into_inner`](Self::into_inner).
+/// Why [`BoundedExecutor::submit`](crate::BoundedExecutor::submit) (and the other submits that
+/// wait, and [`submit_with`](crate::BoundedExecutor::submit_with), which may refuse for every
+/// reason) refused a task. The closure comes back, untouched, through
+/// [`into_inner`](Self::into_inner).
 ///
 /// # Examples
 ///
@@ -38,9 +40,16 @@ pub enum SubmitError<F> {
     /// admitted: refused at once instead of waiting forever (see
     /// [`submit_weighted`](crate::BoundedExecutor::submit_weighted)).
     TooHeavy(F),
-    /// Only from [`TaskSet::submit`](crate::TaskSet::submit): the set holds `capacity()` tasks
-    /// whose results have not been taken, and only taking one makes room.
+    /// No room now: from [`TaskSet::submit`](crate::TaskSet::submit), the set holds
+    /// `capacity()` tasks whose results have not been taken, and only taking one makes room;
+    /// from [`submit_with`](crate::BoundedExecutor::submit_with) with
+    /// [`no_wait`](crate::SubmitOptions::no_wait), as
+    /// [`TrySubmitError::Full`]: `capacity()` tasks, or too many weight units, are in flight.
     Full(F),
+    /// Only from [`submit_with`](crate::BoundedExecutor::submit_with) with a
+    /// [`timeout`](crate::SubmitOptions::timeout): no room freed up in time, as
+    /// [`SubmitTimeoutError::Timeout`].
+    Timeout(F),
 }
 
 /// Why [`BoundedExecutor::try_submit`](crate::BoundedExecutor::try_submit) refused a task.
@@ -177,14 +186,16 @@ macro_rules! submission_error {
 const TIMEOUT_MSG: &str = "timed out waiting for a free slot in the executor";
 const FULL_MSG: &str =
     "the executor is full: capacity() tasks, or weight_capacity() units, are in flight";
-const SET_FULL_MSG: &str =
-    "the task set holds capacity() tasks whose results have not been taken: take one first";
+const FULL_OR_SET_FULL_MSG: &str =
+    "no room now: the executor has capacity() tasks, or weight_capacity() units, in flight, or \
+     the task set holds capacity() tasks whose results have not been taken";
 
 submission_error!(SubmitError {
     Shutdown => SHUTDOWN_MSG,
     Forked => FORKED_MSG,
     TooHeavy => TOO_HEAVY_MSG,
-    Full => SET_FULL_MSG,
+    Full => FULL_OR_SET_FULL_MSG,
+    Timeout => TIMEOUT_MSG,
 });
 submission_error!(TrySubmitError {
     Full => FULL_MSG,
@@ -200,11 +211,35 @@ submission_error!(SubmitTimeoutError {
 });
 
 impl<F> SubmitError<F> {
-    /// True if a [`TaskSet`](crate::TaskSet) refused the task because it holds `capacity()`
-    /// results not taken yet (never from the executor's own `submit`, which waits instead).
+    /// True if there was no room now: a [`TaskSet`](crate::TaskSet) holds `capacity()` results
+    /// not taken yet, or a [`no_wait`](crate::SubmitOptions::no_wait) submit found the executor
+    /// full (never from the executor's own `submit`, which waits instead).
     #[must_use]
     pub fn is_full(&self) -> bool {
         matches!(self, Self::Full(_))
+    }
+
+    /// True if a [`submit_with`](crate::BoundedExecutor::submit_with) with a
+    /// [`timeout`](crate::SubmitOptions::timeout) found no room in time.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use bounded_executor::{BoundedExecutor, SubmitOptions};
+    /// use std::{sync::mpsc, time::Duration};
+    ///
+    /// let exec = BoundedExecutor::builder().max_workers(1).capacity(1).build().unwrap();
+    /// let (release, gate) = mpsc::channel::<()>();
+    /// let busy = exec.submit(move || gate.recv().unwrap()).unwrap();
+    /// let opts = SubmitOptions::new().timeout(Duration::from_millis(1));
+    /// let err = exec.submit_with(opts, || ()).unwrap_err();
+    /// assert!(err.is_timeout() && !err.is_full());
+    /// release.send(()).unwrap();
+    /// busy.join().unwrap();
+    /// ```
+    #[must_use]
+    pub fn is_timeout(&self) -> bool {
+        matches!(self, Self::Timeout(_))
     }
 }
 
@@ -231,6 +266,8 @@ impl<F> From<SubmitError<F>> for TrySubmitError<F> {
             SubmitError::Forked(f) => Self::Forked(f),
             SubmitError::TooHeavy(f) => Self::TooHeavy(f),
             SubmitError::Full(f) => Self::Full(f),
+            // A timeout is a try that waited: no room, as `Full` says.
+            SubmitError::Timeout(f) => Self::Full(f),
         }
     }
 }
@@ -311,6 +348,19 @@ mod from_refusal {
                 Refusal::Forked => SubmitError::Forked(f),
                 Refusal::TooHeavy => SubmitError::TooHeavy(f),
                 Refusal::Full | Refusal::Timeout | Refusal::Shutdown => SubmitError::Shutdown(f),
+            }
+        }
+    }
+
+    impl<F> SubmitError<F> {
+        /// For `submit_with`, whose options may wait in every way: each refusal as it is.
+        pub(crate) fn from_each_refusal((refusal, f): (Refusal, F)) -> Self {
+            match refusal {
+                Refusal::Full => SubmitError::Full(f),
+                Refusal::Timeout => SubmitError::Timeout(f),
+                Refusal::Shutdown => SubmitError::Shutdown(f),
+                Refusal::Forked => SubmitError::Forked(f),
+                Refusal::TooHeavy => SubmitError::TooHeavy(f),
             }
         }
     }
