@@ -12,6 +12,7 @@
 #   benches/callgrind.sh                                  # floor, bounded4, threadpool, ours-default, ours-execute
 #   POOLS="floor ours-default" N=200000 REPEAT=5 benches/callgrind.sh
 #   VALGRIND_ARGS=--fair-sched=yes benches/callgrind.sh  # round-robin thread scheduling
+#   EXE=/path/to/throughput benches/callgrind.sh           # a bench binary built elsewhere (to compare builds)
 #   KEEP=/tmp/cg benches/callgrind.sh                     # keep each pool's last N-task profile,
 #       one file per thread: callgrind_annotate /tmp/cg/ours-default.out-04 (04: the producer)
 #
@@ -33,7 +34,8 @@ REPEAT=${REPEAT:-3}
 VALGRIND_ARGS=${VALGRIND_ARGS:-}
 KEEP=${KEEP:-}
 
-exe=$(cargo bench -p bounded-executor --bench throughput --no-run --message-format=json 2>/dev/null |
+exe=${EXE:-}
+[ -n "$exe" ] || exe=$(cargo bench -p bounded-executor --bench throughput --no-run --message-format=json 2>/dev/null |
     grep -o '"executable":"[^"]*throughput[^"]*"' | tail -1 | cut -d'"' -f4)
 [ -x "$exe" ] || { echo "callgrind.sh: could not build the throughput bench" >&2; exit 1; }
 
