@@ -52,7 +52,13 @@ struct Ledger {
     most_running_units: AtomicU64,
     most_reported_units: AtomicU64,
     most_in_flight: AtomicUsize,
+    /// Each producer's task index, with `JOINING` set while it joins its handles: what the
+    /// sampler reports if the run nears the watchdog.
+    progress: [AtomicU64; PRODUCERS],
 }
+
+/// Set in a producer's `progress` while it joins its handles.
+const JOINING: u64 = 1 << 63;
 
 /// Joins each handle, failing (instead of hanging) if a task never ends: a lost task.
 fn join_all(handles: impl Iterator<Item = TaskHandle<u64>>, ledger: &Ledger) {
@@ -60,6 +66,40 @@ fn join_all(handles: impl Iterator<Item = TaskHandle<u64>>, ledger: &Ledger) {
         assert!(handle.wait_timeout(WATCHDOG), "an accepted task never ran");
         ledger.returned.fetch_add(handle.join().unwrap(), Ordering::SeqCst);
     }
+}
+
+/// Writes the executor's and the producers' state to stderr, past libtest's capture.
+fn report_stall(exec: &bounded_executor::BoundedExecutor, ledger: &Ledger, started: Instant) {
+    use std::io::Write;
+    let progress: Vec<String> = ledger
+        .progress
+        .iter()
+        .map(|p| {
+            let p = p.load(Ordering::SeqCst);
+            let at = p & !JOINING;
+            if p & JOINING != 0 {
+                format!("joining after task {at}")
+            } else {
+                format!("task {at}")
+            }
+        })
+        .collect();
+    let _ = writeln!(
+        std::io::stderr(),
+        "resize_stress: still running after {:?}: producers at {progress:?}; capacity {}, \
+         workers {}, in_flight {}, running {}, queued {}, weight_in_flight {}; accepted {}, \
+         returned so far {}; {:?}",
+        started.elapsed(),
+        exec.capacity(),
+        exec.workers(),
+        exec.in_flight(),
+        exec.running(),
+        exec.queued(),
+        exec.weight_in_flight(),
+        ledger.accepted.load(Ordering::SeqCst),
+        ledger.returned.load(Ordering::SeqCst),
+        exec.stats(),
+    );
 }
 
 #[test]
@@ -90,7 +130,9 @@ fn resizing_under_four_weighted_producers_loses_nothing_and_keeps_both_bounds() 
             thread::spawn(move || {
                 let mut rng = SplitMix64(seed ^ (p + 1).wrapping_mul(0xA24B_AED4_963E_E407));
                 let mut handles = Vec::new();
+                let progress = &ledger.progress[p as usize];
                 for i in 0..tasks {
+                    progress.store(i, Ordering::SeqCst);
                     assert!(started.elapsed() < WATCHDOG, "producer {p} stuck at task {i}");
                     // Mostly within the capacity, sometimes 0, now and then too heavy.
                     let weight = match rng.below(20) {
@@ -147,9 +189,12 @@ fn resizing_under_four_weighted_producers_loses_nothing_and_keeps_both_bounds() 
                         }
                     }
                     if handles.len() >= 64 {
+                        progress.fetch_or(JOINING, Ordering::SeqCst);
                         join_all(handles.drain(..), &ledger);
+                        progress.fetch_and(!JOINING, Ordering::SeqCst);
                     }
                 }
+                progress.store(tasks | JOINING, Ordering::SeqCst);
                 join_all(handles.drain(..), &ledger);
             })
         })
@@ -180,7 +225,15 @@ fn resizing_under_four_weighted_producers_loses_nothing_and_keeps_both_bounds() 
         let (exec, ledger, done) = (Arc::clone(&exec), Arc::clone(&ledger), Arc::clone(&done));
         thread::spawn(move || {
             let mut samples = 0u64;
+            let mut reported = false;
             while !done.load(Ordering::SeqCst) {
+                if !reported && started.elapsed() > WATCHDOG * 3 / 4 {
+                    // Three quarters of the watchdog's limit, three times the slowest run seen:
+                    // say where everything stands before the watchdog aborts (written to the
+                    // process's stderr, which libtest does not capture, so the abort keeps it).
+                    reported = true;
+                    report_stall(&exec, &ledger, started);
+                }
                 let running = ledger.running_units.load(Ordering::SeqCst);
                 ledger.most_running_units.fetch_max(running, Ordering::SeqCst);
                 ledger.most_reported_units.fetch_max(exec.weight_in_flight(), Ordering::SeqCst);
