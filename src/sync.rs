@@ -347,7 +347,22 @@ pub(crate) mod thread {
     #[cfg(loom)]
     pub(crate) use loom::thread::JoinHandle;
 
-    /// Spawns a worker thread named `name`.
+    /// True if the thread has returned from its body (never under loom, whose handles cannot
+    /// tell).
+    pub(crate) fn is_finished(handle: &JoinHandle<()>) -> bool {
+        #[cfg(not(loom))]
+        return handle.is_finished();
+        #[cfg(loom)]
+        {
+            let _ = handle;
+            false
+        }
+    }
+
+    /// Spawns a worker thread named `name`. A spawn the standard library panics in (it
+    /// asserts on some of the OS's answers, for example a stack size the OS refuses) is an
+    /// error like any refused spawn: the caller may be a worker in the middle of its
+    /// bookkeeping, which a panic would cut short.
     pub(crate) fn spawn(
         name: String,
         stack_size: Option<usize>,
@@ -359,7 +374,14 @@ pub(crate) mod thread {
             if let Some(size) = stack_size {
                 builder = builder.stack_size(size);
             }
-            builder.spawn(body)
+            let spawn = std::panic::AssertUnwindSafe(|| builder.spawn(body));
+            match std::panic::catch_unwind(spawn) {
+                Ok(spawned) => spawned,
+                Err(payload) => {
+                    crate::unwind::discard(payload);
+                    Err(std::io::Error::other("the standard library panicked spawning a thread"))
+                }
+            }
         }
         #[cfg(loom)]
         {

@@ -141,14 +141,25 @@ pub(crate) struct ThreadsConfig {
 /// own start hook, so that no two threads ever run hooks or tasks under one index at once.
 /// Without a stop hook nothing is left to wait for, and a successor never waits for the end of
 /// the thread itself.
+///
+/// # Joining
+///
+/// Nobody ever joins a thread while holding this lock, and only a shutdown joins a thread that
+/// has not finished. A thread that decided to exit still has steps to take, and one of them can
+/// be this lock: a worker beyond a lowered `max_workers` that popped a task frees its index,
+/// then queues the task again, and that push may spawn a thread (`spawn_reserved`). A spawn
+/// that joined such a thread under the lock waited for it forever, and so did the producer
+/// whose submit made the spawn (issue 19: once in ~550 runs of the resize stress test). So a
+/// spawn moves the handle it replaces into `exited` and, after the lock, joins only the
+/// threads there that have finished (their joins wait for nothing but their teardown).
 #[derive(Default)]
 struct Pool {
     /// `Some` from the spawn of the thread at that index until it is joined (at shutdown) or
-    /// replaced by the next thread at that index (then kept in `predecessors`).
+    /// replaced by the next thread at that index (then moved to `exited`).
     handles: Vec<Option<JoinHandle<()>>>,
-    /// The thread that last had the index before the current one: joined at shutdown, or by
-    /// the spawn after next at that index, when it is long past its stop hook.
-    predecessors: Vec<Option<JoinHandle<()>>>,
+    /// Threads replaced at their index, which decided to exit, not joined yet: joined by a
+    /// later spawn once finished, or at shutdown. At most the threads still on their way out.
+    exited: Vec<JoinHandle<()>>,
     /// Whether the index belongs to a thread that has not decided to exit.
     in_use: Vec<bool>,
     /// Whether the thread that last had the index is still to return from its stop hook.
@@ -357,26 +368,27 @@ impl Threads {
         if index == pool.in_use.len() {
             pool.in_use.push(false);
             pool.handles.push(None);
-            pool.predecessors.push(None);
             pool.stopping.push(false);
         }
         // The thread that last had this index decided to exit, and may still be in its stop
         // hook: the new one waits for that (see `wait_for_predecessor`), never this spawner,
-        // which may be a producer in the middle of a submit. The one before it is past its stop
-        // hook (its successor waited for it), so joining it here is at most its last steps.
+        // which may be a producer in the middle of a submit. Nor is it joined here: it may
+        // need this very lock on its way out (see `Pool`, `# Joining`).
         if let Some(previous) = pool.handles[index].take() {
-            if let Some(older) = pool.predecessors[index].replace(previous) {
-                let _ = older.join();
-            }
+            pool.exited.push(previous);
         }
+        let finished = take_finished(&mut pool.exited);
         let name = format!("{}-{index}", self.name);
         let for_thread = Arc::clone(shared);
         let seat = Seat { idle: born == Born::Idle, index };
-        match thread::spawn(name, self.stack_size, move || worker::main(for_thread, index, seat)) {
+        let spawned =
+            thread::spawn(name, self.stack_size, move || worker::main(for_thread, index, seat));
+        let result = match spawned {
             Ok(handle) => {
                 pool.in_use[index] = true;
                 pool.handles[index] = Some(handle);
                 bump(&self.started, 1);
+                drop(pool);
                 Ok(())
             }
             Err(err) => {
@@ -386,7 +398,12 @@ impl Threads {
                 }
                 Err(err)
             }
+        };
+        for handle in finished {
+            // Workers catch every panic of user code: nothing to report.
+            let _ = handle.join();
         }
+        result
     }
 
     // ---- waiting for work ----------------------------------------------------------------
@@ -480,6 +497,25 @@ impl Threads {
     }
 }
 
+/// Takes out of `exited` the threads that have finished (returned from their body), to be
+/// joined once the pool lock is released; the others stay for a later spawn or the shutdown.
+fn take_finished(exited: &mut Vec<JoinHandle<()>>) -> Vec<JoinHandle<()>> {
+    // Under loom none is ever finished (see `thread::is_finished`): shutdown joins them all.
+    if exited.is_empty() {
+        return Vec::new();
+    }
+    let mut finished = Vec::new();
+    let mut i = 0;
+    while i < exited.len() {
+        if thread::is_finished(&exited[i]) {
+            finished.push(exited.swap_remove(i));
+        } else {
+            i += 1;
+        }
+    }
+    finished
+}
+
 impl std::fmt::Debug for Threads {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let word = self.word.load(Ordering::Relaxed);
@@ -489,5 +525,100 @@ impl std::fmt::Debug for Threads {
             .field("notified", &notified(word))
             .field("max", &self.max())
             .finish_non_exhaustive()
+    }
+}
+
+/// The pool's joins, on real threads.
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use std::sync::mpsc;
+    use std::time::Instant;
+
+    use super::*;
+
+    /// A thread standing for a worker that decided to exit and is still on its way out (a
+    /// worker beyond a lowered maximum that queues its task again may need the pool lock for
+    /// that): it ends once `release` is sent, and says so on `ended`.
+    fn on_its_way_out(
+        ended: mpsc::Sender<&'static str>,
+        name: &'static str,
+    ) -> (JoinHandle<()>, mpsc::Sender<()>) {
+        let (release, wait) = mpsc::channel();
+        let handle = std::thread::spawn(move || {
+            let _ = wait.recv_timeout(Duration::from_secs(60));
+            let _ = ended.send(name);
+        });
+        (handle, release)
+    }
+
+    #[test]
+    fn a_spawn_never_waits_for_a_thread_on_its_way_out_and_shutdown_joins_it() {
+        let shared = Arc::new(Shared::new(1, 4).with_threads(ThreadsConfig {
+            max_workers: 1,
+            min_workers: Some(0),
+            keep_alive: Duration::from_secs(3600),
+            name: "joins".into(),
+            stack_size: None,
+            hooks: Hooks::default(),
+        }));
+        let (ended, ends) = mpsc::channel();
+        let (last_at_index, release_last) = on_its_way_out(ended.clone(), "last at index 0");
+        let (older, release_older) = on_its_way_out(ended, "older");
+        {
+            let mut pool = shared.threads.pool.lock();
+            pool.in_use.push(false);
+            pool.stopping.push(false);
+            pool.handles.push(Some(last_at_index));
+            pool.exited.push(older);
+        }
+        // A push with no worker alive reserves one and spawns it at index 0, which the thread
+        // on its way out had: the spawn must not join it (nor the older one), or this waits
+        // until their 60 s run out.
+        let started = Instant::now();
+        shared.threads.claim_or_spawn(&shared);
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "the spawn waited for an exiting thread"
+        );
+        assert_eq!(shared.stats().threads_started, 1);
+        assert!(ends.try_recv().is_err(), "neither thread has ended yet");
+        // Until they finish, they wait for a later spawn (which joins finished ones only, see
+        // the next test) or for the shutdown.
+        {
+            let pool = shared.threads.pool.lock();
+            assert_eq!(pool.exited.len(), 2, "both wait in `exited`");
+        }
+        release_older.send(()).unwrap();
+        assert_eq!(ends.recv_timeout(Duration::from_secs(30)), Ok("older"));
+        // Shutdown joins every thread, the ones on their way out included.
+        release_last.send(()).unwrap();
+        shared.begin_shutdown();
+        assert!(shared.wait_workers_exited(Some(Instant::now() + Duration::from_secs(30))));
+        shared.threads.join_all();
+        assert_eq!(ends.recv_timeout(Duration::from_secs(30)), Ok("last at index 0"));
+        let pool = shared.threads.pool.lock();
+        assert!(pool.exited.is_empty() && pool.handles.iter().all(Option::is_none));
+    }
+
+    #[test]
+    fn finished_threads_are_taken_out_and_the_others_stay() {
+        let done = std::thread::spawn(|| {});
+        let (tx, rx) = mpsc::channel::<()>();
+        let running = std::thread::spawn(move || {
+            let _ = rx.recv_timeout(Duration::from_secs(60));
+        });
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while !done.is_finished() {
+            assert!(Instant::now() < deadline, "a thread with an empty body did not finish");
+            std::thread::yield_now();
+        }
+        let mut exited = vec![done, running];
+        let finished = take_finished(&mut exited);
+        assert_eq!((finished.len(), exited.len()), (1, 1));
+        for handle in finished {
+            handle.join().unwrap();
+        }
+        tx.send(()).unwrap();
+        exited.pop().unwrap().join().unwrap();
     }
 }

@@ -235,11 +235,9 @@ impl Threads {
         let handles: Vec<_> = {
             let mut pool = self.pool.lock();
             let pool = &mut *pool;
-            pool.handles
-                .iter_mut()
-                .chain(pool.predecessors.iter_mut())
-                .filter_map(Option::take)
-                .collect()
+            let mut handles: Vec<_> = pool.handles.iter_mut().filter_map(Option::take).collect();
+            handles.append(&mut pool.exited);
+            handles
         };
         for handle in handles {
             // Workers catch every panic of user code, so join only fails if the runtime aborted
@@ -253,7 +251,7 @@ impl Threads {
     pub(crate) fn forget_all(&self) {
         if let Some(mut pool) = self.pool.try_lock() {
             std::mem::forget(std::mem::take(&mut pool.handles));
-            std::mem::forget(std::mem::take(&mut pool.predecessors));
+            std::mem::forget(std::mem::take(&mut pool.exited));
         }
     }
 
