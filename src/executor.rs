@@ -199,8 +199,9 @@ impl BoundedExecutor {
     where
         F: FnOnce() + Send + 'static,
     {
-        if self.shared.has_task_hooks() {
-            return task_hooks::execute(&self.shared, f).map_err(SubmitError::from_refusal);
+        if let Some(timed_for) = self.shared.times_task() {
+            return task_hooks::execute(&self.shared, f, timed_for)
+                .map_err(SubmitError::from_refusal);
         }
         match self.shared.admit(1, Wait::Forever) {
             Ok(admission) => {

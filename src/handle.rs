@@ -100,11 +100,10 @@ impl<T> TaskHandle<T> {
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
     {
-        // The one branch per-task hooks cost a submit without them (see `task_hooks.rs`).
-        let (task, job) = if shared.has_task_hooks() {
-            task_hooks::allocate(shared, f, admission.weight())
-        } else {
-            Task::allocate(f, admission.weight())
+        // What timings and per-task hooks cost a task that is not timed (see `task_hooks.rs`).
+        let (task, job) = match shared.times_task() {
+            Some(timed_for) => task_hooks::allocate(shared, f, admission.weight(), timed_for),
+            None => Task::allocate(f, admission.weight()),
         };
         Self::start(shared, admission, task, job)
     }

@@ -266,6 +266,7 @@ mod error;
 mod executor;
 mod fork;
 mod handle;
+mod histogram;
 mod hooks;
 mod map;
 mod queue;
@@ -295,6 +296,7 @@ pub use crate::error::{
 };
 pub use crate::executor::BoundedExecutor;
 pub use crate::handle::TaskHandle;
+pub use crate::histogram::{Histogram, Timings};
 pub use crate::hooks::TaskInfo;
 pub use crate::map::{Map, MapUnordered};
 pub use crate::scope::{Scope, ScopedTaskHandle};

@@ -206,9 +206,9 @@ impl<'scope, 'env> Scope<'scope, 'env> {
             }
         };
         // With per-task hooks, they go inside the guard, so that the scope outlives them.
-        let (completion, queued) = if self.shared.has_task_hooks() {
+        let (completion, queued) = if let Some(timed_for) = self.shared.times_task() {
             let ScopedJob { f, guard } = job;
-            let hooked = Hooked::new(&self.shared, f);
+            let hooked = Hooked::new(&self.shared, f, timed_for);
             let job = ScopedJob { f: move || hooked.run(), guard };
             Task::allocate(move || job.run(), admission.weight())
         } else {

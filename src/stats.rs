@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use crate::histogram::{AtomicHistogram, Timings};
 use crate::sync::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
 
 /// A snapshot of an executor's counters, from [`BoundedExecutor::stats`](crate::BoundedExecutor::stats).
@@ -84,6 +85,11 @@ pub struct Stats {
     /// their exit; [`workers()`](crate::BoundedExecutor::workers) counts those that still
     /// take tasks).
     pub threads_exited: u64,
+    /// How long tasks waited in the queue and ran, and how long submits waited for a slot, as
+    /// histograms with p50, p99 and the max (see [`Timings`]). The task histograms are
+    /// sampled where tasks are short: their counts are estimates, outside the invariants
+    /// above.
+    pub timings: Timings,
 }
 
 /// Aligns its content to its own cache line pair, so counters written by different threads do
@@ -105,6 +111,8 @@ pub(crate) struct ProducerCounters {
     pub(crate) submitted: AtomicU64,
     pub(crate) rejected: AtomicU64,
     pub(crate) submit_wait_nanos: AtomicU64,
+    /// Each wait of `submit_wait_nanos`, as a histogram.
+    pub(crate) submit_waits: AtomicHistogram,
     pub(crate) peak_in_flight: AtomicUsize,
     pub(crate) peak_weight_in_flight: AtomicU64,
     /// Whether waiting producers should spin before parking (see `Shared::spin_for_slot`).

@@ -41,50 +41,51 @@ use crate::task::{Completion, Job, Task};
 use crate::task_ref::TaskRef;
 use crate::unwind;
 
-/// A task's closure, wrapped to run the executor's per-task hooks around it.
+/// A task's closure, wrapped to time it and to run the executor's per-task hooks around it.
 pub(crate) struct Hooked<F> {
     f: F,
-    /// The hooks' executor: to read its hooks, to tell whether the running thread is one of its
-    /// workers, and to count a hook's panic. Dropped with the closure, run or not.
+    /// The task's executor: to record its timings, read its hooks, tell whether the running
+    /// thread is one of its workers, and count a hook's panic. Dropped with the closure, run
+    /// or not.
     shared: Arc<Shared>,
     admitted: Instant,
+    /// The tasks this one's timing stands for (1 where hooks are set; see `Shared::times_task`).
+    timed_for: u32,
 }
 
 impl<F> Hooked<F> {
-    /// Wraps `f`, admitted now into `shared`.
-    pub(crate) fn new(shared: &Arc<Shared>, f: F) -> Self {
-        Self { f, shared: Arc::clone(shared), admitted: Instant::now() }
+    /// Wraps `f`, admitted now into `shared`, its timing standing for `timed_for` tasks.
+    pub(crate) fn new(shared: &Arc<Shared>, f: F, timed_for: u32) -> Self {
+        Self { f, shared: Arc::clone(shared), admitted: Instant::now(), timed_for }
     }
 
-    /// Runs the hooks and the closure, on the thread that runs the task.
+    /// Times the closure and runs the hooks around it, on the thread that runs the task.
     ///
     /// # Panics
     ///
-    /// With the closure's own panic, once `after_task` has returned. A hook's panic never
-    /// comes out.
+    /// With the closure's own panic, once its timing is recorded and `after_task` has
+    /// returned. A hook's panic never comes out.
     pub(crate) fn run<T>(self) -> T
     where
         F: FnOnce() -> T,
     {
-        let Hooked { f, shared, admitted } = self;
-        let Some(hooks) = shared.task_hooks() else {
-            return f(); // never: the hooks are fixed at build, and this one was made with some
-        };
+        let Hooked { f, shared, admitted, timed_for } = self;
+        let hooks = shared.task_hooks();
         let started = Instant::now();
-        let info = TaskInfo::before(
-            shared.worker_index_here(),
-            started.saturating_duration_since(admitted),
-        );
-        if let Some(before) = hooks.before() {
+        let queue_wait = started.saturating_duration_since(admitted);
+        let info = TaskInfo::before(shared.worker_index_here(), queue_wait);
+        let before = hooks.and_then(|hooks| hooks.before());
+        if let Some(before) = before {
             call(&shared, before, &info);
         }
-        let Some(after) = hooks.after() else {
-            return f(); // nobody asks how it ends
-        };
         // The closure's own time: after `before_task`, if it ran.
-        let run_from = if hooks.before().is_some() { Instant::now() } else { started };
+        let run_from = if before.is_some() { Instant::now() } else { started };
         let outcome = panic::catch_unwind(AssertUnwindSafe(f));
-        call(&shared, after, &info.after(run_from.elapsed(), outcome.is_err()));
+        let run_time = run_from.elapsed();
+        shared.record_task_timing(queue_wait, run_time, timed_for);
+        if let Some(after) = hooks.and_then(|hooks| hooks.after()) {
+            call(&shared, after, &info.after(run_time, outcome.is_err()));
+        }
         match outcome {
             Ok(value) => value,
             Err(payload) => panic::resume_unwind(payload),
@@ -109,12 +110,13 @@ pub(crate) fn allocate<'a, F, T>(
     shared: &Arc<Shared>,
     f: F,
     weight: u64,
+    timed_for: u32,
 ) -> (TaskRef<dyn Completion<T> + 'a>, TaskRef<dyn Job + 'a>)
 where
     F: FnOnce() -> T + Send + 'a,
     T: Send + 'a,
 {
-    let hooked = Hooked::new(shared, f);
+    let hooked = Hooked::new(shared, f, timed_for);
     Task::allocate(move || hooked.run(), weight)
 }
 
@@ -122,13 +124,13 @@ where
 /// back with the refusal. Out of line, so that an `execute` without hooks carries none of it.
 #[cold]
 #[inline(never)]
-pub(crate) fn execute<F>(shared: &Arc<Shared>, f: F) -> Result<(), (Refusal, F)>
+pub(crate) fn execute<F>(shared: &Arc<Shared>, f: F, timed_for: u32) -> Result<(), (Refusal, F)>
 where
     F: FnOnce() + Send + 'static,
 {
     match shared.admit(1, Wait::Forever) {
         Ok(admission) => {
-            let hooked = Hooked::new(shared, f);
+            let hooked = Hooked::new(shared, f, timed_for);
             let job: JobRef = Task::allocate_detached(move || hooked.run(), admission.weight());
             Shared::enqueue(shared, admission, job);
             Ok(())

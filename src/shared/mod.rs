@@ -34,10 +34,11 @@ use std::time::{Duration, Instant};
 
 pub(crate) use crate::error::Refusal;
 use crate::fork;
+use crate::histogram::{TaskTimings, SAMPLE_STRIDE, TIME_EVERY_TASK_FROM};
 use crate::hooks::TaskHooks;
 use crate::queue::{JobRef, Message, Queue};
 use crate::stats::{bump, Padded, ProducerCounters, Stats, WorkerCounters};
-use crate::sync::{Arc, AtomicBool, AtomicU64, AtomicUsize, Mutex, Ordering};
+use crate::sync::{Arc, AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Mutex, Ordering};
 use crate::task::{Claim, Ended, Job};
 use crate::unwind::LatePanic;
 
@@ -54,6 +55,9 @@ use self::waiting::AsyncWaiters;
 
 /// The worker index of helping producers and `submit_or_run` callers (see `helper_index`).
 const HELPER: usize = usize::MAX;
+
+/// Timing shards for workers (see `Shared::timings`): beyond this many workers, they share.
+const TIMING_SHARDS: usize = 8;
 
 /// How a task got in: with a slot and its weight in units, or to run inline on worker `index`
 /// of its own full executor (holding neither).
@@ -111,6 +115,9 @@ pub(crate) struct Shared {
     /// The per-task hooks, if any is set (fixed at build): tested on every submit. Boxed: one
     /// word, so that adding it moved no other field of this struct.
     task_hooks: Option<Box<TaskHooks>>,
+    /// One task in this many plus one is timed (see `histogram.rs`, `# Sampling`): read on
+    /// every submit, written when the tasks' run times cross `TIME_EVERY_TASK_FROM`.
+    timing_mask: AtomicU32,
     /// The most weight units in flight (`MAX_WEIGHT_CAPACITY` unless the builder set one).
     weight_capacity: u64,
     /// Queue entries whose task already ended elsewhere (cancelled, or run by a joining worker):
@@ -130,6 +137,9 @@ pub(crate) struct Shared {
     producer_helps: bool,
     /// Tasks run by producers while they helped (any number of threads write).
     helpers: Padded<WorkerCounters>,
+    /// The timed tasks' queue waits and run times: one shard per worker (workers past
+    /// `TIMING_SHARDS` share, by index), and the last for every thread that is not a worker.
+    timings: Box<[Padded<TaskTimings>]>,
     cancelled: AtomicU64,
     cancelled_by_shutdown: AtomicU64,
     /// Panics caught from the thread hooks and the per-task hooks.
@@ -154,6 +164,8 @@ impl Shared {
             workers: (0..max_workers).map(|_| Padded::default()).collect(),
             producer_helps: false,
             helpers: Padded::default(),
+            timing_mask: AtomicU32::new(0),
+            timings: (0..max_workers.min(TIMING_SHARDS) + 1).map(|_| Padded::default()).collect(),
             cancelled: AtomicU64::new(0),
             cancelled_by_shutdown: AtomicU64::new(0),
             hook_panics: AtomicU64::new(0),
@@ -176,6 +188,42 @@ impl Shared {
             &self.helpers
         } else {
             &self.workers[index % self.workers.len()]
+        }
+    }
+
+    /// Whether the task being allocated is timed (see `histogram.rs`, `# Sampling`):
+    /// `Some(weight)`, the tasks its timing stands for. Every task is timed where per-task
+    /// hooks are set; otherwise one in `stride`, by the count of submits before it, with no
+    /// write: a load of the count the submit is about to raise (its line is this producer's
+    /// next write anyway) and of the stride. Producers racing may both see a multiple, or
+    /// neither: over many submits each count is seen once on average, so the estimate holds.
+    #[inline]
+    pub(crate) fn times_task(&self) -> Option<u32> {
+        if self.has_task_hooks() {
+            return Some(1);
+        }
+        // ORDERING: Relaxed; a heuristic over statistics.
+        let mask = self.timing_mask.load(Ordering::Relaxed);
+        if self.producers.submitted.load(Ordering::Relaxed) & u64::from(mask) == 0 {
+            Some(mask + 1)
+        } else {
+            None
+        }
+    }
+
+    /// Records a timed task's queue wait and run time (standing for `weight` tasks), on the
+    /// shard of the thread that ran it, and sets the stride for the tasks submitted next.
+    pub(crate) fn record_task_timing(&self, queue_wait: Duration, run_time: Duration, weight: u32) {
+        let shard = match self.worker_index_here() {
+            Some(index) => &self.timings[index % (self.timings.len() - 1)],
+            None => &self.timings[self.timings.len() - 1],
+        };
+        shard.queue_wait.record(queue_wait, u64::from(weight));
+        shard.run_time.record(run_time, u64::from(weight));
+        let mask = if run_time >= TIME_EVERY_TASK_FROM { 0 } else { SAMPLE_STRIDE - 1 };
+        // ORDERING: Relaxed; a heuristic. Written only when it changes: every submit reads it.
+        if self.timing_mask.load(Ordering::Relaxed) != mask {
+            self.timing_mask.store(mask, Ordering::Relaxed);
         }
     }
 
@@ -386,6 +434,11 @@ impl Shared {
         stats.hook_panics = self.hook_panics.load(Ordering::Relaxed);
         stats.threads_started = self.threads.started.load(Ordering::Relaxed);
         stats.threads_exited = self.threads.exited.load(Ordering::Relaxed);
+        for shard in self.timings.iter() {
+            shard.queue_wait.read_into(&mut stats.timings.queue_wait);
+            shard.run_time.read_into(&mut stats.timings.run_time);
+        }
+        self.producers.submit_waits.read_into(&mut stats.timings.submit_wait);
         stats
     }
 }

@@ -552,6 +552,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg_attr(miri, ignore = "threads and their joins, no unsafe code")]
     fn a_spawn_never_waits_for_a_thread_on_its_way_out_and_shutdown_joins_it() {
         let shared = Arc::new(Shared::new(1, 4).with_threads(ThreadsConfig {
             max_workers: 1,
@@ -601,6 +602,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg_attr(miri, ignore = "threads and their joins, no unsafe code")]
     fn finished_threads_are_taken_out_and_the_others_stay() {
         let done = std::thread::spawn(|| {});
         let (tx, rx) = mpsc::channel::<()>();

@@ -296,6 +296,7 @@ impl Shared {
     pub(crate) fn add_submit_wait(&self, waited: Duration) {
         let nanos = u64::try_from(waited.as_nanos()).unwrap_or(u64::MAX);
         bump(&self.producers.submit_wait_nanos, nanos);
+        self.producers.submit_waits.record(waited, 1);
     }
 
     // ---- async producers -----------------------------------------------------------------
