@@ -260,6 +260,25 @@
 //! [`is_forked`](TaskError::is_forked), `wait_timeout` and `shutdown_timeout` return false,
 //! `shutdown` and `Drop` return at once. The check costs one relaxed atomic load per submit.
 //! Build a new executor in the child, or better, spawn processes instead of forking a threaded one.
+//!
+//! # Observing it
+//!
+//! [`BoundedExecutor::stats`] gives the counters (submitted, completed, panicked, ...) and
+//! [`Timings`]: log2 histograms of how long tasks waited in the queue and ran, and how long
+//! submits waited, each with p50, p99 and the max. They are always on; short tasks are sampled
+//! (one in 128) so that timing costs a no-op task almost nothing (see [`Timings`]).
+//! [`Builder::before_task`] and [`Builder::after_task`] give each task's times to your own code.
+//!
+//! # Features
+//!
+//! - `tracing` (off by default): every task runs in a `tracing` span named `task` (target
+//!   `bounded_executor::task`, level `TRACE`), with its `worker`, `queue_wait_ns`,
+//!   `run_time_ns` and `panicked`, for any `tracing` subscriber (logs, OpenTelemetry exporters,
+//!   flame graphs). `tracing` rather than `metrics`, because it is what the Rust ecosystem's
+//!   pools and runtimes instrument with (tokio's tasks and its console among them), and because
+//!   a span per task carries what a counter cannot: which task waited, where it ran. The
+//!   counters and histograms are in `stats()` for a `metrics` exporter to read. Where no
+//!   subscriber wants the spans, a task pays tracing's cached check.
 
 mod builder;
 mod error;
@@ -280,6 +299,8 @@ mod task;
 mod task_hooks;
 mod task_ref;
 mod task_set;
+#[cfg(feature = "tracing")]
+mod task_span;
 mod task_state;
 mod unwind;
 

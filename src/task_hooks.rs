@@ -74,6 +74,11 @@ impl<F> Hooked<F> {
         let started = Instant::now();
         let queue_wait = started.saturating_duration_since(admitted);
         let info = TaskInfo::before(shared.worker_index_here(), queue_wait);
+        // The task's span, hooks included (see `task_span.rs`), if the feature is on.
+        #[cfg(feature = "tracing")]
+        let span = crate::task_span::start(info.worker(), queue_wait);
+        #[cfg(feature = "tracing")]
+        let _entered = span.enter();
         let before = hooks.and_then(|hooks| hooks.before());
         if let Some(before) = before {
             call(&shared, before, &info);
@@ -83,6 +88,8 @@ impl<F> Hooked<F> {
         let outcome = panic::catch_unwind(AssertUnwindSafe(f));
         let run_time = run_from.elapsed();
         shared.record_task_timing(queue_wait, run_time, timed_for);
+        #[cfg(feature = "tracing")]
+        crate::task_span::end(&span, run_time, outcome.is_err());
         if let Some(after) = hooks.and_then(|hooks| hooks.after()) {
             call(&shared, after, &info.after(run_time, outcome.is_err()));
         }

@@ -202,6 +202,11 @@ impl Shared {
         if self.has_task_hooks() {
             return Some(1);
         }
+        // A span per task, while a subscriber wants them: every task is wrapped, and timed.
+        #[cfg(feature = "tracing")]
+        if crate::task_span::wanted() {
+            return Some(1);
+        }
         // ORDERING: Relaxed; a heuristic over statistics.
         let mask = self.timing_mask.load(Ordering::Relaxed);
         if self.producers.submitted.load(Ordering::Relaxed) & u64::from(mask) == 0 {
