@@ -167,12 +167,13 @@ fn run(args: Args) -> Result<()> {
         };
         format!(
             "{name}: {workers} workers, capacity {}, at most {} in flight, {} read ({} each); {} \
-             input rows{writes}",
+             input rows{writes}{}",
             exec.capacity(),
             plural(totals.peak_blocks as u64, "block"),
             plural(totals.blocks, "block"),
             size(args.block_size as u64),
             totals.rows,
+            timings(&exec.stats().timings),
         )
     } else {
         // Read once, in the parent: bad input fails here with one clear line instead of once per
@@ -220,6 +221,35 @@ fn run(args: Args) -> Result<()> {
         None => String::new(),
     };
     sink.finish(&format!("{how}{rss}"), start.elapsed())
+}
+
+/// The executor's task timings for the summary line: how long a block's task took (p50, p99)
+/// and how long the producer waited for room (p99 of the submits that waited).
+fn timings(timings: &bounded_executor::Timings) -> String {
+    let (Some(p50), Some(p99)) = (timings.run_time.p50(), timings.run_time.p99()) else {
+        return String::new();
+    };
+    let waits = match timings.submit_wait.p99() {
+        Some(p99) => format!(
+            "producer waited in {}, p99 {}",
+            plural(timings.submit_wait.count(), "submit"),
+            duration(p99)
+        ),
+        None => "producer never waited".to_owned(),
+    };
+    format!("; block time p50 {}, p99 {}; {waits}", duration(p50), duration(p99))
+}
+
+/// A duration in the unit that keeps it readable (`850 µs`, `12.5 ms`, `3.20 s`).
+fn duration(d: std::time::Duration) -> String {
+    let micros = d.as_secs_f64() * 1e6;
+    if micros < 1_000.0 {
+        format!("{micros:.0} µs")
+    } else if micros < 1_000_000.0 {
+        format!("{:.1} ms", micros / 1e3)
+    } else {
+        format!("{:.2} s", micros / 1e6)
+    }
 }
 
 fn plural(n: u64, what: &str) -> String {

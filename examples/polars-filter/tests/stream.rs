@@ -189,6 +189,12 @@ fn blocks_in_flight_never_exceed_capacity_on_a_file_far_larger_than_the_window()
     assert!(blocks > 100 * 4, "{summary}");
     assert!((1..=4).contains(&peak), "{summary}");
     assert!(summary.contains("peak RSS "), "{summary}");
+    // The executor's timings (issue 24): the blocks' run times, and the producer's waits.
+    assert!(summary.contains("; block time p50 ") && summary.contains(", p99 "), "{summary}");
+    assert!(
+        summary.contains("; producer waited in ") || summary.contains("; producer never waited"),
+        "{summary}"
+    );
 }
 
 /// A bad row deep in a file: one line naming its line number, exit 1, and no `<code>.csv` (nor a
