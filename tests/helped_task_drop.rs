@@ -8,11 +8,11 @@ mod common;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{mpsc, Arc};
+use std::sync::Arc;
 use std::task::{Context, Poll, Wake, Waker};
 
 use bounded_executor::{BoundedExecutor, TaskHandle};
-use common::{assert_every_slot_is_back, join_within, watchdog, Gate, WATCHDOG_LIMIT};
+use common::{assert_every_slot_is_back, join_within, start_gated, watchdog, Gate};
 
 /// A waker whose last reference panics as it is dropped (counted, so the test knows it ran).
 struct PanicsOnDrop(Arc<AtomicUsize>);
@@ -48,16 +48,7 @@ fn one_busy_worker(helps: bool) -> (BoundedExecutor, Gate, TaskHandle<()>) {
         .build()
         .unwrap();
     let gate = Gate::new();
-    let (started_tx, started) = mpsc::channel();
-    let busy = {
-        let gate = gate.clone();
-        exec.submit(move || {
-            started_tx.send(()).unwrap();
-            gate.wait();
-        })
-        .unwrap()
-    };
-    started.recv_timeout(WATCHDOG_LIMIT).expect("the gated task starts");
+    let busy = start_gated(&exec, 1, &gate).pop().unwrap();
     (exec, gate, busy)
 }
 

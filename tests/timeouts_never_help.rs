@@ -9,7 +9,7 @@ use std::thread::{self, ThreadId};
 use std::time::Duration;
 
 use bounded_executor::BoundedExecutor;
-use common::{join_within, watchdog, Gate, WATCHDOG_LIMIT};
+use common::{join_within, start_gated, watchdog, Gate, WATCHDOG_LIMIT};
 
 /// A full executor (its one worker gated, one task queued behind it, helping on), and a
 /// producer thread that calls `submit` on it. The producer must not return while the executor
@@ -27,16 +27,7 @@ fn assert_never_helps(submit: impl FnOnce(&BoundedExecutor) + Send + 'static) {
             .unwrap(),
     );
     let gate = Gate::new();
-    let (started_tx, started) = mpsc::channel();
-    let busy = {
-        let gate = gate.clone();
-        exec.submit(move || {
-            started_tx.send(()).unwrap();
-            gate.wait();
-        })
-        .unwrap()
-    };
-    started.recv_timeout(WATCHDOG_LIMIT).expect("the gated task starts");
+    let busy = start_gated(&exec, 1, &gate).pop().unwrap();
     let queued = exec.submit(|| thread::current().id()).unwrap();
     assert_eq!(exec.in_flight(), exec.capacity(), "full: one task runs, one is queued");
 
@@ -123,16 +114,7 @@ fn a_blocking_submit_into_the_same_full_executor_helps() {
     let exec = BoundedExecutor::builder().max_workers(1).capacity(2).producer_helps(true).build();
     let exec = exec.unwrap();
     let gate = Gate::new();
-    let (started_tx, started) = mpsc::channel();
-    let busy = {
-        let gate = gate.clone();
-        exec.submit(move || {
-            started_tx.send(()).unwrap();
-            gate.wait();
-        })
-        .unwrap()
-    };
-    started.recv_timeout(WATCHDOG_LIMIT).expect("the gated task starts");
+    let busy = start_gated(&exec, 1, &gate).pop().unwrap();
     let queued = exec.submit(|| thread::current().id()).unwrap();
     // Returns with the gate still closed: it ran the queued task and took its slot.
     let mine = exec.submit(|| ()).unwrap();

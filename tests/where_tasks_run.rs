@@ -13,7 +13,7 @@ use std::thread;
 use std::time::Duration;
 
 use bounded_executor::{BoundedExecutor, Builder, TaskHandle};
-use common::{join_within, watchdog, Gate, WATCHDOG_LIMIT};
+use common::{join_within, start_gated, watchdog, Gate};
 
 thread_local! {
     static SET_UP: Cell<bool> = const { Cell::new(false) };
@@ -36,16 +36,7 @@ fn full<T: Send + 'static>(
 ) -> (Gate, TaskHandle<()>, TaskHandle<T>) {
     assert_eq!((exec.max_workers(), exec.capacity()), (1, 2));
     let gate = Gate::new();
-    let (started_tx, started) = mpsc::channel();
-    let busy = {
-        let gate = gate.clone();
-        exec.submit(move || {
-            started_tx.send(()).unwrap();
-            gate.wait();
-        })
-        .unwrap()
-    };
-    started.recv_timeout(WATCHDOG_LIMIT).expect("the gated task starts");
+    let busy = start_gated(exec, 1, &gate).pop().unwrap();
     let queued = exec.submit(queued).unwrap();
     (gate, busy, queued)
 }
