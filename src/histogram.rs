@@ -9,8 +9,9 @@
 //! - where a per-task hook is set ([`Builder::before_task`](crate::Builder::before_task),
 //!   [`Builder::after_task`](crate::Builder::after_task)), every task is timed (the hooks are
 //!   given its times anyway);
-//! - otherwise a task is timed if the count of tasks submitted before it is a multiple of the
-//!   *stride*, and its timing counts for `stride` tasks. The stride is 1 (every task) while the
+//! - otherwise one task in the *stride* is timed, picked by a hash of the count of tasks
+//!   submitted before it (so that any repeating mix of tasks has each kind sampled), and its
+//!   timing counts for `stride` tasks. The stride is 1 (every task) while the
 //!   last timed task ran for at least `TIME_EVERY_TASK_FROM` (20 µs), and `SAMPLE_STRIDE`
 //!   (128) below that: timing is then about 1% of what the tasks cost at most, and tasks long
 //!   enough to be few are all timed.
@@ -42,7 +43,8 @@ const FIRST_NANOS: u64 = 64;
 /// `64 ns << (i - 1)` up to `64 ns << i`; bucket 31 holds everything from `64 ns << 30` (about
 /// 68.7 s) up. Quantiles are read off the buckets, so they are exact to within a factor of 2:
 /// [`quantile`](Self::quantile) gives the upper end of the bucket the quantile falls in, which
-/// the true quantile never exceeds, capped at the longest duration recorded, which is exact.
+/// the true quantile never exceeds, capped at the longest duration recorded (the max is exact:
+/// the longest of the durations recorded, which for sampled task timings are the sample's).
 ///
 /// The task histograms of [`Timings`] are sampled (see there): their counts are estimates.
 ///
@@ -156,7 +158,10 @@ impl Histogram {
         for (index, &n) in self.buckets.iter().enumerate() {
             seen = seen.saturating_add(n);
             if seen >= rank {
-                return Some(Self::bucket_range(index).end.min(self.max));
+                // Capped at the max, but never below the bucket's start: a snapshot taken
+                // while durations are recorded may count one before its max is raised.
+                let range = Self::bucket_range(index);
+                return Some(range.end.min(self.max.max(range.start)));
             }
         }
         Some(self.max)
@@ -189,13 +194,13 @@ impl Histogram {
 ///   not included);
 /// - `submit_wait`: each submit that found the executor full and waited for a slot, from the
 ///   start of that wait to its end (spinning and parked, not running tasks while helping; see
-///   [`Builder::producer_helps`](crate::Builder::producer_helps)), timed out or not. A submit
-///   that found a slot at once is not counted: `Stats::submitted` minus the submits counted here
-///   did not wait.
+///   [`Builder::producer_helps`](crate::Builder::producer_helps)), whether it then got its
+///   slot or timed out; a submit that found a slot at once, or got one by helping, is not
+///   counted.
 ///
 /// The task histograms are **sampled**: every task is timed where a per-task hook is set, or
-/// while tasks run for 20 µs or more; otherwise one in 128, picked at submit by the count of
-/// submits before it, and counted for 128. So their counts are estimates of the tasks run and
+/// while tasks run for 20 µs or more; otherwise one in 128, picked at submit by a hash of the
+/// count of submits before it, and counted for 128. So their counts are estimates of the tasks run and
 /// do not add up to `Stats::completed`; their quantiles are those of the sample. Timing costs
 /// about 100 ns per timed task, which this keeps near 1% of the tasks' own cost, and a task that
 /// is not timed pays two loads and a branch. The submit waits are all counted.
@@ -257,6 +262,7 @@ impl AtomicHistogram {
     }
 
     /// Adds these counts to `into`.
+    #[cfg_attr(loom, allow(dead_code))] // `Shared::stats` leaves timings out under loom
     pub(crate) fn read_into(&self, into: &mut Histogram) {
         let mut read = Histogram::default();
         for (count, bucket) in read.buckets.iter_mut().zip(&self.buckets) {

@@ -274,7 +274,7 @@
 //! - `tracing` (off by default): every task runs in a `tracing` span named `task` (target
 //!   `bounded_executor::task`, level `TRACE`), with its `worker`, `queue_wait_ns`,
 //!   `run_time_ns` and `panicked`, for any `tracing` subscriber (logs, OpenTelemetry exporters,
-//!   flame graphs). `tracing` rather than `metrics`, because it is what the Rust ecosystem's
+//!   flame graphs), installed as the global default subscriber. `tracing` rather than `metrics`, because it is what the Rust ecosystem's
 //!   pools and runtimes instrument with (tokio's tasks and its console among them), and because
 //!   a span per task carries what a counter cannot: which task waited, where it ran. The
 //!   counters and histograms are in `stats()` for a `metrics` exporter to read. Where no

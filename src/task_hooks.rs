@@ -5,20 +5,20 @@
 //!
 //! # Cost when unset
 //!
-//! The hooks are fixed at `build`, and kept in one word ([`Shared::has_task_hooks`]). Without
-//! them a task is allocated, run and freed as before hooks existed; what a submit pays is the
-//! test of that word, a load, a compare and a branch that always goes the same way:
+//! The same wrapper times tasks (`Stats::timings`, see `histogram.rs`): with a hook set every
+//! task is wrapped, without one only the sampled ones. A submit asks [`Shared::times_task`]
+//! (the hooks' word, then the sampling test: two loads, a multiply and a branch), and a task
+//! that is not wrapped is allocated, run and freed as before hooks existed:
 //!
-//! - `execute` tests it before it admits the task, and keeps its hooked path whole out of line
-//!   (`execute` here): its code is what it was, plus the branch;
-//! - the submits that return a handle test it where the task is allocated
-//!   (`TaskHandle::start_new`), and call [`allocate`] (out of line, `#[cold]`) with hooks.
-//!   Tested before the admission instead, as `execute` does, the two paths would merge a whole
+//! - `execute` asks before it admits the task, and keeps its wrapped path whole out of line
+//!   (`execute` here);
+//! - the submits that return a handle ask where the task is allocated
+//!   (`TaskHandle::start_new`), and call [`allocate`] (out of line, `#[cold]`) to wrap it.
+//!   Asked before the admission instead, as `execute` does, the two paths would merge a whole
 //!   `Result` back into the caller's code, which costs more than the branch.
 //!
-//! With a hook set, the closure is wrapped in a [`Hooked`], which notes the instant it was
-//! admitted, and on the thread that runs it measures the queue wait and the run time, calls the
-//! hooks, and learns whether the closure panicked by its own `catch_unwind`: the panic is raised
+//! A wrapped closure is a [`Hooked`], which notes the instant it was admitted, and on the
+//! thread that runs it measures the queue wait and the run time, records them, calls the hooks, and learns whether the closure panicked by its own `catch_unwind`: the panic is raised
 //! again with `resume_unwind`, which does not run the panic hook a second time, for the task's
 //! own `catch_unwind` to report as usual.
 //!

@@ -9,9 +9,13 @@
 //! - `queue_wait_ns`: from admission to the start of the run;
 //! - `run_time_ns` and `panicked`: recorded as the closure returns or panics.
 //!
-//! While spans are wanted, every task is timed (as with a per-task hook), so `Stats::timings`
-//! counts every task. When no subscriber wants them, the test is tracing's own cached check of
-//! the callsite: a load and a branch per submit.
+//! Whether a task gets a span is asked on the thread that submits it, and the span is made on
+//! the thread that runs it: install the subscriber as the global default
+//! (`tracing::subscriber::set_global_default`), which every thread sees. A subscriber set for
+//! one thread only (`with_default`) sees the spans of the tasks that thread both submits and
+//! runs. While spans are wanted, every task is timed (as with a per-task hook), so
+//! `Stats::timings` counts every task. When no subscriber wants them, the test is tracing's own
+//! cached check of the callsite: a load and a branch per submit.
 
 use std::time::Duration;
 

@@ -153,3 +153,26 @@ fn cancelled_tasks_are_not_timed_and_queue_waits_include_the_wait_behind_others(
     // The queued task waited at least the 5 ms the gate was held after it was submitted.
     assert!(timings.queue_wait.max().unwrap() >= Duration::from_millis(5), "{timings:?}");
 }
+
+/// A mix that repeats (a short task, then a long one, again and again) has each kind sampled:
+/// a sample picked by the submit count alone, one count in 128, would only ever see the short
+/// ones.
+#[test]
+fn a_repeating_mix_of_tasks_has_each_kind_sampled() {
+    let _watchdog =
+        common::test_watchdog("timings::a_repeating_mix_of_tasks_has_each_kind_sampled");
+    let exec = BoundedExecutor::new(2);
+    const PAIRS: usize = 1024;
+    let long = Duration::from_micros(300);
+    for _ in 0..PAIRS {
+        exec.execute(|| ()).unwrap();
+        exec.execute(move || std::thread::sleep(long)).unwrap();
+    }
+    wait_idle(&exec);
+    let run_time = exec.stats().timings.run_time;
+    assert!(run_time.max().unwrap() >= long, "no long task was timed: {run_time:?}");
+    // And the short ones too (under 20 µs, unless preempted).
+    assert!(run_time.buckets()[..Histogram::bucket_of(Duration::from_micros(20))]
+        .iter()
+        .any(|&n| n > 0));
+}

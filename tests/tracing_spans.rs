@@ -136,7 +136,7 @@ fn every_task_runs_in_a_span_that_says_where_how_long_and_how_it_ended() {
     assert_eq!(exec.stats().timings.run_time.count(), tasks);
     drop(seen);
 
-    // A pool without spans wanted is untouched: a second executor still counts its tasks.
+    // Another executor in the same process, under the same subscriber, counts its tasks too.
     let plain = BoundedExecutor::new(1);
     plain.submit(|| ()).unwrap().join().unwrap();
     assert_eq!(plain.stats().completed, 1);

@@ -38,7 +38,7 @@ use crate::histogram::{TaskTimings, SAMPLE_STRIDE, TIME_EVERY_TASK_FROM};
 use crate::hooks::TaskHooks;
 use crate::queue::{JobRef, Message, Queue};
 use crate::stats::{bump, Padded, ProducerCounters, Stats, WorkerCounters};
-use crate::sync::{Arc, AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Mutex, Ordering};
+use crate::sync::{Arc, AtomicBool, AtomicU64, AtomicUsize, Mutex, Ordering};
 use crate::task::{Claim, Ended, Job};
 use crate::unwind::LatePanic;
 
@@ -58,6 +58,15 @@ const HELPER: usize = usize::MAX;
 
 /// Timing shards for workers (see `Shared::timings`): beyond this many workers, they share.
 const TIMING_SHARDS: usize = 8;
+
+/// Spreads submit counts over the `u64` range for sampling (see `Shared::times_task`): odd, and
+/// 2^64 over the golden ratio, so consecutive counts land far apart and any arithmetic
+/// subsequence of them (one kind of task in a repeating mix) is spread as evenly.
+const SAMPLE_SPREAD: u64 = 0x9E37_79B9_7F4A_7C15;
+/// `timing_threshold` when every task is timed.
+const TIME_EVERY_TASK: u64 = u64::MAX;
+/// `timing_threshold` when one task in `SAMPLE_STRIDE` is.
+const TIME_ONE_IN_STRIDE: u64 = u64::MAX / SAMPLE_STRIDE as u64;
 
 /// How a task got in: with a slot and its weight in units, or to run inline on worker `index`
 /// of its own full executor (holding neither).
@@ -115,9 +124,9 @@ pub(crate) struct Shared {
     /// The per-task hooks, if any is set (fixed at build): tested on every submit. Boxed: one
     /// word, so that adding it moved no other field of this struct.
     task_hooks: Option<Box<TaskHooks>>,
-    /// One task in this many plus one is timed (see `histogram.rs`, `# Sampling`): read on
+    /// A task is timed if its hashed submit count is at most this (see `times_task`): read on
     /// every submit, written when the tasks' run times cross `TIME_EVERY_TASK_FROM`.
-    timing_mask: AtomicU32,
+    timing_threshold: AtomicU64,
     /// The most weight units in flight (`MAX_WEIGHT_CAPACITY` unless the builder set one).
     weight_capacity: u64,
     /// Queue entries whose task already ended elsewhere (cancelled, or run by a joining worker):
@@ -164,7 +173,7 @@ impl Shared {
             workers: (0..max_workers).map(|_| Padded::default()).collect(),
             producer_helps: false,
             helpers: Padded::default(),
-            timing_mask: AtomicU32::new(0),
+            timing_threshold: AtomicU64::new(TIME_EVERY_TASK),
             timings: (0..max_workers.min(TIMING_SHARDS) + 1).map(|_| Padded::default()).collect(),
             cancelled: AtomicU64::new(0),
             cancelled_by_shutdown: AtomicU64::new(0),
@@ -193,10 +202,12 @@ impl Shared {
 
     /// Whether the task being allocated is timed (see `histogram.rs`, `# Sampling`):
     /// `Some(weight)`, the tasks its timing stands for. Every task is timed where per-task
-    /// hooks are set; otherwise one in `stride`, by the count of submits before it, with no
-    /// write: a load of the count the submit is about to raise (its line is this producer's
-    /// next write anyway) and of the stride. Producers racing may both see a multiple, or
-    /// neither: over many submits each count is seen once on average, so the estimate holds.
+    /// hooks are set (or spans are wanted); otherwise one in `SAMPLE_STRIDE` while tasks are
+    /// short, picked by the count of submits before it, spread by a multiplicative hash so
+    /// that a workload that repeats with any period has each of its kinds sampled. No write:
+    /// a load of the count the submit is about to raise (its line is this producer's next
+    /// write anyway), a load of the threshold, a multiply and a branch. Producers racing may
+    /// both see one count, or skip one: over many submits each count is seen once on average.
     #[inline]
     pub(crate) fn times_task(&self) -> Option<u32> {
         if self.has_task_hooks() {
@@ -207,12 +218,19 @@ impl Shared {
         if crate::task_span::wanted() {
             return Some(1);
         }
+        // Loom models leave sampling out: its atomics would only multiply their states.
+        if cfg!(loom) {
+            return None;
+        }
         // ORDERING: Relaxed; a heuristic over statistics.
-        let mask = self.timing_mask.load(Ordering::Relaxed);
-        if self.producers.submitted.load(Ordering::Relaxed) & u64::from(mask) == 0 {
-            Some(mask + 1)
-        } else {
+        let threshold = self.timing_threshold.load(Ordering::Relaxed);
+        let count = self.producers.submitted.load(Ordering::Relaxed);
+        if count.wrapping_mul(SAMPLE_SPREAD) > threshold {
             None
+        } else if threshold == TIME_EVERY_TASK {
+            Some(1)
+        } else {
+            Some(SAMPLE_STRIDE)
         }
     }
 
@@ -225,10 +243,11 @@ impl Shared {
         };
         shard.queue_wait.record(queue_wait, u64::from(weight));
         shard.run_time.record(run_time, u64::from(weight));
-        let mask = if run_time >= TIME_EVERY_TASK_FROM { 0 } else { SAMPLE_STRIDE - 1 };
+        let threshold =
+            if run_time >= TIME_EVERY_TASK_FROM { TIME_EVERY_TASK } else { TIME_ONE_IN_STRIDE };
         // ORDERING: Relaxed; a heuristic. Written only when it changes: every submit reads it.
-        if self.timing_mask.load(Ordering::Relaxed) != mask {
-            self.timing_mask.store(mask, Ordering::Relaxed);
+        if self.timing_threshold.load(Ordering::Relaxed) != threshold {
+            self.timing_threshold.store(threshold, Ordering::Relaxed);
         }
     }
 
@@ -439,11 +458,16 @@ impl Shared {
         stats.hook_panics = self.hook_panics.load(Ordering::Relaxed);
         stats.threads_started = self.threads.started.load(Ordering::Relaxed);
         stats.threads_exited = self.threads.exited.load(Ordering::Relaxed);
-        for shard in self.timings.iter() {
-            shard.queue_wait.read_into(&mut stats.timings.queue_wait);
-            shard.run_time.read_into(&mut stats.timings.run_time);
+        // Not under loom: no model samples (see `times_task`), and its loads would only
+        // multiply the states.
+        #[cfg(not(loom))]
+        {
+            for shard in self.timings.iter() {
+                shard.queue_wait.read_into(&mut stats.timings.queue_wait);
+                shard.run_time.read_into(&mut stats.timings.run_time);
+            }
+            self.producers.submit_waits.read_into(&mut stats.timings.submit_wait);
         }
-        self.producers.submit_waits.read_into(&mut stats.timings.submit_wait);
         stats
     }
 }

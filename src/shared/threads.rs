@@ -164,6 +164,10 @@ struct Pool {
     in_use: Vec<bool>,
     /// Whether the thread that last had the index is still to return from its stop hook.
     stopping: Vec<bool>,
+    /// Finished threads a spawn took out of `exited` and is joining after the lock: a shutdown
+    /// waits for those joins too (on `Threads::stopped`), so that it returns with every thread
+    /// joined.
+    joins_elsewhere: usize,
 }
 
 /// An executor's worker threads (see the module docs).
@@ -188,7 +192,8 @@ pub(crate) struct Threads {
     stack_size: Option<usize>,
     pub(super) hooks: Hooks,
     pool: Mutex<Pool>,
-    /// Signalled as a stop hook returns (`Pool::stopping`).
+    /// Signalled as a stop hook returns (`Pool::stopping`), and as a spawn has joined the
+    /// finished threads it took (`Pool::joins_elsewhere`).
     stopped: Condvar,
     /// Held by whoever joins the threads, so that concurrent shutdowns all return once they are
     /// joined.
@@ -378,6 +383,7 @@ impl Threads {
             pool.exited.push(previous);
         }
         let finished = take_finished(&mut pool.exited);
+        pool.joins_elsewhere += usize::from(!finished.is_empty());
         let name = format!("{}-{index}", self.name);
         let for_thread = Arc::clone(shared);
         let seat = Seat { idle: born == Born::Idle, index };
@@ -399,9 +405,13 @@ impl Threads {
                 Err(err)
             }
         };
-        for handle in finished {
-            // Workers catch every panic of user code: nothing to report.
-            let _ = handle.join();
+        if !finished.is_empty() {
+            for handle in finished {
+                // Workers catch every panic of user code: nothing to report.
+                let _ = handle.join();
+            }
+            self.pool.lock().joins_elsewhere -= 1;
+            self.stopped.notify_all();
         }
         result
     }

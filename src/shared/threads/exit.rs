@@ -244,6 +244,12 @@ impl Threads {
             // the thread in a way we cannot do anything about.
             let _ = handle.join();
         }
+        // And the finished threads a spawn is joining right now (see `Pool::joins_elsewhere`):
+        // their joins wait for nothing but their teardown, never for us.
+        let mut pool = self.pool.lock();
+        while pool.joins_elsewhere > 0 {
+            self.stopped.wait(&mut pool);
+        }
     }
 
     /// In a forked child: forgets the parent's threads (they do not exist here) without ever
