@@ -196,7 +196,8 @@ impl Histogram {
 ///   start of that wait to its end (spinning and parked, not running tasks while helping; see
 ///   [`Builder::producer_helps`](crate::Builder::producer_helps)), whether it then got its
 ///   slot or timed out; a submit that found a slot at once, or got one by helping, is not
-///   counted.
+///   counted. A `map` or `map_unordered` whose window is full waits for a result instead of a
+///   slot: that wait is counted here too, when it blocks.
 ///
 /// The task histograms are **sampled**: every task is timed where a per-task hook is set, or
 /// while tasks run for 20 µs or more; otherwise one in 128, picked at submit by a hash of the

@@ -12,6 +12,7 @@
 use std::collections::VecDeque;
 use std::fmt;
 use std::panic::{self, AssertUnwindSafe};
+use std::time::Instant;
 
 use crate::error::TaskError;
 use crate::handle::TaskHandle;
@@ -315,6 +316,8 @@ trait Pending<T> {
     fn push(&mut self, handle: TaskHandle<T>, weight: u64);
     /// The next result, if any task is pending (waits for it).
     fn next_result(&mut self) -> Option<Result<T, TaskError>>;
+    /// The next result if it is there now (never waits).
+    fn ready_result(&mut self) -> Option<Result<T, TaskError>>;
 }
 
 impl<T> Pending<T> for Window<T> {
@@ -336,6 +339,14 @@ impl<T> Pending<T> for Window<T> {
         self.weight -= weight;
         Some(handle.join())
     }
+
+    fn ready_result(&mut self) -> Option<Result<T, TaskError>> {
+        if self.handles.front()?.0.is_finished() {
+            self.next_result()
+        } else {
+            None
+        }
+    }
 }
 
 /// `MapUnordered`'s items all weigh 1 (there is no weighted unordered map).
@@ -356,23 +367,46 @@ impl<T> Pending<T> for TaskSet<T> {
     fn next_result(&mut self) -> Option<Result<T, TaskError>> {
         self.join_next()
     }
+
+    fn ready_result(&mut self) -> Option<Result<T, TaskError>> {
+        self.try_join_next()
+    }
 }
 
 /// The one `next` of `Map` and `MapUnordered`: start tasks while slots are free and the
 /// results not yet taken stay under both bounds (their number under the capacity, their
 /// weight under the weight capacity), then take the next result; with nothing pending, wait
 /// for a slot to start one more.
+///
+/// A map whose window is full waits for a result where a `submit` would wait for a slot: that
+/// wait, when it blocks, is counted as a submit's (`Stats::submit_wait` and
+/// `Timings::submit_wait`), since it is the bound holding the producer back.
 fn next_result<T>(
     source: &mut Source<T>,
     pending: &mut impl Pending<T>,
 ) -> Option<Result<T, TaskError>> {
     // The live capacity, read on every call: a resize applies to the window from the next
     // result on (after a shrink, no task starts until the window is under the new capacity).
+    // Held back by the bound: the window at the capacity, or no room for the next item.
+    let mut held_back = true;
     while pending.len() < source.shared.capacity() {
         match source.next(Wait::No, pending.weight()) {
             Next::Started(handle, weight) => pending.push(handle, weight),
-            Next::Refused(_) | Next::Exhausted | Next::Full | Next::RefusalHeld => break,
+            Next::Full => break,
+            Next::Refused(_) | Next::Exhausted | Next::RefusalHeld => {
+                held_back = false;
+                break;
+            }
         }
+    }
+    if held_back && pending.len() > 0 {
+        if let Some(result) = pending.ready_result() {
+            return Some(result);
+        }
+        let started = Instant::now();
+        let result = pending.next_result();
+        source.shared.add_submit_wait(started.elapsed());
+        return result;
     }
     if let Some(result) = pending.next_result() {
         return Some(result);

@@ -67,7 +67,8 @@ pub struct Stats {
     /// `weight_capacity()`. Plain submits weigh 1, so without weighted submits it is
     /// `peak_in_flight`.
     pub peak_weight_in_flight: u64,
-    /// Total time producers spent waiting for a free slot.
+    /// Total time producers spent waiting for a free slot (a `map` whose window is full, for
+    /// a result: see [`Timings::submit_wait`]).
     pub submit_wait: Duration,
     /// Panics caught from the thread hooks ([`on_thread_start`](crate::Builder::on_thread_start),
     /// [`on_thread_stop`](crate::Builder::on_thread_stop)) and the per-task hooks

@@ -176,3 +176,33 @@ fn a_repeating_mix_of_tasks_has_each_kind_sampled() {
         .iter()
         .any(|&n| n > 0));
 }
+
+/// A `map` whose window is full waits for its oldest result where a submit would wait for a
+/// slot: the bound holding the producer back, counted as a submit wait.
+#[test]
+fn a_map_held_back_by_a_full_window_counts_its_waits_as_submit_waits() {
+    let _watchdog = common::test_watchdog(
+        "timings::a_map_held_back_by_a_full_window_counts_its_waits_as_submit_waits",
+    );
+    let exec = Builder::new().max_workers(1).capacity(2).build().unwrap();
+    let task = Duration::from_millis(20);
+    let results: Vec<_> = exec
+        .map(0..5u32, move |i| {
+            std::thread::sleep(task);
+            i
+        })
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(results, [0, 1, 2, 3, 4]);
+    let stats = exec.stats();
+    let waits = stats.timings.submit_wait;
+    // The first four calls find the window full (two started, the oldest running): each
+    // waits for it, unless it is already done. The last finds the input exhausted: its wait
+    // is for the tail, not for room, and is not counted.
+    assert!((1..=4).contains(&waits.count()), "{waits:?}");
+    assert!(stats.submit_wait > Duration::ZERO && waits.max().unwrap() <= stats.submit_wait);
+    // Nothing waits when the window never fills.
+    let roomy = BoundedExecutor::builder().max_workers(1).capacity(8).build().unwrap();
+    let _: Vec<_> = roomy.map(0..5u32, |i| i).collect();
+    assert!(roomy.stats().timings.submit_wait.is_empty());
+}
