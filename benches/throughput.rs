@@ -7,7 +7,7 @@
 //! cargo bench --bench throughput                 # full sizes, 5 rounds: a few minutes
 //! cargo bench --bench throughput -- noop         # only scenarios whose name contains "noop"
 //! BENCH_QUICK=1 cargo bench --bench throughput   # every size shrunk: seconds
-//! BENCH_RATIOS=2,8,32 cargo bench --bench throughput -- noop   # our queue ratios (helping off)
+//! BENCH_RATIOS=2,8,32 cargo bench --bench throughput -- noop   # our queue ratios (helping off, on)
 //! BENCH_POOLS=ours-default,threadpool,floor cargo bench --bench throughput   # only these pools
 //! BENCH_ROUNDS=9 cargo bench --bench throughput  # more rounds (default 5; quick 3)
 //! BENCH_RUNS=4 cargo bench --bench throughput    # back-to-back runs for stability (default 3; quick 2)
@@ -116,8 +116,11 @@ fn main() {
         .unwrap_or_else(|| vec![8, 32]);
 
     let mut pools = vec![Pool::OursDefault, Pool::OursExecute, HELPING_OFF, HELPING_ON];
+    // Each ratio with helping off and on: the runway a larger capacity buys, with and without
+    // the producer running tasks itself.
     for &ratio in &ratios {
         pools.push(Pool::Ours { ratio: Some(ratio), helps: Some(false), window: false });
+        pools.push(Pool::Ours { ratio: Some(ratio), helps: Some(true), window: false });
     }
     pools.extend([
         Pool::Rayon,
