@@ -12,6 +12,7 @@
 //! BENCH_ROUNDS=9 cargo bench --bench throughput  # more rounds (default 5; quick 3)
 //! BENCH_RUNS=4 cargo bench --bench throughput    # back-to-back runs for stability (default 3; quick 2)
 //! BENCH_ONLY=ours-default BENCH_N=100000 target/release/deps/throughput-<hash>   # one pool, once
+//! BENCH_ONLY=ours-helping-off BENCH_WORK_NS=2000 perf stat target/release/deps/throughput-<hash>
 //! ```
 //!
 //! Ends with the targets of issue 20, each with its measured figure and "met" or "not met": the
@@ -204,7 +205,9 @@ fn main() {
 /// `BENCH_ONLY=<key>`: one run of one pool, `BENCH_N` no-op tasks (default 10^6)
 /// from `BENCH_PRODUCERS` producers (default 1), and nothing else: no calibration, no other pool,
 /// no sampler. For `benches/callgrind.sh`, which counts the instructions of such a run, minus
-/// those of a run with `BENCH_N=0`, to get instructions per task.
+/// those of a run with `BENCH_N=0`, to get instructions per task. `BENCH_WORK_NS=<ns>` gives
+/// each task that much busy work instead (after a calibration), for a profiler or `perf stat`
+/// on one pool alone.
 fn only(pools: &[Pool], key: &str) {
     let pool = pools.iter().find(|p| p.key() == key).unwrap_or_else(|| {
         let keys: Vec<String> = pools.iter().map(|p| p.key()).collect();
@@ -212,7 +215,11 @@ fn only(pools: &[Pool], key: &str) {
     });
     let n = env_usize("BENCH_N").unwrap_or(1_000_000);
     let producers = env_usize("BENCH_PRODUCERS").unwrap_or(1).max(1);
-    let run = pool.run_sampled(n, producers, Work::NOOP, false);
+    let work = match env_usize("BENCH_WORK_NS") {
+        Some(ns) if ns > 0 => Work::ns(ns as u64, common::calibrate()),
+        _ => Work::NOOP,
+    };
+    let run = pool.run_sampled(n, producers, work, false);
     println!("only: {} N = {n}, {producers} producer(s): {:?}", pool.name(), run.wall);
 }
 
