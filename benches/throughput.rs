@@ -203,11 +203,11 @@ fn main() {
 }
 
 /// `BENCH_ONLY=<key>`: one run of one pool, `BENCH_N` no-op tasks (default 10^6)
-/// from `BENCH_PRODUCERS` producers (default 1), and nothing else: no calibration, no other pool,
-/// no sampler. For `benches/callgrind.sh`, which counts the instructions of such a run, minus
-/// those of a run with `BENCH_N=0`, to get instructions per task. `BENCH_WORK_NS=<ns>` gives
-/// each task that much busy work instead (after a calibration), for a profiler or `perf stat`
-/// on one pool alone.
+/// from `BENCH_PRODUCERS` producers (default 1), and nothing else: no other pool, no sampler,
+/// and no calibration unless `BENCH_WORK_NS=<ns>` gives each task that much busy work (for a
+/// profiler or `perf stat` on one pool alone). For `benches/callgrind.sh`, which counts the
+/// instructions of a no-op run, minus those of a run with `BENCH_N=0`, to get instructions per
+/// task.
 fn only(pools: &[Pool], key: &str) {
     let pool = pools.iter().find(|p| p.key() == key).unwrap_or_else(|| {
         let keys: Vec<String> = pools.iter().map(|p| p.key()).collect();
