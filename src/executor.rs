@@ -548,8 +548,18 @@ impl BoundedExecutor {
     ///   (they finish as usual, or are cancelled by `shutdown_now`), then **one** `Err` that
     ///   [`is_shutdown`](crate::TaskError::is_shutdown) (or `is_forked`), then the iterator
     ///   ends. The inputs after it are never pulled, so an infinite input ends too.
-    /// - From a worker of this executor, a full executor runs items inline, and waiting for an
-    ///   item that has not started runs it here: no deadlock.
+    ///
+    /// # Panics
+    ///
+    /// A panic in the input iterator is not caught: it goes on to the thread that advances the
+    /// map; the input counts as ended, and the slot taken for it is given back.
+    ///
+    /// # Deadlocks
+    ///
+    /// Advancing the map waits for a free slot and for the next result. From a worker of this
+    /// executor, a full executor runs items inline, and waiting for an item that has not started
+    /// runs it here: no deadlock. An `f` that waits for something only a later item provides
+    /// can wait forever, as in any pool (see the crate docs, `# Deadlocks`).
     ///
     /// # Examples
     ///
@@ -572,7 +582,8 @@ impl BoundedExecutor {
     }
 
     /// As [`map`](Self::map), but yields results **in completion order**: a slow item does not
-    /// hold back the others. The same bound, laziness, panic, drop and shutdown rules apply.
+    /// hold back the others. The same bound, laziness, panic, drop and shutdown rules apply,
+    /// and the same `# Panics` and `# Deadlocks`.
     ///
     /// # Examples
     ///
@@ -612,8 +623,17 @@ impl BoundedExecutor {
     ///   in its place, as an `Err` that [`is_too_heavy`](crate::TaskError::is_too_heavy) (it is
     ///   counted in [`Stats::rejected`]), and the items after it go on.
     /// - A weight of 0 is allowed: that item takes a slot and no units.
-    /// - Panics, dropping the iterator early, shutdown and use from a worker: as for `map`. A
-    ///   panic in `weight_fn` goes on to the caller, and the input counts as ended.
+    /// - Panics, dropping the iterator early, shutdown and use from a worker: as for `map`.
+    ///
+    /// # Panics
+    ///
+    /// As [`map`](Self::map); a panic in `weight_fn` also goes on to the thread that advances
+    /// the map, and the input counts as ended.
+    ///
+    /// # Deadlocks
+    ///
+    /// As [`map`](Self::map); besides a slot, it waits for the item's weight to fit next to
+    /// the results not yet taken.
     ///
     /// # Examples
     ///
@@ -1197,6 +1217,10 @@ impl BoundedExecutor {
     ///
     /// As [`wait_idle`](Self::wait_idle), called from a task of this executor.
     ///
+    /// # Deadlocks
+    ///
+    /// None: it returns by the timeout, and at once in a forked child.
+    ///
     /// # Examples
     ///
     /// ```
@@ -1245,6 +1269,12 @@ impl Drop for BoundedExecutor {
     /// at once and the workers finish the accepted tasks on their own. In a forked child it only
     /// forgets the parent's threads (which do not exist here) and leaks the shared state they
     /// would free.
+    ///
+    /// # Deadlocks
+    ///
+    /// As [`shutdown`](BoundedExecutor::shutdown): it waits for the accepted tasks, so dropping
+    /// an executor whose tasks never finish never returns; and dropped from one of its own tasks
+    /// it does not wait for itself.
     fn drop(&mut self) {
         if self.shared.is_forked() {
             // Never block here: another thread may have held a lock when the process forked.

@@ -23,6 +23,13 @@ use crate::task_ref::TaskRef;
 /// if it has not started; `.await` waits from async code on any runtime (the handle is a
 /// [`Future`]). Dropping the handle detaches the task: it still runs, and its result is dropped.
 ///
+/// # Panics
+///
+/// Dropping a handle whose task has finished drops its result on the dropping thread: a panic
+/// in the result's `Drop` is raised there, after the executor's bookkeeping is done. (Dropped
+/// before the task finishes, the result is dropped by the thread that runs it, which contains
+/// the panic.)
+///
 /// # Examples
 ///
 /// ```
@@ -170,8 +177,13 @@ impl<T> TaskHandle<T> {
     /// Waits at most `timeout` for the task to finish; true if it has.
     ///
     /// In a forked child, returns false at once for a task that had not finished (it never will
-    /// here). On a worker of the task's own executor, a task that has not started runs right
-    /// here, as in [`join`](Self::join), so the call can last longer than `timeout`.
+    /// here).
+    ///
+    /// # Deadlocks
+    ///
+    /// None beyond the timeout, except that on a worker of the task's own executor (or a
+    /// producer helping it), a task that has not started runs right here, as in
+    /// [`join`](Self::join), so the call lasts as long as that task, past `timeout`.
     ///
     /// # Examples
     ///
@@ -287,7 +299,8 @@ impl<T> Future for TaskHandle<T> {
 
 impl<T> Drop for TaskHandle<T> {
     /// Detaches the task: it still runs, and its result is dropped as soon as it exists (here,
-    /// if it already does), not when the last internal reference goes.
+    /// if it already does), not when the last internal reference goes. A panic from the
+    /// result's `Drop` is raised here in that case (see `# Panics` on [`TaskHandle`]).
     fn drop(&mut self) {
         // SAFETY: `task` is taken once, here, and never touched again.
         unsafe { ManuallyDrop::take(&mut self.task) }.detach();

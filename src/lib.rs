@@ -31,9 +31,16 @@
 //! every task on them unless [`Builder::producer_helps`]`(true)` asks otherwise, and
 //! `producer_helps(false)` turns helping off for any pool. Otherwise a task runs on your thread
 //! only where you ask for it: [`submit_or_run`](BoundedExecutor::submit_or_run) on a full
-//! executor, and a nested submit or `join` from inside a task, on that task's thread (see
-//! `# Deadlocks`); and if the OS refuses to start any worker, the submitting thread runs the
-//! queued tasks rather than leave them stranded.
+//! executor, and a nested submit, `join`, `map`, `TaskSet::join_next` or `scope` from inside a
+//! task, on that task's thread (see `# Deadlocks`); and if the OS refuses to start any worker,
+//! the thread that submits (or raises `set_max_workers`) runs the queued tasks rather than leave
+//! them stranded. Code of yours that runs around a task runs where the task does: the per-task
+//! hooks and tracing spans on the thread that runs it ([`TaskInfo::worker`] is `None` off a
+//! worker), a handle's `Waker` on the thread that finishes the task, a waiting
+//! [`submit_async`](BoundedExecutor::submit_async)'s on the thread that frees the slot (or calls
+//! `shutdown`); a result whose handle was dropped is dropped by whichever ends last, the thread
+//! that ran the task or the one that dropped the handle, and a cancelled closure by the thread
+//! that cancels it (`cancel`, `shutdown_now`, dropping a `TaskSet` or a `Map`).
 //!
 //! # Backpressure
 //!
@@ -65,12 +72,12 @@
 //! itself, as a worker would, until a slot frees (each queued task already holds its slot, so
 //! the bound is unchanged). It sleeps only while every task in flight is running, so no core
 //! idles while work is queued, and a slot it frees by its own run costs no wake-up. This is
-//! what brings the default (ratio 2) within about 10% of the unbounded pools per no-op task on
-//! 2 cores, and level with them from a microsecond up (the README's Results); the caveats (the
-//! task runs on the producer's thread; do not hold a lock across `submit` that its tasks take)
-//! are on [`Builder::producer_helps`], which turns it off (it is off by default for a pool that
-//! sets a stack size or thread hooks). `try_submit`, `submit_timeout` (whatever the timeout) and
-//! `submit_async` never help.
+//! what brings the default (ratio 2) level with the unbounded pools on uniform tasks on 2 cores,
+//! from no-op tasks up (the README's benchmarks; a heavy-tailed mix still costs more, see
+//! `docs/benchmarks.md`). The caveats (the task runs on the producer's thread; do not hold a
+//! lock across `submit` that its tasks take) are on [`Builder::producer_helps`], which turns it
+//! off (it is off by default for a pool that sets a stack size or thread hooks). `try_submit`,
+//! `submit_timeout` (whatever the timeout) and `submit_async` never help.
 //!
 //! A release wakes every sleeping producer whose task now fits in the room it leaves (in slots and
 //! weight units), oldest first, so no producer sleeps next to a free slot it would fit in; while
@@ -78,8 +85,9 @@
 //! in strict FIFO order: a producer that arrives as a slot frees may take it first.
 //!
 //! Without helping and without a weight capacity, wake-ups come in batches: a release wakes a
-//! sleeping producer once half the capacity is free, or at once if the queue is empty, and a
-//! worker about to wait for work wakes it too. The queued tasks keep the workers busy meanwhile,
+//! sleeping producer once a batch of slots is free (half the capacity, but no more than the
+//! capacity less one slot per worker, and at least one), or at once if the queue is empty, and
+//! a worker about to wait for work wakes it too. The queued tasks keep the workers busy meanwhile,
 //! and the producer pays one wake-up per batch instead of one per task, which matters most when
 //! it shares a core with the workers.
 //!
@@ -197,10 +205,12 @@
 //! bookkeeping first, then
 //!
 //! - raises the panic in the caller that ran that code, where there is one:
-//!   [`TaskHandle::cancel`], the end of a [`scope`](BoundedExecutor::scope), the `Drop` of a
+//!   [`TaskHandle::cancel`], the `Drop` of a [`TaskHandle`] whose task has finished (its result
+//!   is dropped there), the end of a [`scope`](BoundedExecutor::scope), the `Drop` of a
 //!   [`TaskSet`] or a [`Map`] (which still cancel and drop every other task first), and
 //!   [`shutdown_now`](BoundedExecutor::shutdown_now) (after its drain and the workers' join);
-//! - contains it on a worker thread (the panic is discarded and the worker goes on), and when
+//! - contains it on a worker thread or a helping producer (the panic is discarded and the
+//!   thread goes on), and when
 //!   waking an async producer's `Waker` (the next waiting producer is woken in its place).
 //!
 //! A panic in a thread hook ([`Builder::on_thread_start`], [`Builder::on_thread_stop`]) or a
@@ -245,8 +255,9 @@
 //! What remains is what every pool shares: a task that waits for something only a later task
 //! can provide (a channel, a lock) while every worker is busy waiting the same way. Without
 //! helping (`producer_helps(false)`, or a pool that configures its threads) and without a
-//! weight capacity, a producer parked on a full executor is woken once half the capacity is
-//! free or the queue is empty, not at the first free slot (one wake-up per batch, see
+//! weight capacity, a producer parked on a full executor is woken once a batch of slots (half
+//! the capacity, see `# Backpressure`) is free or the queue is empty, not at the first free
+//! slot (one wake-up per batch, see
 //! `# Backpressure`): a task that waits for a task that producer has yet to submit waits until
 //! the queue drains, and forever if every worker is waiting the same way. And
 //! [`submit_async`](BoundedExecutor::submit_async) never runs inline: do not block on it inside

@@ -358,6 +358,11 @@ impl<'scope, T> ScopedTaskHandle<'scope, T> {
     /// Waits for the task and returns its value; a panic is returned as an error (and is then
     /// not propagated by the scope).
     ///
+    /// # Deadlocks
+    ///
+    /// As [`TaskHandle::join`]: on a worker of the scope's executor, a task that has not started
+    /// runs right here; otherwise this waits for the task, however long it runs.
+    ///
     /// # Errors
     ///
     /// As [`TaskHandle::join`] (a task the scope accepted is never refused later).

@@ -192,6 +192,11 @@ impl<T> TaskSet<T> {
     /// so waiting would never end. Otherwise as [`BoundedExecutor::submit`]: the closure comes
     /// back if the executor is shut down.
     ///
+    /// # Deadlocks
+    ///
+    /// As [`BoundedExecutor::submit`]: it waits for a slot of the executor (which other
+    /// producers' tasks may hold), never for a result of this set, which it refuses instead.
+    ///
     /// # Examples
     ///
     /// ```

@@ -135,6 +135,11 @@ impl<T> TaskSet<T> {
     /// As [`join_next`](Self::join_next), waiting at most `timeout`: `None` if the set is empty
     /// or no task finished in time (tell them apart with [`is_empty`](Self::is_empty)).
     ///
+    /// # Deadlocks
+    ///
+    /// As [`join_next`](Self::join_next): on a worker of the set's executor it runs the set's own
+    /// tasks that have not started, and a task run that way ends past `timeout` if it is long.
+    ///
     /// # Examples
     ///
     /// ```
