@@ -109,6 +109,42 @@ fn cancel_raises_the_closures_drop_panic_after_settling() {
     assert_eq!(exec.stats().cancelled, 1);
 }
 
+/// Dropping the handle of a finished task drops its result on the dropping thread (documented on
+/// `TaskHandle`, `# Panics`): the panic comes out of `drop`, and the slot and the worker are
+/// untouched. Dropped before the task ends, the worker drops the result and contains the panic.
+#[test]
+fn dropping_a_finished_handle_raises_the_results_drop_panic_there() {
+    let _watchdog = common::test_watchdog(
+        "late_panics::dropping_a_finished_handle_raises_the_results_drop_panic_there",
+    );
+    let exec = BoundedExecutor::builder().max_workers(1).capacity(2).build().unwrap();
+    let drops = Arc::new(AtomicUsize::new(0));
+    let finished = {
+        let drops = Arc::clone(&drops);
+        exec.submit(move || PanicOnDrop(drops)).unwrap()
+    };
+    assert!(finished.wait_timeout(WATCHDOG), "the task did not finish");
+    let dropped = panic::catch_unwind(AssertUnwindSafe(|| drop(finished)));
+    assert!(dropped.is_err(), "the result's Drop panic comes out of the handle's drop");
+    assert_eq!(drops.load(Ordering::SeqCst), 1);
+
+    // Detached before it ends: the worker drops the result, and goes on.
+    let (gate, busy) = occupy_workers(&exec);
+    let detached = {
+        let drops = Arc::clone(&drops);
+        exec.submit(move || PanicOnDrop(drops)).unwrap()
+    };
+    drop(detached);
+    gate.open();
+    for handle in busy {
+        handle.join().unwrap();
+    }
+    // The one worker drops the detached result before it pops the next task.
+    assert_eq!(exec.submit(|| 7).unwrap().join().unwrap(), 7, "the worker went on");
+    assert_eq!(drops.load(Ordering::SeqCst), 2);
+    assert_every_slot_is_back(&exec);
+}
+
 /// A sweep: each round cancels a task whose closure panics on drop just as the only worker pops
 /// its entry. The slot protocol must give the slot back exactly once whichever side wins.
 #[test]
